@@ -1,0 +1,52 @@
+//! The shared vocabulary of falco-artifacts: versions, architectures, release events,
+//! channels, artifacts, publishers, the format-neutral package description, digests and
+//! OpenPGP signing. No network, no storage engine: every other crate builds on these types.
+//!
+//! # Example
+//!
+//! ```
+//! use falco_artifacts_core::{Arch, Channel, ReleaseEvent, ReleasePolicy, RepoKind};
+//!
+//! let release = ReleaseEvent::tag("0.39.0").resolve(&ReleasePolicy::default())?;
+//! let arch: Arch = "amd64".parse()?;
+//! let file = format!("falco-{}-{}.deb", release.version, arch);
+//! assert_eq!(file, "falco-0.39.0-x86_64.deb");
+//! assert_eq!(release.channel.repository(RepoKind::Deb), "deb");
+//! assert_eq!(arch.deb_name(), "amd64");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! None: everything here is always available.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod arch;
+mod artifact;
+mod channel;
+mod digest;
+mod error;
+mod git;
+mod memory;
+pub mod package;
+mod pkgorder;
+mod publisher;
+mod release;
+mod sign;
+mod version;
+
+pub use arch::{Arch, UnknownArch, KNOWN_ARCH_NAMES};
+pub use artifact::{Artifact, ArtifactError, ArtifactKind, ArtifactSource, LocalArtifact};
+pub use channel::{
+    Accepts, Channel, ChannelBuilder, ChannelConfig, ChannelName, InvalidName, Overwrite, RepoKind,
+    Retention,
+};
+pub use digest::{DigestSet, DigestingReader, Digests, InvalidDigest, Sha256Digest};
+pub use error::{BoxError, Error};
+pub use git::{version_from_git, GitVersionError};
+pub use memory::InMemoryPublisher;
+pub use publisher::{PublishReport, PublishedFile, Publisher};
+pub use release::{Release, ReleaseEvent, ReleaseEventError, ReleasePolicy};
+pub use sign::{KeyAlgorithm, PgpSigner, SignError, Signer};
+pub use version::{Version, VersionError, VersionKind};

@@ -1,0 +1,539 @@
+//! Loading a [`PackageSpec`] from a YAML manifest, refusing bad input with file, field and
+//! what was expected.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::{
+    ConfigKind, ContentEntry, ContentKind, ContentSource, Format, FormatSet, InstallPath,
+    PackageSpec, Relations, Script, Scripts, SourceDate, SourceDateError,
+};
+use crate::arch::Arch;
+use crate::version::Version;
+
+/// Values that take precedence over the manifest's: the release decides the version, the
+/// payload the architecture, the build the source date.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestOptions {
+    /// Overrides `version`.
+    pub version: Option<Version>,
+    /// Overrides `arch`.
+    pub arch: Option<Arch>,
+    /// Overrides `source_date` and `SOURCE_DATE_EPOCH`.
+    pub source_date: Option<SourceDate>,
+}
+
+/// A manifest that cannot describe a package. Nothing is built from it.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The manifest file cannot be read.
+    #[error("cannot read manifest {path}")]
+    Read {
+        /// The manifest.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, a required field is missing, a key is unknown or a value has the
+    /// wrong type.
+    #[error("{path}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Parse {
+        /// The manifest.
+        path: PathBuf,
+        /// Line and column, when the parser knows them.
+        location: Option<(usize, usize)>,
+        /// The parser's description (it names the field and what was expected).
+        message: String,
+    },
+    /// A field has a value that is not acceptable.
+    #[error("{path}: field `{field}`: expected {expected}, found {found}")]
+    Field {
+        /// The manifest.
+        path: PathBuf,
+        /// The field, as a path (`contents[3].dst`).
+        field: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// A file the manifest names cannot be read.
+    #[error("{path}: field `{field}`: cannot read {file}")]
+    ReadFile {
+        /// The manifest.
+        path: PathBuf,
+        /// The field naming the file.
+        field: String,
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No source date anywhere.
+    #[error("{path}: no source date")]
+    SourceDate {
+        /// The manifest.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: SourceDateError,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    version: Option<String>,
+    arch: Option<String>,
+    maintainer: String,
+    description: String,
+    homepage: Option<String>,
+    license: String,
+    vendor: Option<String>,
+    section: Option<String>,
+    priority: Option<String>,
+    #[serde(default)]
+    relations: RawRelations,
+    #[serde(default)]
+    overrides: RawOverrides,
+    #[serde(default)]
+    contents: Vec<RawContent>,
+    #[serde(default)]
+    scripts: RawScripts,
+    source_date: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverrides {
+    #[serde(default)]
+    deb: RawRelations,
+    #[serde(default)]
+    rpm: RawRelations,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelations {
+    #[serde(default, alias = "requires")]
+    depends: Vec<String>,
+    #[serde(default)]
+    pre_depends: Vec<String>,
+    #[serde(default)]
+    recommends: Vec<String>,
+    #[serde(default)]
+    suggests: Vec<String>,
+    #[serde(default)]
+    conflicts: Vec<String>,
+    #[serde(default)]
+    breaks: Vec<String>,
+    #[serde(default, alias = "obsoletes")]
+    replaces: Vec<String>,
+    #[serde(default)]
+    provides: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScripts {
+    post_install: Option<String>,
+    pre_remove: Option<String>,
+    post_remove: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+enum RawType {
+    #[serde(rename = "file")]
+    File,
+    #[serde(rename = "config")]
+    Config,
+    #[serde(rename = "config-noreplace")]
+    ConfigNoReplace,
+    #[serde(rename = "dir")]
+    Dir,
+    #[serde(rename = "symlink")]
+    Symlink,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContent {
+    dst: String,
+    src: Option<String>,
+    inline: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<RawType>,
+    target: Option<String>,
+    mode: Option<serde_yaml::Value>,
+    owner: Option<String>,
+    group: Option<String>,
+    formats: Option<Vec<Format>>,
+}
+
+/// Loads and checks the manifest at `path`; relative `src` and script paths are resolved
+/// against the manifest's directory.
+pub fn load_manifest(path: &Path, options: &ManifestOptions) -> Result<PackageSpec, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Checker { path, base }.load(&text, options)
+}
+
+/// Loads and checks a manifest given as text; relative paths are resolved against `base`.
+pub fn load_manifest_str(
+    text: &str,
+    base: &Path,
+    options: &ManifestOptions,
+) -> Result<PackageSpec, ManifestError> {
+    Checker {
+        path: Path::new("<manifest>"),
+        base,
+    }
+    .load(text, options)
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    base: &'a Path,
+}
+
+impl Checker<'_> {
+    fn field(
+        &self,
+        field: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl std::fmt::Debug,
+    ) -> ManifestError {
+        ManifestError::Field {
+            path: self.path.to_owned(),
+            field: field.into(),
+            expected: expected.into(),
+            found: format!("{found:?}"),
+        }
+    }
+
+    fn load(&self, text: &str, options: &ManifestOptions) -> Result<PackageSpec, ManifestError> {
+        let raw: RawManifest = serde_yaml::from_str(text).map_err(|e| ManifestError::Parse {
+            path: self.path.to_owned(),
+            location: e.location().map(|l| (l.line(), l.column())),
+            message: e.to_string(),
+        })?;
+
+        let name = raw.name.trim().to_owned();
+        let name_ok = name.len() >= 2
+            && name.bytes().enumerate().all(|(i, b)| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || (i > 0 && matches!(b, b'+' | b'-' | b'.'))
+            });
+        if !name_ok {
+            return Err(self.field("name", "a package name of lowercase letters, digits, '+', '-', '.' (at least 2 characters)", &raw.name));
+        }
+        let version = match (&options.version, &raw.version) {
+            (Some(v), _) => v.clone(),
+            (None, Some(text)) => Version::parse(text)
+                .map_err(|e| self.field("version", format!("a Falco version ({e})"), text))?,
+            (None, None) => {
+                return Err(self.field("version", "a version here or from the release", "nothing"))
+            }
+        };
+        let arch = match (options.arch, &raw.arch) {
+            (Some(a), _) => a,
+            (None, Some(text)) => text
+                .parse()
+                .map_err(|e: crate::arch::UnknownArch| self.field("arch", e.to_string(), text))?,
+            (None, None) => {
+                return Err(self.field(
+                    "arch",
+                    "an architecture here or from the payload",
+                    "nothing",
+                ))
+            }
+        };
+        for (field, value) in [
+            ("maintainer", &raw.maintainer),
+            ("description", &raw.description),
+            ("license", &raw.license),
+        ] {
+            if value.trim().is_empty() {
+                return Err(self.field(field, "a non-empty text", value));
+            }
+        }
+        let mut lines = raw.description.trim().lines();
+        let summary = lines.next().unwrap_or_default().trim().to_owned();
+        let description = lines.collect::<Vec<_>>().join("\n").trim().to_owned();
+        let source_date = match (options.source_date, raw.source_date) {
+            (Some(d), _) => d,
+            (None, Some(secs)) => SourceDate::from_secs(secs),
+            (None, None) => SourceDate::from_env().map_err(|source| ManifestError::SourceDate {
+                path: self.path.to_owned(),
+                source,
+            })?,
+        };
+
+        let contents = raw
+            .contents
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.content(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.check_conflicts(&contents)?;
+
+        Ok(PackageSpec {
+            name,
+            version,
+            arch,
+            maintainer: raw.maintainer.trim().to_owned(),
+            summary,
+            description,
+            homepage: raw.homepage,
+            license: raw.license.trim().to_owned(),
+            vendor: raw.vendor,
+            section: raw.section,
+            priority: raw.priority,
+            relations: self.relations("relations", raw.relations)?,
+            deb_relations: self.relations("overrides.deb", raw.overrides.deb)?,
+            rpm_relations: self.relations("overrides.rpm", raw.overrides.rpm)?,
+            contents,
+            scripts: Scripts {
+                post_install: self.script("scripts.post_install", raw.scripts.post_install)?,
+                pre_remove: self.script("scripts.pre_remove", raw.scripts.pre_remove)?,
+                post_remove: self.script("scripts.post_remove", raw.scripts.post_remove)?,
+            },
+            source_date,
+        })
+    }
+
+    fn relations(&self, field: &str, raw: RawRelations) -> Result<Relations, ManifestError> {
+        let relations = Relations {
+            depends: raw.depends,
+            pre_depends: raw.pre_depends,
+            recommends: raw.recommends,
+            suggests: raw.suggests,
+            conflicts: raw.conflicts,
+            breaks: raw.breaks,
+            replaces: raw.replaces,
+            provides: raw.provides,
+        };
+        for list in [
+            &relations.depends,
+            &relations.pre_depends,
+            &relations.recommends,
+            &relations.suggests,
+            &relations.conflicts,
+            &relations.breaks,
+            &relations.replaces,
+            &relations.provides,
+        ] {
+            if let Some(bad) = list
+                .iter()
+                .find(|r| r.trim().is_empty() || r.contains(['\n', ',']))
+            {
+                return Err(self.field(
+                    field,
+                    "one relation per list item, not empty, without ',' or newlines",
+                    bad,
+                ));
+            }
+        }
+        Ok(relations)
+    }
+
+    fn script(&self, field: &str, file: Option<String>) -> Result<Option<Script>, ManifestError> {
+        let Some(file) = file else { return Ok(None) };
+        let full = self.base.join(&file);
+        let body = std::fs::read_to_string(&full).map_err(|source| ManifestError::ReadFile {
+            path: self.path.to_owned(),
+            field: field.to_owned(),
+            file: full.clone(),
+            source,
+        })?;
+        let interpreter = body
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+            .map_or("/bin/sh", str::trim)
+            .to_owned();
+        Ok(Some(Script { interpreter, body }))
+    }
+
+    fn content(&self, i: usize, raw: &RawContent) -> Result<ContentEntry, ManifestError> {
+        let at = |name: &str| format!("contents[{i}].{name}");
+        let dst: InstallPath = raw.dst.parse().map_err(|e: super::InvalidInstallPath| {
+            self.field(
+                at("dst"),
+                format!("an absolute install path ({})", e.why),
+                &raw.dst,
+            )
+        })?;
+        let kind_name = raw.kind.unwrap_or(if raw.target.is_some() {
+            RawType::Symlink
+        } else {
+            RawType::File
+        });
+        let kind = match kind_name {
+            RawType::File | RawType::Config | RawType::ConfigNoReplace => {
+                if raw.target.is_some() {
+                    return Err(self.field(
+                        at("target"),
+                        "no `target` on a file (only symlinks have one)",
+                        &raw.target,
+                    ));
+                }
+                let source = match (&raw.src, &raw.inline) {
+                    (Some(src), None) => {
+                        let full = self.base.join(src);
+                        let is_file = std::fs::metadata(&full)
+                            .map(|m| m.is_file())
+                            .unwrap_or(false);
+                        if !is_file {
+                            return Err(self.field(
+                                at("src"),
+                                format!("an existing regular file (looked for {})", full.display()),
+                                src,
+                            ));
+                        }
+                        ContentSource::Path(full)
+                    }
+                    (None, Some(text)) => ContentSource::Inline(Arc::from(text.as_bytes())),
+                    _ => {
+                        return Err(self.field(
+                            at("src"),
+                            "exactly one of `src` (a file) or `inline` (its text)",
+                            (&raw.src, &raw.inline),
+                        ))
+                    }
+                };
+                let config = match kind_name {
+                    RawType::Config => ConfigKind::Config,
+                    RawType::ConfigNoReplace => ConfigKind::ConfigNoReplace,
+                    _ => ConfigKind::None,
+                };
+                ContentKind::File { source, config }
+            }
+            RawType::Dir => {
+                if raw.src.is_some() || raw.inline.is_some() || raw.target.is_some() {
+                    return Err(self.field(
+                        at("type"),
+                        "a directory without `src`, `inline` or `target`",
+                        "dir",
+                    ));
+                }
+                ContentKind::Dir
+            }
+            RawType::Symlink => {
+                if raw.src.is_some() || raw.inline.is_some() {
+                    return Err(self.field(
+                        at("src"),
+                        "no `src` or `inline` on a symlink (it is declared, not copied)",
+                        &raw.src,
+                    ));
+                }
+                let target = raw.target.clone().unwrap_or_default();
+                if target.is_empty() || target.contains('\0') || target.contains('\n') {
+                    return Err(self.field(at("target"), "a non-empty link target", &target));
+                }
+                if !dst.link_stays_inside(&target) {
+                    return Err(self.field(
+                        at("target"),
+                        format!("a link target that stays inside the install root from {dst}"),
+                        &target,
+                    ));
+                }
+                ContentKind::Symlink { target }
+            }
+        };
+        let default_mode = match kind {
+            ContentKind::File { .. } => 0o644,
+            ContentKind::Dir => 0o755,
+            ContentKind::Symlink { .. } => 0o777,
+        };
+        let mode = match &raw.mode {
+            None => default_mode,
+            Some(serde_yaml::Value::String(text)) => {
+                u32::from_str_radix(text.trim_start_matches("0o"), 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        self.field(
+                            at("mode"),
+                            "an octal mode up to \"07777\", quoted (\"0755\")",
+                            text,
+                        )
+                    })?
+            }
+            Some(other) => return Err(self.field(
+                at("mode"),
+                "a quoted octal string such as \"0755\" (unquoted 0755 is read as decimal by YAML)",
+                other,
+            )),
+        };
+        let account = |name: &str, value: &Option<String>| -> Result<String, ManifestError> {
+            match value {
+                None => Ok("root".to_owned()),
+                Some(v) if !v.is_empty() && !v.contains([':', ' ', '\n', '/']) => Ok(v.clone()),
+                Some(v) => Err(self.field(
+                    at(name),
+                    "a user or group name without ':', '/' or spaces",
+                    v,
+                )),
+            }
+        };
+        let formats = match &raw.formats {
+            None => FormatSet::ALL,
+            Some(list) if list.is_empty() => {
+                return Err(self.field(at("formats"), "at least one of deb, rpm, tar", list))
+            }
+            Some(list) => FormatSet::of(list),
+        };
+        Ok(ContentEntry {
+            dst,
+            kind,
+            mode,
+            owner: account("owner", &raw.owner)?,
+            group: account("group", &raw.group)?,
+            formats,
+        })
+    }
+
+    /// Two entries for one path in a shared format, or a file where a directory must be.
+    fn check_conflicts(&self, contents: &[ContentEntry]) -> Result<(), ManifestError> {
+        let mut seen: HashMap<&str, Vec<(usize, &ContentEntry)>> = HashMap::new();
+        for (i, entry) in contents.iter().enumerate() {
+            let same = seen.entry(entry.dst.as_ref()).or_default();
+            if let Some((j, _)) = same.iter().find(|(_, e)| e.formats.overlaps(entry.formats)) {
+                return Err(self.field(
+                    format!("contents[{i}].dst"),
+                    format!("a destination not already used by contents[{j}] in the same formats"),
+                    entry.dst.as_ref(),
+                ));
+            }
+            same.push((i, entry));
+        }
+        for (i, entry) in contents.iter().enumerate() {
+            for ancestor in entry.dst.ancestors() {
+                let blocking = seen.get(ancestor).and_then(|list| {
+                    list.iter().find(|(_, e)| {
+                        e.kind != ContentKind::Dir && e.formats.overlaps(entry.formats)
+                    })
+                });
+                if let Some((j, _)) = blocking {
+                    return Err(self.field(
+                        format!("contents[{i}].dst"),
+                        format!("a path whose parent {ancestor} is a directory, but contents[{j}] installs a non-directory there"),
+                        entry.dst.as_ref(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
