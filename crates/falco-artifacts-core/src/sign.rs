@@ -231,6 +231,10 @@ impl PgpSigner {
 
     /// The key that signs: the primary key when its self-signature allows signing, otherwise
     /// the first subkey that may sign.
+    #[allow(
+        clippy::redundant_allocation,
+        reason = "pgp implements SigningKey for Box<&dyn SigningKey>, not for &dyn SigningKey"
+    )]
     fn signing_key(&self) -> Result<Box<&dyn SigningKey>, SignError> {
         let primary_can_sign = self
             .key

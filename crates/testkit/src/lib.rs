@@ -1,1 +1,60 @@
-//! x
+//! Starts the real services falco-artifacts' tests talk to — an S3 server, a container engine,
+//! a container registry, a static HTTP server — on 127.0.0.1 and free ports, plus a throwaway
+//! GnuPG home, and stops them again on drop.
+//!
+//! Each helper runs the program users would run (`moto_server`, `dockerd`, `docker-registry`,
+//! `python3 -m http.server`, `gpg`), waits until it answers, and checks the behaviour tests rely
+//! on. When a program is missing the helper returns [`TestkitError::MissingTool`] naming the
+//! Debian or PyPI package to install; it never skips. Each service's output goes to a log file
+//! whose tail is part of the error when it fails to start.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use falco_artifacts_testkit::{GpgHome, MotoS3, TestkitError};
+//!
+//! fn publish_round_trip() -> Result<(), TestkitError> {
+//!     let s3 = MotoS3::start()?; // stopped when dropped
+//!     s3.create_bucket("falco-artifacts")?;
+//!     s3.put_object("falco-artifacts", "deb/stable/falco.deb", b"...")?;
+//!     assert!(s3.get_object("falco-artifacts", "deb/stable/falco.deb")?.is_some());
+//!
+//!     let signer = GpgHome::new()?;
+//!     let fingerprint = signer.generate_key("Test <test@example.invalid>", "ed25519")?;
+//!     let verifier = GpgHome::new()?;
+//!     verifier.import_key(&signer.export_public_key(&fingerprint)?)?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! None.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::time::Duration;
+
+mod client;
+mod docker;
+mod error;
+mod gpg;
+mod http;
+mod moto;
+mod port;
+mod process;
+mod registry;
+mod tool;
+
+pub use docker::{ApiResponse, DockerEngine};
+pub use error::TestkitError;
+pub use gpg::{GpgHome, GpgVerification};
+pub use http::HttpServer;
+pub use moto::MotoS3;
+pub use port::free_port;
+pub use registry::Registry;
+pub use tool::require_tool;
+
+/// How long a service (other than dockerd) gets to start answering.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);

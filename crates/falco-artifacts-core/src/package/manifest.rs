@@ -237,27 +237,34 @@ impl Checker<'_> {
         if !name_ok {
             return Err(self.field("name", "a package name of lowercase letters, digits, '+', '-', '.' (at least 2 characters)", &raw.name));
         }
-        let version = match (&options.version, &raw.version) {
-            (Some(v), _) => v.clone(),
-            (None, Some(text)) => Version::parse(text)
-                .map_err(|e| self.field("version", format!("a Falco version ({e})"), text))?,
-            (None, None) => {
-                return Err(self.field("version", "a version here or from the release", "nothing"))
-            }
-        };
-        let arch = match (options.arch, &raw.arch) {
-            (Some(a), _) => a,
-            (None, Some(text)) => text
-                .parse()
-                .map_err(|e: crate::arch::UnknownArch| self.field("arch", e.to_string(), text))?,
-            (None, None) => {
-                return Err(self.field(
-                    "arch",
-                    "an architecture here or from the payload",
-                    "nothing",
-                ))
-            }
-        };
+        // Values in the file are checked even when the caller overrides them: a bad manifest
+        // is bad whoever loads it.
+        let file_version = raw
+            .version
+            .as_deref()
+            .map(|text| {
+                Version::parse(text)
+                    .map_err(|e| self.field("version", format!("a Falco version ({e})"), text))
+            })
+            .transpose()?;
+        let file_arch = raw
+            .arch
+            .as_deref()
+            .map(|text| {
+                text.parse::<Arch>()
+                    .map_err(|e| self.field("arch", e.to_string(), text))
+            })
+            .transpose()?;
+        let version = options.version.clone().or(file_version).ok_or_else(|| {
+            self.field("version", "a version here or from the release", "nothing")
+        })?;
+        let arch = options.arch.or(file_arch).ok_or_else(|| {
+            self.field(
+                "arch",
+                "an architecture here or from the payload",
+                "nothing",
+            )
+        })?;
         for (field, value) in [
             ("maintainer", &raw.maintainer),
             ("description", &raw.description),
@@ -472,7 +479,7 @@ impl Checker<'_> {
             }
             Some(other) => return Err(self.field(
                 at("mode"),
-                "a quoted octal string such as \"0755\" (unquoted 0755 is read as decimal by YAML)",
+                "an octal mode written as a string such as \"0755\" (a bare number such as 755 or 0o755 is ambiguous in YAML)",
                 other,
             )),
         };

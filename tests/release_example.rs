@@ -1,0 +1,112 @@
+//! The README's main command, end to end: the release example's `demo` and `plan`, checked
+//! with gpg like a user would.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use falco_artifacts_testkit::GpgHome;
+
+/// The example binary cargo built beside this test (`cargo test` builds examples).
+fn release_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = debug_dir.join("examples/release");
+    assert!(
+        bin.exists(),
+        "{} missing: run through cargo test, which builds examples",
+        bin.display()
+    );
+    bin
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(release_bin())
+        .args(args)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("run the release example")
+}
+
+#[test]
+fn demo_publishes_signed_plans_that_gpg_verifies() {
+    let out = tempfile::tempdir().unwrap();
+    let result = run(&["demo", "--out", out.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(
+        stdout.contains("-> channel dev") && stdout.contains("release 0.45.0 -> channel stable"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refused as expected"), "{stdout}");
+
+    let repo = out.path().join("repo");
+    let gpg = GpgHome::new().unwrap();
+    let public = std::fs::read_to_string(out.path().join("keys/signing-key.pub.asc")).unwrap();
+    gpg.import_key(&public).unwrap();
+    for channel in ["dev", "stable"] {
+        let plan = repo.join(format!("plan-{channel}.json"));
+        let verified = gpg
+            .verify_detached(&repo.join(format!("plan-{channel}.json.asc")), &plan)
+            .unwrap();
+        assert!(verified.good, "{}", verified.status);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+        assert_eq!(json["channel"], channel);
+        assert_eq!(json["artifacts"].as_array().unwrap().len(), 6);
+    }
+    let dev: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("plan-dev.json")).unwrap()).unwrap();
+    let version = dev["version"].as_str().unwrap();
+    assert!(
+        version.starts_with("0.45.0-3+"),
+        "dev version from the demo history: {version}"
+    );
+    assert!(dev["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == format!("packages/rpm-dev/falco-{version}-aarch64.rpm")));
+}
+
+#[test]
+fn plan_for_a_stable_tag_and_refusal_of_a_bad_tag() {
+    let ok = run(&["plan", "--tag", "v0.39.0", "--json"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(plan["version"], "0.39.0");
+    assert_eq!(plan["channel"], "stable");
+    let paths: Vec<&str> = plan["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"packages/deb/stable/falco-0.39.0-x86_64.deb"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"packages/bin/aarch64/falco-0.39.0-aarch64.tar.gz"),
+        "{paths:?}"
+    );
+
+    let bad = run(&["plan", "--tag", "latest"]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("\"latest\" is not a release tag"),
+        "{stderr}"
+    );
+}
