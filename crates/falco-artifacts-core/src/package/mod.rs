@@ -39,6 +39,7 @@
 mod manifest;
 mod paths;
 mod source_date;
+mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 pub use manifest::{load_manifest, load_manifest_str, ManifestError, ManifestOptions};
 pub use paths::{InstallPath, InvalidInstallPath};
 pub use source_date::{SourceDate, SourceDateError};
+pub use validate::SpecError;
 
 use crate::arch::Arch;
 use crate::version::Version;
