@@ -1,7 +1,7 @@
 //! Streaming digests: SHA-256 everywhere, MD5 and SHA-1 only where a format requires them.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::str::FromStr;
 
 use md5::Md5;
@@ -195,6 +195,73 @@ impl<R: Read> Read for DigestingReader<R> {
         }
         self.size += n as u64;
         Ok(n)
+    }
+}
+
+/// A writer that hashes what passes through it, so an archive can be digested while it is
+/// written instead of being read back.
+///
+/// ```
+/// use std::io::Write;
+/// use falco_artifacts_core::{DigestSet, DigestingWriter};
+///
+/// let mut out = DigestingWriter::new(Vec::new(), DigestSet::SHA256);
+/// out.write_all(b"hello")?;
+/// let (bytes, digests) = out.finish();
+/// assert_eq!(bytes, b"hello");
+/// assert_eq!(digests.size, 5);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct DigestingWriter<W> {
+    inner: W,
+    sha256: Sha256,
+    md5: Option<Md5>,
+    sha1: Option<Sha1>,
+    size: u64,
+}
+
+impl<W: Write> DigestingWriter<W> {
+    /// Wraps `inner`, computing SHA-256 and whatever `set` adds.
+    pub fn new(inner: W, set: DigestSet) -> Self {
+        DigestingWriter {
+            inner,
+            sha256: Sha256::new(),
+            md5: set.md5.then(Md5::new),
+            sha1: set.sha1.then(Sha1::new),
+            size: 0,
+        }
+    }
+
+    /// The inner writer and the digests of everything written.
+    pub fn finish(self) -> (W, Digests) {
+        let digests = Digests {
+            sha256: Sha256Digest(self.sha256.finalize().into()),
+            md5: self.md5.map(|h| h.finalize().into()),
+            sha1: self.sha1.map(|h| h.finalize().into()),
+            size: self.size,
+        };
+        (self.inner, digests)
+    }
+}
+
+impl<W: Write> Write for DigestingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let chunk = &buf[..n];
+        self.sha256.update(chunk);
+        if let Some(h) = &mut self.md5 {
+            h.update(chunk);
+        }
+        if let Some(h) = &mut self.sha1 {
+            h.update(chunk);
+        }
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

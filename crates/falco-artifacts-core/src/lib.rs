@@ -42,7 +42,9 @@ pub use channel::{
     Accepts, Channel, ChannelBuilder, ChannelConfig, ChannelName, InvalidName, Overwrite, RepoKind,
     Retention,
 };
-pub use digest::{DigestSet, DigestingReader, Digests, InvalidDigest, Sha256Digest};
+pub use digest::{
+    DigestSet, DigestingReader, DigestingWriter, Digests, InvalidDigest, Sha256Digest,
+};
 pub use error::{BoxError, Error};
 pub use git::{version_from_git, GitVersionError};
 pub use memory::InMemoryPublisher;
