@@ -1,5 +1,6 @@
 # A detached armored SHA-256 signature against gpg --detach-sign.
 run_sign() {
+  build_examples falco-artifacts-core
   mkdir -m 700 "$work/gnupg"
   "$bin/sign" --generate "$work/key.asc"
   gpg --homedir "$work/gnupg" --batch --quiet --import "$work/key.asc"

@@ -24,7 +24,7 @@ pub enum SignError {
         origin: String,
         /// The parser's error.
         #[source]
-        source: pgp::errors::Error,
+        source: Box<pgp::errors::Error>,
     },
     /// The key file could not be read.
     #[error("cannot read the OpenPGP secret key file {path}")]
@@ -54,7 +54,7 @@ pub enum SignError {
         fingerprint: String,
         /// The cryptographic error.
         #[source]
-        source: pgp::errors::Error,
+        source: Box<pgp::errors::Error>,
     },
     /// Reading the data to sign failed.
     #[error("cannot read the data to sign")]
@@ -66,7 +66,7 @@ pub enum SignError {
         user_id: String,
         /// Why.
         #[source]
-        source: pgp::errors::Error,
+        source: Box<pgp::errors::Error>,
     },
     /// Serializing a key or signature failed.
     #[error("cannot serialize {what}")]
@@ -75,7 +75,7 @@ pub enum SignError {
         what: &'static str,
         /// Why.
         #[source]
-        source: pgp::errors::Error,
+        source: Box<pgp::errors::Error>,
     },
 }
 
@@ -164,8 +164,11 @@ impl PgpSigner {
     }
 
     fn parse(armored: &str, passphrase: Option<&str>, origin: String) -> Result<Self, SignError> {
-        let (key, _headers) = SignedSecretKey::from_string(armored)
-            .map_err(|source| SignError::ParseKey { origin, source })?;
+        let (key, _headers) =
+            SignedSecretKey::from_string(armored).map_err(|source| SignError::ParseKey {
+                origin,
+                source: Box::new(source),
+            })?;
         let signer = PgpSigner {
             key,
             password: passphrase.map_or_else(Password::empty, Password::from),
@@ -184,7 +187,7 @@ impl PgpSigner {
         };
         let gen_err = |source| SignError::Generate {
             user_id: user_id.to_owned(),
-            source,
+            source: Box::new(source),
         };
         let mut params = SecretKeyParamsBuilder::default();
         params
@@ -225,7 +228,7 @@ impl PgpSigner {
             .to_armored_string(ArmorOptions::default())
             .map_err(|source| SignError::Serialize {
                 what: "the secret key",
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -265,7 +268,7 @@ impl PgpSigner {
         let sub = |data| {
             Subpacket::regular(data).map_err(|source| SignError::Serialize {
                 what: "a signature subpacket",
-                source,
+                source: Box::new(source),
             })
         };
         let mut config = SignatureConfig::v4(typ, key.algorithm(), HashAlgorithm::Sha256);
@@ -295,7 +298,7 @@ impl PgpSigner {
     fn sign_err(&self, source: pgp::errors::Error) -> SignError {
         SignError::Sign {
             fingerprint: self.fingerprint(),
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -306,7 +309,7 @@ impl Signer for PgpSigner {
             .to_bytes()
             .map_err(|source| SignError::Serialize {
                 what: "a signature",
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -315,7 +318,7 @@ impl Signer for PgpSigner {
             .to_armored_string(ArmorOptions::default())
             .map_err(|source| SignError::Serialize {
                 what: "a signature",
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -327,7 +330,7 @@ impl Signer for PgpSigner {
             .to_armored_string(ArmorOptions::default())
             .map_err(|source| SignError::Serialize {
                 what: "a cleartext signature",
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -336,7 +339,7 @@ impl Signer for PgpSigner {
             .to_armored_string(ArmorOptions::default())
             .map_err(|source| SignError::Serialize {
                 what: "the public key",
-                source,
+                source: Box::new(source),
             })
     }
 

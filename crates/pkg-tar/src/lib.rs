@@ -1,23 +1,53 @@
-//! The Falco release tarball: reproducible, checksummed and signed.
+//! The Falco release tarball: `falco-<version>-<arch>.tar.gz` with the single top directory
+//! `falco-<version>-<arch>/` holding the install tree, a `.sha256` in `sha256sum` format and,
+//! with a signer, an armored `.asc`; and a reader that lists and safely extracts tarballs.
 //!
-//! Status: a documented skeleton; the writer and the safe reader are built in their own issue.
+//! The tarball is streamed (payload files are never held in memory), compressed on every core,
+//! and reproducible: entries sorted by path, mtimes clamped to the source date, uid/gid 0 and
+//! empty owner names unless set, no timestamp in the gzip header; the same description and
+//! source date give the same bytes whatever the machine. Entries marked for DEB/RPM only
+//! (systemd units) are left out.
 //!
 //! # Example
 //!
 //! ```
-//! use falco_artifacts_pkg_tar::core::{Arch, Version};
+//! use std::path::Path;
+//! use falco_artifacts_core::package::{load_manifest_str, ManifestOptions};
+//! use falco_artifacts_pkg_tar::{list_file, TarballBuilder};
 //!
-//! let version: Version = "0.39.0".parse()?;
-//! // The single top directory the tarball will hold.
-//! assert_eq!(format!("falco-{version}-{}/", Arch::X86_64), "falco-0.39.0-x86_64/");
+//! let yaml = "name: falco\nversion: 0.39.0\narch: x86_64\nmaintainer: m\ndescription: d\n\
+//!             license: Apache-2.0\nsource_date: 1700000000\ncontents:\n\
+//!             - { dst: /etc/falco/falco.yaml, inline: \"a: 1\\n\", type: config-noreplace }\n";
+//! let spec = load_manifest_str(yaml, Path::new("."), &ManifestOptions::default())?;
+//! let out = tempfile::tempdir()?;
+//! let tarball = TarballBuilder::new(&spec).build(out.path())?;
+//! assert!(tarball.path.ends_with("falco-0.39.0-x86_64.tar.gz"));
+//! let names: Vec<String> = list_file(&tarball.path)?.into_iter().map(|e| e.path).collect();
+//! assert_eq!(names, [
+//!     "falco-0.39.0-x86_64/",
+//!     "falco-0.39.0-x86_64/etc/",
+//!     "falco-0.39.0-x86_64/etc/falco/",
+//!     "falco-0.39.0-x86_64/etc/falco/falco.yaml",
+//! ]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Features
 //!
-//! None yet.
+//! None: gzip, xz and zstd are always available.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// The format-neutral package description and the vocabulary this crate builds on.
-pub use falco_artifacts_core as core;
+mod compression;
+mod error;
+mod extract;
+mod layout;
+mod pgzip;
+mod reader;
+mod writer;
+
+pub use compression::Compression;
+pub use error::{BuildError, ReadError};
+pub use extract::{extract, ExtractOptions, ExtractReport};
+pub use reader::{list_entries, list_file, EntryKind, TarEntry};
+pub use writer::{Tarball, TarballBuilder};
