@@ -13,6 +13,7 @@ use falco_artifacts::core::{
     version_from_git, Arch, Channel, KeyAlgorithm, PgpSigner, Release, ReleaseEvent, ReleasePolicy,
     RepoKind, Signer,
 };
+use falco_artifacts::tar::TarballBuilder;
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -209,6 +210,31 @@ fn demo_history(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The bin repository is plain files, so the tarballs are built straight into it:
+/// `packages/bin[-dev]/<arch>/falco-<version>-<arch>.tar.gz` with `.sha256` and `.asc`.
+fn build_tarballs(
+    release: &Release,
+    repo: &Path,
+    date: SourceDate,
+    signer: &dyn Signer,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for arch in Arch::ALL {
+        let options = ManifestOptions {
+            version: Some(release.version.clone()),
+            arch: Some(arch),
+            source_date: Some(date),
+        };
+        let spec = load_manifest(&sample_manifest(), &options)?;
+        let dir = repo
+            .join("packages")
+            .join(release.channel.repository(RepoKind::Bin))
+            .join(arch.file_name());
+        let tarball = TarballBuilder::new(&spec).with_signer(signer).build(&dir)?;
+        println!("  built    {}", tarball.path.strip_prefix(repo).unwrap_or(&tarball.path).display());
+    }
+    Ok(())
+}
+
 fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     let out = out.unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/falco-artifacts-demo")
@@ -268,6 +294,7 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
             repo.join(format!("{name}.asc")),
             signer.sign_detached_armored(&mut json.as_bytes())?,
         )?;
+        build_tarballs(&release, &repo, date, &signer)?;
     }
     println!(
         "\nThe repository is file://{}\nCheck a signature: gpg --import {} && gpg --verify {}/plan-stable.json.asc",
@@ -276,7 +303,7 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
         repo.display()
     );
     println!(
-        "Packaging and publishing join this demo as pkg-deb, pkg-rpm, pkg-tar and publish land."
+        "Release tarballs are built and signed; DEB, RPM and indexed publishing join this demo as pkg-deb, pkg-rpm and publish land."
     );
     Ok(())
 }

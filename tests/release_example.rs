@@ -62,6 +62,24 @@ fn demo_publishes_signed_plans_that_gpg_verifies() {
         assert_eq!(json["channel"], channel);
         assert_eq!(json["artifacts"].as_array().unwrap().len(), 6);
     }
+    // The tarballs are in the bin repositories, checksummed and signed.
+    for (repo_name, version) in [("bin", "0.45.0".to_owned()), ("bin-dev", dev_version(&repo))] {
+        for arch in ["x86_64", "aarch64"] {
+            let dir = repo.join("packages").join(repo_name).join(arch);
+            let name = format!("falco-{version}-{arch}.tar.gz");
+            let check = Command::new("sha256sum")
+                .arg("-c")
+                .arg(format!("{name}.sha256"))
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+            let verified = gpg
+                .verify_detached(&dir.join(format!("{name}.asc")), &dir.join(&name))
+                .unwrap();
+            assert!(verified.good, "{}", verified.status);
+        }
+    }
     let dev: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo.join("plan-dev.json")).unwrap()).unwrap();
     let version = dev["version"].as_str().unwrap();
@@ -74,6 +92,12 @@ fn demo_publishes_signed_plans_that_gpg_verifies() {
         .unwrap()
         .iter()
         .any(|a| a["path"] == format!("packages/rpm-dev/falco-{version}-aarch64.rpm")));
+}
+
+fn dev_version(repo: &std::path::Path) -> String {
+    let dev: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("plan-dev.json")).unwrap()).unwrap();
+    dev["version"].as_str().unwrap().to_owned()
 }
 
 #[test]
