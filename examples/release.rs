@@ -230,7 +230,14 @@ fn build_tarballs(
             .join(release.channel.repository(RepoKind::Bin))
             .join(arch.file_name());
         let tarball = TarballBuilder::new(&spec).with_signer(signer).build(&dir)?;
-        println!("  built    {}", tarball.path.strip_prefix(repo).unwrap_or(&tarball.path).display());
+        println!(
+            "  built    {}",
+            tarball
+                .path
+                .strip_prefix(repo)
+                .unwrap_or(&tarball.path)
+                .display()
+        );
     }
     Ok(())
 }

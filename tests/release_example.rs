@@ -63,7 +63,10 @@ fn demo_publishes_signed_plans_that_gpg_verifies() {
         assert_eq!(json["artifacts"].as_array().unwrap().len(), 6);
     }
     // The tarballs are in the bin repositories, checksummed and signed.
-    for (repo_name, version) in [("bin", "0.45.0".to_owned()), ("bin-dev", dev_version(&repo))] {
+    for (repo_name, version) in [
+        ("bin", "0.45.0".to_owned()),
+        ("bin-dev", dev_version(&repo)),
+    ] {
         for arch in ["x86_64", "aarch64"] {
             let dir = repo.join("packages").join(repo_name).join(arch);
             let name = format!("falco-{version}-{arch}.tar.gz");
@@ -73,7 +76,11 @@ fn demo_publishes_signed_plans_that_gpg_verifies() {
                 .current_dir(&dir)
                 .output()
                 .unwrap();
-            assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
             let verified = gpg
                 .verify_detached(&dir.join(format!("{name}.asc")), &dir.join(&name))
                 .unwrap();
