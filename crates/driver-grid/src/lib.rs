@@ -1,24 +1,90 @@
 //! The Falco Drivers Build Grid as a library: driverkit configs, which driver versions to
-//! ship, what changed, builds, publishing and the index of prebuilt drivers.
+//! ship, what changed, the build plan, stats and the index of prebuilt drivers.
 //!
-//! Status: a documented skeleton; built in its own issues.
+//! Configs live in `driverkit/config/<driverversion>/<x86_64|aarch64>/<target>_<kernelrelease>_<kernelversion>.yaml`
+//! (the oldest, x86_64-only ones in `driverkit/config/<commit>/`). [`load_tree`] parses them as
+//! they exist in the wild, [`validate`] applies every rule and keeps only the configs that may
+//! be built ([`ValidConfig`]), and [`Plan`] turns those into builds with their destination keys
+//! `driver/<driverversion>/<arch>/falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`.
+//! [`ship`] picks the driver versions of the latest stable Falco releases, [`changed_configs`]
+//! finds what changed between two commits, [`Plan::without_existing`] what is not published
+//! yet, [`Stats`] counts, [`generate`] writes configs from kernel-crawler's `list.json` and
+//! [`DriverIndex`] renders the public index of prebuilt drivers from a store listing.
 //!
 //! # Example
 //!
 //! ```
-//! use falco_artifacts_driver_grid::core::Arch;
+//! use falco_artifacts_driver_grid::{check_tree, ExistingKeys, Plan, PlanFilter};
 //!
-//! // driverkit configs say `arm64`, directories say `aarch64`.
-//! let arch: Arch = "arm64".parse()?;
-//! assert_eq!(arch.file_name(), "aarch64");
+//! let root = tempfile::tempdir()?;
+//! let dir = root.path().join("7.0.0+driver/x86_64");
+//! std::fs::create_dir_all(&dir)?;
+//! std::fs::write(
+//!     dir.join("debian_5.10.0-26-amd64_1.yaml"),
+//!     "kernelversion: 1\nkernelrelease: 5.10.0-26-amd64\ntarget: debian\narchitecture: amd64\n\
+//!      output:\n  module: output/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko\n  \
+//!      probe: output/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.o\n",
+//! )?;
+//!
+//! let report = check_tree(root.path())?;
+//! assert!(report.is_ok() && report.warnings.is_empty(), "{}", report.to_text());
+//!
+//! let plan = Plan::new(&report.valid, &PlanFilter::default());
+//! let published: ExistingKeys =
+//!     ["driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko".to_owned()].into_iter().collect();
+//! let (missing, skipped) = plan.without_existing(&published);
+//! assert_eq!((missing.output_count(), skipped), (1, 1));
+//! assert_eq!(missing.builds[0].outputs[0].key, "driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.o");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The example `driver-grid` runs `validate`, `plan` and `stats` on a config directory:
+//! `cargo run -p falco-artifacts-driver-grid --example driver-grid -- validate <dir> [--json]`.
+//!
 //! # Features
 //!
-//! None yet.
+//! None. Publishing drivers and the index goes through `falco-artifacts-publish`; this crate
+//! produces the keys, plans and index files as plain values.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// The format-neutral package description and the vocabulary this crate builds on.
+/// The shared vocabulary (`Arch`, `Version`, …) this crate builds on.
 pub use falco_artifacts_core as core;
+
+mod base64;
+mod changes;
+mod config;
+mod driver_version;
+mod fast_parse;
+mod generate;
+mod glob;
+mod ident;
+mod index;
+mod kernel;
+mod load;
+mod parallel;
+mod parse;
+mod plan;
+mod problem;
+mod ship;
+mod stats;
+mod target;
+mod validate;
+
+pub use base64::Base64Error;
+pub use changes::{changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX};
+pub use config::DriverConfig;
+pub use driver_version::{DriverVersion, DriverVersionKind};
+pub use generate::{generate, GenerateError, Generated, GeneratedConfig, SkipReason, SkippedEntry};
+pub use glob::Glob;
+pub use ident::InvalidIdentifier;
+pub use index::{DriverIndex, IndexEntry, PublishedObject, INDEX_HTML_KEY, INDEX_JSON_KEY};
+pub use kernel::{driver_file_name, DriverKind, KernelRelease, KernelVersion};
+pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConfig, Location};
+pub use parse::ParseError;
+pub use plan::{download_path, driver_key, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
+pub use problem::{Problem, ProblemKind, Warning, WarningKind};
+pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
+pub use stats::{GroupStats, Stats, StatsRow};
+pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};
+pub use validate::{check_tree, validate, Report, ValidConfig};

@@ -1,0 +1,19 @@
+//! Integration tests of falco-artifacts-driver-grid: one binary, one module per concern.
+//! Fixtures come from `tests/fixtures/make-fixtures.py`.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
+
+mod changes;
+mod configs;
+mod generate;
+mod index;
+mod plan;
+mod validate;
+
+use std::path::PathBuf;
+
+/// A fixture tree under `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
