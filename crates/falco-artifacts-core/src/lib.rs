@@ -18,13 +18,16 @@
 //!
 //! # Features
 //!
-//! None: everything here is always available.
+//! - `compress`: the streaming, multi-threaded gzip/xz/zstd encoders the packagers share
+//!   ([`compress`]); off by default so users of the vocabulary alone build no codecs.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod arch;
 mod artifact;
 mod channel;
+#[cfg(feature = "compress")]
+pub mod compress;
 mod digest;
 mod error;
 mod git;

@@ -61,7 +61,6 @@
 mod compression;
 mod control;
 mod error;
-mod pgzip;
 mod read;
 mod write;
 

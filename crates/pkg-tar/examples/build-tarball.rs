@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use falco_artifacts_core::package::{load_manifest, ManifestOptions};
 use falco_artifacts_core::PgpSigner;
-use falco_artifacts_pkg_tar::{Compression, TarballBuilder};
+use falco_artifacts_pkg_tar::{Codec, Compression, TarballBuilder};
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -33,23 +33,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let [manifest, out_dir] = positional.as_slice() else {
         return Err("usage: build-tarball <manifest> <out-dir> [--version V] [--arch A] [--compression gzip|xz|zstd|none] [--level N] [--threads N] [--key FILE]".into());
     };
-    let compression = match codec.as_str() {
-        "gzip" => Compression::Gzip {
-            level: level.unwrap_or(6),
-        },
-        "xz" => Compression::Xz {
-            level: level.unwrap_or(6),
-        },
-        "zstd" => Compression::Zstd {
-            level: level.unwrap_or(19),
-        },
-        "none" => Compression::None,
-        other => {
-            return Err(
-                format!("unknown compression {other:?}: expected gzip, xz, zstd or none").into(),
-            )
-        }
+    let codec: Codec = codec.parse()?;
+    // gzip 6 is what `tar | gzip` gives; zstd 19 and xz 6 are the usual release levels.
+    let default_level = match codec {
+        Codec::Gzip | Codec::Xz => 6,
+        Codec::Zstd => 19,
+        Codec::None => 0,
     };
+    let compression = Compression::new(codec, level.unwrap_or(default_level));
     let spec = load_manifest(manifest, &options)?;
     let signer = key
         .map(|k| {

@@ -34,20 +34,19 @@
 //!
 //! # Features
 //!
-//! None: gzip, xz and zstd are always available.
+//! None: gzip, xz and zstd are always available (core's `compress` encoders, shared with
+//! pkg-deb: gzip is compressed pigz-style on every core into one ordinary gzip member).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod compression;
 mod error;
 mod extract;
 mod layout;
-mod pgzip;
 mod reader;
 mod writer;
 
-pub use compression::Compression;
 pub use error::{BuildError, ReadError};
 pub use extract::{extract, ExtractOptions, ExtractReport};
+pub use falco_artifacts_core::compress::{Codec, Compression, UnknownCodec};
 pub use reader::{list_entries, list_file, EntryKind, TarEntry};
 pub use writer::{Tarball, TarballBuilder};

@@ -13,20 +13,20 @@ use falco_artifacts_core::{
 };
 use tar::{EntryType, Header};
 
-use crate::compression::Compression;
 use crate::error::BuildError;
 use crate::layout::{layout, Item};
+use falco_artifacts_core::compress::{Codec, Compression, Encoder};
 
 /// Builds the release tarball of a [`PackageSpec`].
 ///
 /// ```no_run
 /// use std::path::Path;
 /// use falco_artifacts_core::package::{load_manifest, ManifestOptions};
-/// use falco_artifacts_pkg_tar::{Compression, TarballBuilder};
+/// use falco_artifacts_pkg_tar::{Codec, Compression, TarballBuilder};
 ///
 /// let spec = load_manifest(Path::new("examples/sample/falco.yaml"), &ManifestOptions::default())?;
 /// let tarball = TarballBuilder::new(&spec)
-///     .with_compression(Compression::Gzip { level: 9 })
+///     .with_compression(Compression::new(Codec::Gzip, 9))
 ///     .build(Path::new("out"))?;
 /// println!("{} {}", tarball.sha256, tarball.path.display());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -97,7 +97,7 @@ impl<'a> TarballBuilder<'a> {
     pub fn new(spec: &'a PackageSpec) -> Self {
         TarballBuilder {
             spec,
-            compression: Compression::default(),
+            compression: Compression::new(Codec::Gzip, 6),
             signer: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
@@ -131,7 +131,7 @@ impl<'a> TarballBuilder<'a> {
 
     /// The tarball's file name: `falco-<version>-<arch>.tar.gz` (or `.tar.xz`, `.tar.zst`, `.tar`).
     pub fn file_name(&self) -> String {
-        format!("{}.{}", self.top_dir(), self.compression.extension())
+        format!("{}.tar{}", self.top_dir(), self.compression.codec.suffix())
     }
 
     /// Writes the compressed tarball to `out`, streaming every payload file, and returns the
@@ -141,17 +141,23 @@ impl<'a> TarballBuilder<'a> {
             package: self.spec.name.clone(),
             source,
         })?;
-        self.compression.check()?;
+        if !self.compression.level_ok() {
+            let levels = self.compression.codec.levels();
+            return Err(BuildError::Level {
+                codec: self.compression.codec.name(),
+                level: self.compression.level,
+                min: *levels.start(),
+                max: *levels.end(),
+            });
+        }
         let out_name = PathBuf::from(self.file_name());
         let write_err = |source| BuildError::Write {
             path: out_name.clone(),
             source,
         };
         let hashed = DigestingWriter::new(out, DigestSet::SHA256);
-        let encoder = self
-            .compression
-            .encoder(hashed, self.threads)
-            .map_err(write_err)?;
+        let threads = u32::try_from(self.threads).unwrap_or(u32::MAX);
+        let encoder = Encoder::new(hashed, self.compression, threads).map_err(write_err)?;
         let mut tar = tar::Builder::new(encoder);
         tar.mode(tar::HeaderMode::Deterministic);
         let date = self.spec.source_date.secs();

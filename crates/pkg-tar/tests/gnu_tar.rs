@@ -8,7 +8,7 @@ use std::process::Command;
 
 use falco_artifacts_core::package::{load_manifest, ManifestOptions, PackageSpec};
 use falco_artifacts_core::{KeyAlgorithm, PgpSigner, Signer};
-use falco_artifacts_pkg_tar::{BuildError, Compression, TarballBuilder};
+use falco_artifacts_pkg_tar::{BuildError, Codec, Compression, TarballBuilder};
 use falco_artifacts_testkit::{require_tool, GpgHome};
 
 const LONG_DIR: &str = "usr/share/falco/a-directory-name-long-enough/to-need/the-gnu-longname-extension-of-tar/because-it-is-over-100";
@@ -94,11 +94,11 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn tar_flag(c: Compression) -> &'static str {
-    match c {
-        Compression::Gzip { .. } => "-z",
-        Compression::Xz { .. } => "-J",
-        Compression::Zstd { .. } => "--zstd",
-        Compression::None => "--no-auto-compress",
+    match c.codec {
+        Codec::Gzip => "-z",
+        Codec::Xz => "-J",
+        Codec::Zstd => "--zstd",
+        Codec::None => "--no-auto-compress",
     }
 }
 
@@ -118,10 +118,10 @@ fn gnu_tar_lists_exactly_our_entries_and_extracts_the_source_tree() {
     let signer = PgpSigner::generate("Tar Test <tar@example.com>", KeyAlgorithm::Ed25519).unwrap();
     let top = "falco-0.45.0-36+1307474-x86_64";
     for compression in [
-        Compression::Gzip { level: 6 },
-        Compression::Xz { level: 6 },
-        Compression::Zstd { level: 19 },
-        Compression::None,
+        Compression::new(Codec::Gzip, 6),
+        Compression::new(Codec::Xz, 6),
+        Compression::new(Codec::Zstd, 19),
+        Compression::new(Codec::None, 0),
     ] {
         let out = tempfile::tempdir().unwrap();
         let tarball = TarballBuilder::new(&spec)
@@ -129,7 +129,7 @@ fn gnu_tar_lists_exactly_our_entries_and_extracts_the_source_tree() {
             .with_signer(&signer)
             .build(out.path())
             .unwrap();
-        let name = format!("{top}.{}", compression.extension());
+        let name = format!("{top}.tar{}", compression.codec.suffix());
         assert_eq!(tarball.path, out.path().join(&name));
 
         let listing = run(Command::new("tar")
@@ -230,9 +230,9 @@ fn two_builds_are_byte_identical_whatever_the_thread_count() {
     let f = fixture();
     let spec = spec(&f);
     for compression in [
-        Compression::Gzip { level: 6 },
-        Compression::Xz { level: 3 },
-        Compression::Zstd { level: 3 },
+        Compression::new(Codec::Gzip, 6),
+        Compression::new(Codec::Xz, 3),
+        Compression::new(Codec::Zstd, 3),
     ] {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let one = TarballBuilder::new(&spec)
@@ -268,10 +268,20 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
     let out = tempfile::tempdir().unwrap();
 
     let err = TarballBuilder::new(&spec)
-        .with_compression(Compression::Gzip { level: 12 })
+        .with_compression(Compression::new(Codec::Gzip, 12))
         .build(out.path())
         .unwrap_err();
-    assert!(matches!(err, BuildError::Level { level: 12, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BuildError::Level {
+                level: 12,
+                max: 9,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     // A payload file that disappeared after the manifest was loaded.
     std::fs::remove_file(f.tree.join("etc/falco/falco_rules.yaml")).unwrap();
