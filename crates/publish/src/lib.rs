@@ -1,24 +1,102 @@
-//! Channel repositories (APT, YUM/DNF, bin, generic) on object storage, with the commit
-//! protocol of `DESIGN.md`: immutable uploads, a leased lock, incremental indexes, signed top
-//! files written last, retention.
+//! Channel repositories on object storage, with one commit protocol for every format.
 //!
-//! Status: a documented skeleton; the repositories are built in their own issues. The contract
-//! they implement is core's [`Publisher`](falco_artifacts_core::Publisher).
+//! Repositories live on any [`object_store`] backend picked from a URL ([`RepoStore`]):
+//! `file://` always, `memory://` for tests, `s3://` with the `s3` feature. Every publish
+//! follows the protocol of `DESIGN.md`:
+//!
+//! 1. every file is checked first (a refused publish writes nothing), then uploaded under its
+//!    immutable name with a create-if-absent put: the same bytes again are a no-op, different
+//!    bytes are refused with [`PublishError::Conflict`] (core's `Error::AlreadyExists` with both
+//!    digests) unless the channel allows replacing;
+//! 2. the repository lock is taken: a lease built on create-if-absent alone (see
+//!    [`LockOptions`]), so a crashed holder's lock expires and stealing it is safe on every
+//!    store, `file://` included;
+//! 3. the live index is read (never the packages), merged, and the channel's retention
+//!    applied;
+//! 4. content-addressed index files are written first (`by-hash/SHA256/<digest>`), then the
+//!    canonical names, then, after checking the lock is still ours, the top file that makes
+//!    the new generation live;
+//! 5. pruned files are deleted only after that, still under the lock, and the lock released.
+//!
+//! [`AptRepository`] (`packages/deb[-dev]`: pool, `Packages{,.gz,.xz}` with `by-hash/`,
+//! `Release`/`Release.gpg`/`InRelease` signed by core's `Signer`, control fields read through
+//! pkg-deb), [`BinRepository`] (release tarballs, `index.json` + `index.html`) and
+//! [`GenericRepository`] (any keys under a prefix, e.g. prebuilt drivers) implement core's
+//! [`Publisher`](falco_artifacts_core::Publisher). Each has a dry run (`plan`) and a `verify`
+//! that reads the repository like a client and lists every [`Problem`].
+//! [`FailingStore`] wraps a store to count requests and fail chosen ones, for atomicity tests.
 //!
 //! # Example
 //!
 //! ```
-//! use falco_artifacts_publish::core::{Channel, ChannelConfig, RepoKind};
+//! use std::sync::Arc;
+//! use falco_artifacts_publish::core::{
+//!     Arch, Artifact, ArtifactKind, ChannelConfig, LocalArtifact, Publisher, RepoKind,
+//! };
+//! use falco_artifacts_publish::{BinRepository, RepoStore, VerifyOptions};
 //!
-//! let dev = ChannelConfig::development();
-//! assert_eq!(format!("packages/{}", dev.repository(RepoKind::Rpm)), "packages/rpm-dev");
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! let site = tempfile::tempdir()?;
+//! let store = RepoStore::from_url(&format!("file://{}", site.path().display()))?;
+//! let bin = BinRepository::builder(store).build()?;
+//!
+//! let tarball: Arc<dyn Artifact> = Arc::new(
+//!     LocalArtifact::from_bytes(ArtifactKind::Tarball, "falco-0.39.0-x86_64.tar.gz", b"tgz".to_vec())?
+//!         .with_version("0.39.0".parse()?)
+//!         .with_arch(Arch::X86_64),
+//! );
+//! let stable = ChannelConfig::stable();
+//! let dry = bin.plan(&stable, &[tarball.clone()]).await?;
+//! assert_eq!(dry.upload.len(), 1);
+//! assert!(!site.path().join("packages/bin/index.json").exists());
+//!
+//! let report = bin.publish(&stable, &[tarball.clone()]).await?;
+//! assert_eq!(report.uploaded.len(), 1);
+//! assert!(site.path().join("packages/bin/x86_64/falco-0.39.0-x86_64.tar.gz").exists());
+//! assert!(bin.publish(&stable, &[tarball]).await?.is_noop());
+//! assert_eq!(bin.list(&stable, RepoKind::Bin).await?.len(), 1);
+//! assert!(bin.verify(&stable, &VerifyOptions::default()).await?.is_clean());
+//! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Features
 //!
-//! None yet (S3, GCS and Azure backends will sit behind features).
+//! - `s3`: `s3://bucket/prefix` stores (Amazon S3 and compatible servers, through
+//!   `object_store`'s `aws` feature), configured by [`StoreOptions`] and the `AWS_*`
+//!   environment variables.
+//!
+//! GCS and Azure are not offered yet: nothing here could test them against a real server.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod apt;
+mod bin;
+mod commit;
+mod engine;
+mod error;
+mod failing;
+mod generic;
+mod html;
+mod index;
+mod lock;
+mod options;
+mod plan;
+mod retention;
+mod store;
+mod verify;
+
+pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
+pub use bin::{BinRepository, BinRepositoryBuilder};
+pub use error::{PublishError, StoreAction};
+pub use failing::{FailMode, FailingStore};
+pub use generic::{GenericFile, GenericRepository, GenericRepositoryBuilder};
+pub use index::{FileKind, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON};
+pub use lock::{LockOptions, LockState};
+pub use options::RepositoryOptions;
+pub use plan::PublishPlan;
+pub use store::{RepoStore, StoreOptions};
+pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 /// The format-neutral package description and the vocabulary this crate builds on.
 pub use falco_artifacts_core as core;

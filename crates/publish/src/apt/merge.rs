@@ -1,0 +1,89 @@
+//! Merging new packages into the live indexes, and retention.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use falco_artifacts_core::Retention;
+
+use super::packages::Stanza;
+use super::stage::DebInfo;
+use super::state::Live;
+use super::{version, AptRepository};
+
+/// Keeps the newest `retention` versions per package and architecture; returns the rest.
+fn prune(stanzas: &mut Vec<Stanza>, retention: Retention) -> Vec<Stanza> {
+    let Retention::KeepLast(keep) = retention else {
+        return Vec::new();
+    };
+    let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in stanzas.iter() {
+        versions
+            .entry(s.package.clone())
+            .or_default()
+            .push(s.version.clone());
+    }
+    let mut old: BTreeSet<(String, String)> = BTreeSet::new();
+    for (package, mut list) in versions {
+        list.sort_by(|a, b| version::compare(b, a));
+        list.dedup_by(|a, b| version::compare(a, b) == Ordering::Equal);
+        for v in list.into_iter().skip(keep.get()) {
+            old.insert((package.clone(), v));
+        }
+    }
+    let (gone, kept): (Vec<Stanza>, Vec<Stanza>) = std::mem::take(stanzas)
+        .into_iter()
+        .partition(|s| old.contains(&(s.package.clone(), s.version.clone())));
+    *stanzas = kept;
+    gone
+}
+
+/// The result of merging new packages into the live state.
+pub(super) struct Merged {
+    pub(super) stanzas: BTreeMap<String, Vec<Stanza>>,
+    /// Pool files no stanza names any more.
+    pub(super) pruned_files: Vec<(String, Stanza)>,
+}
+
+impl AptRepository {
+    pub(super) fn merge(&self, live: &Live, debs: &[DebInfo], retention: Retention) -> Merged {
+        let mut stanzas: BTreeMap<String, Vec<Stanza>> = self
+            .deb_arches()
+            .into_iter()
+            .map(|a| {
+                let existing = live.stanzas.get(&a).cloned().unwrap_or_default();
+                (a, existing)
+            })
+            .collect();
+        for deb in debs {
+            for arch in &deb.arches {
+                let list = stanzas.entry(arch.clone()).or_default();
+                list.retain(|s| s.key() != deb.stanza.key());
+                list.push(deb.stanza.clone());
+            }
+        }
+        let mut gone = Vec::new();
+        for list in stanzas.values_mut() {
+            gone.extend(prune(list, retention));
+            list.sort_by(|a, b| {
+                a.package
+                    .cmp(&b.package)
+                    .then_with(|| version::compare(&a.version, &b.version))
+            });
+        }
+        let named: BTreeSet<&str> = stanzas
+            .values()
+            .flatten()
+            .map(|s| s.filename.as_str())
+            .collect();
+        let mut pruned_files: BTreeMap<String, Stanza> = BTreeMap::new();
+        for s in gone {
+            if !named.contains(s.filename.as_str()) {
+                pruned_files.insert(s.filename.clone(), s);
+            }
+        }
+        Merged {
+            stanzas,
+            pruned_files: pruned_files.into_iter().collect(),
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The APT repository: `packages/deb[-dev]/` with a pool, `Packages` per architecture,
+//! `by-hash/`, and a signed `Release`/`InRelease`/`Release.gpg`.
+
+mod builder;
+mod indexes;
+mod merge;
+mod packages;
+mod release;
+mod stage;
+mod state;
+mod verify;
+mod version;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use falco_artifacts_core::{
+    Arch, Artifact, ArtifactKind, Channel, Error as CoreError, PublishReport, PublishedFile,
+    Publisher, RepoKind, Sha256Digest, Signer, Version,
+};
+
+pub use builder::AptRepositoryBuilder;
+pub use packages::BadStanza;
+
+use self::packages::Stanza;
+use self::state::Live;
+use crate::engine::{finish, Action, FileRepo};
+use crate::error::PublishError;
+use crate::index::{FileKind, IndexEntry, RepoIndex};
+use crate::lock::LockGuard;
+use crate::options::RepositoryOptions;
+use crate::plan::PublishPlan;
+use crate::store::RepoStore;
+use crate::verify::{VerifyOptions, VerifyReport};
+
+/// How many packages are read and parsed at once.
+const READ_CONCURRENCY: usize = 8;
+
+/// Paths inside one APT repository.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    suite: String,
+    component: String,
+}
+
+impl Layout {
+    fn dists(&self) -> String {
+        format!("dists/{}", self.suite)
+    }
+    pub(crate) fn release(&self) -> String {
+        format!("{}/Release", self.dists())
+    }
+    fn in_release(&self) -> String {
+        format!("{}/InRelease", self.dists())
+    }
+    fn release_gpg(&self) -> String {
+        format!("{}/Release.gpg", self.dists())
+    }
+    /// `main/binary-amd64`, relative to `dists/<suite>/`.
+    fn binary_dir(&self, arch: &str) -> String {
+        format!("{}/binary-{arch}", self.component)
+    }
+    pub(crate) fn by_hash(&self, arch: &str, sha: &Sha256Digest) -> String {
+        format!(
+            "{}/{}/by-hash/SHA256/{sha}",
+            self.dists(),
+            self.binary_dir(arch)
+        )
+    }
+    /// The architecture of `main/binary-<arch>/Packages`, as `Release` lists it.
+    pub(crate) fn arch_of_packages(&self, path: &str) -> Option<String> {
+        let rest = path.strip_prefix(&format!("{}/binary-", self.component))?;
+        let arch = rest.strip_suffix("/Packages")?;
+        Some(arch.to_owned())
+    }
+    fn pool(&self, file_name: &str) -> String {
+        format!("{}/{file_name}", self.suite)
+    }
+}
+
+/// An APT repository per channel under `<base>/<channel's deb repository>/`: pool
+/// `<suite>/falco-<version>-<arch>.deb` (and `.asc`), `dists/<suite>/<component>/binary-<arch>/
+/// Packages{,.gz,.xz}` with `by-hash/SHA256/`, and `dists/<suite>/Release`, `Release.gpg`,
+/// `InRelease` signed by the repository's signer.
+///
+/// Publishing reads the live `Release` and the `Packages` it names (by hash) and merges; it
+/// never reads the pool, so adding a package costs the same requests at any repository size.
+/// The top files are written `Release`, `Release.gpg`, then `InRelease`: apt reads `InRelease`
+/// first, so it is the commit point. Retention keeps the newest N versions of each package and
+/// architecture in Debian version order; a pruned package's `.asc` goes with it.
+/// [`Publisher::list`] returns the packages (signatures travel beside them, unlisted).
+#[derive(Debug, Clone)]
+pub struct AptRepository {
+    store: RepoStore,
+    base: String,
+    layout: Layout,
+    architectures: Vec<Arch>,
+    origin: String,
+    label: String,
+    signer: Option<Arc<dyn Signer>>,
+    gzip_level: u32,
+    xz_level: Option<u32>,
+    options: RepositoryOptions,
+}
+
+impl AptRepository {
+    /// A builder for the APT repositories in `store`.
+    pub fn builder(store: RepoStore) -> AptRepositoryBuilder {
+        AptRepositoryBuilder {
+            repo: AptRepository {
+                store,
+                base: "packages".into(),
+                layout: Layout {
+                    suite: "stable".into(),
+                    component: "main".into(),
+                },
+                architectures: Arch::ALL.to_vec(),
+                origin: "Falco".into(),
+                label: "Falco".into(),
+                signer: None,
+                gzip_level: 1,
+                xz_level: None,
+                options: RepositoryOptions::default(),
+            },
+        }
+    }
+
+    fn deb_arches(&self) -> Vec<String> {
+        self.architectures
+            .iter()
+            .map(|a| a.deb_name().to_owned())
+            .collect()
+    }
+
+    fn files(&self, channel: &dyn Channel) -> Result<FileRepo, PublishError> {
+        let name = channel.repository(RepoKind::Deb);
+        let path = if self.base.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.base)
+        };
+        Ok(FileRepo {
+            name: name.to_owned(),
+            store: self.store.at(&path)?,
+            lock: self.options.lock,
+            generations: self.options.index_generations,
+        })
+    }
+
+    /// The live pool files as an index, for the shared upload checks.
+    fn hint(live: &Live) -> RepoIndex {
+        let mut index = RepoIndex::empty("");
+        index.files = live
+            .pool_files()
+            .into_iter()
+            .map(|(path, (sha256, size))| IndexEntry {
+                path: path.to_owned(),
+                name: path.rsplit('/').next().unwrap_or(path).to_owned(),
+                kind: FileKind::Deb,
+                version: None,
+                arch: None,
+                size,
+                sha256,
+                time: chrono::DateTime::<Utc>::UNIX_EPOCH,
+            })
+            .collect();
+        index
+    }
+
+    fn published(repository: &str, stanza: &Stanza) -> PublishedFile {
+        PublishedFile {
+            repository: repository.to_owned(),
+            file_name: stanza
+                .filename
+                .rsplit('/')
+                .next()
+                .unwrap_or(&stanza.filename)
+                .to_owned(),
+            sha256: stanza.sha256,
+            size: stanza.size,
+            version: Version::parse(&stanza.version).ok(),
+            arch: stanza.architecture.parse().ok(),
+        }
+    }
+
+    /// The dry run: what [`Publisher::publish`] would upload, replace and prune.
+    pub async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, PublishError> {
+        let files = self.files(channel)?;
+        let (staged, debs) = self.stage(channel, artifacts).await?;
+        let live = state::read(&files.store, &self.layout).await?;
+        let actions = files
+            .classify(&staged, &Self::hint(&live), channel.overwrite())
+            .await?;
+        let merged = self.merge(&live, &debs, channel.retention(RepoKind::Deb));
+        let commit = self.commit(&live, &merged, files.generations)?;
+        let mut plan = PublishPlan {
+            repository: files.store.root().to_owned(),
+            index_files: commit.written_keys(),
+            prune: merged
+                .pruned_files
+                .iter()
+                .map(|(_, s)| Self::published(&files.name, s))
+                .collect(),
+            ..PublishPlan::default()
+        };
+        for (s, action) in staged.iter().zip(actions) {
+            let file = s.published(&files.name);
+            match action {
+                Action::Upload => plan.upload.push(file),
+                Action::Unchanged => plan.unchanged.push(file),
+                Action::Replace => plan.replace.push(file),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Publishes, returning this crate's error (with its typed context) rather than core's.
+    pub async fn publish_files(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, PublishError> {
+        let files = self.files(channel)?;
+        let retention = channel.retention(RepoKind::Deb);
+        let overwrite = channel.overwrite();
+        let (staged, debs) = self.stage(channel, artifacts).await?;
+        let hint_state = state::read(&files.store, &self.layout).await?;
+        let hint = Self::hint(&hint_state);
+        let mut actions = files.classify(&staged, &hint, overwrite).await?;
+        let live_files = hint_state.pool_files();
+        let all_live = hint_state.exists
+            && hint_state.bookkeeping.pruned.is_empty()
+            && actions.iter().all(|a| *a == Action::Unchanged)
+            && debs.iter().all(|d| {
+                d.arches.iter().all(|arch| {
+                    hint_state.stanzas.get(arch).is_some_and(|list| {
+                        list.iter()
+                            .any(|s| s.key() == d.stanza.key() && s.sha256 == d.stanza.sha256)
+                    })
+                })
+            })
+            && staged
+                .iter()
+                .filter(|s| s.artifact.kind() == ArtifactKind::Deb)
+                .all(|s| live_files.contains_key(s.key.as_str()));
+        if all_live
+            && self
+                .merge(&hint_state, &debs, retention)
+                .pruned_files
+                .is_empty()
+        {
+            return Ok(PublishReport {
+                unchanged: staged.iter().map(|s| s.published(&files.name)).collect(),
+                ..PublishReport::default()
+            });
+        }
+        files.upload_new(&staged, &mut actions, overwrite).await?;
+        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
+        let result = async {
+            let live = state::refresh(&files.store, &self.layout, hint_state).await?;
+            files.settle(&staged, &actions).await?;
+            let merged = self.merge(&live, &debs, retention);
+            let commit = self.commit(&live, &merged, files.generations)?;
+            commit.apply(&files.store, &guard).await?;
+            Ok(merged.pruned_files)
+        }
+        .await;
+        let pruned = finish(guard, result).await?;
+        let mut report = PublishReport::default();
+        for (s, action) in staged.iter().zip(&actions) {
+            match action {
+                Action::Upload | Action::Replace => report.uploaded.push(s.published(&files.name)),
+                Action::Unchanged => report.unchanged.push(s.published(&files.name)),
+            }
+        }
+        report.pruned = pruned
+            .iter()
+            .map(|(_, s)| Self::published(&files.name, s))
+            .collect();
+        Ok(report)
+    }
+
+    /// Applies `channel`'s retention now.
+    pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PublishError> {
+        let files = self.files(channel)?;
+        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
+        let result = async {
+            let live = state::read(&files.store, &self.layout).await?;
+            let merged = self.merge(&live, &[], channel.retention(RepoKind::Deb));
+            if !live.exists
+                || (merged.pruned_files.is_empty() && live.bookkeeping.pruned.is_empty())
+            {
+                return Ok(Vec::new());
+            }
+            let commit = self.commit(&live, &merged, files.generations)?;
+            commit.apply(&files.store, &guard).await?;
+            Ok(merged.pruned_files)
+        }
+        .await;
+        let pruned = finish(guard, result).await?;
+        Ok(pruned
+            .iter()
+            .map(|(_, s)| Self::published(&files.name, s))
+            .collect())
+    }
+
+    /// Reads the repository like apt does and reports every problem.
+    pub async fn verify(
+        &self,
+        channel: &dyn Channel,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, PublishError> {
+        verify::verify(self, &self.files(channel)?, options).await
+    }
+}
+
+#[async_trait]
+impl Publisher for AptRepository {
+    async fn publish(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, CoreError> {
+        Ok(self.publish_files(channel, artifacts).await?)
+    }
+
+    async fn list(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<PublishedFile>, CoreError> {
+        if kind != RepoKind::Deb {
+            return Ok(Vec::new());
+        }
+        let files = self.files(channel)?;
+        let live = state::read(&files.store, &self.layout).await?;
+        let mut seen = BTreeSet::new();
+        Ok(live
+            .stanzas
+            .values()
+            .flatten()
+            .filter(|s| seen.insert(s.filename.clone()))
+            .map(|s| Self::published(&files.name, s))
+            .collect())
+    }
+
+    async fn apply_retention(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<PublishedFile>, CoreError> {
+        if kind != RepoKind::Deb {
+            return Ok(Vec::new());
+        }
+        Ok(self.prune(channel).await?)
+    }
+}

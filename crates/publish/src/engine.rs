@@ -1,0 +1,512 @@
+//! Publishing into a repository of plain files with a JSON index (bin and generic): the commit
+//! protocol applied to files that need no format-specific metadata.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use falco_artifacts_core::{
+    Artifact, DigestSet, DigestingReader, Overwrite, PublishReport, PublishedFile, Retention,
+    Sha256Digest,
+};
+use futures::{StreamExt as _, TryStreamExt as _};
+
+use crate::commit::{Commit, IndexFile};
+use crate::error::PublishError;
+use crate::html;
+use crate::index::{by_hash_key, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON};
+use crate::lock::{LockGuard, LockOptions};
+use crate::plan::PublishPlan;
+use crate::retention;
+use crate::store::{Created, RepoStore};
+
+/// How many store requests run at once while checking and uploading files.
+const CONCURRENCY: usize = 8;
+
+/// An artifact and the key it is published under.
+#[derive(Debug, Clone)]
+pub(crate) struct Staged {
+    pub(crate) key: String,
+    pub(crate) artifact: Arc<dyn Artifact>,
+}
+
+impl Staged {
+    pub(crate) fn published(&self, repository: &str) -> PublishedFile {
+        PublishedFile {
+            repository: repository.to_owned(),
+            file_name: self.artifact.file_name().to_owned(),
+            sha256: *self.artifact.sha256(),
+            size: self.artifact.size(),
+            version: self.artifact.version().cloned(),
+            arch: self.artifact.arch(),
+        }
+    }
+
+    fn entry(&self, time: DateTime<Utc>) -> IndexEntry {
+        IndexEntry {
+            path: self.key.clone(),
+            name: self.artifact.file_name().to_owned(),
+            kind: self.artifact.kind().into(),
+            version: self.artifact.version().cloned(),
+            arch: self.artifact.arch(),
+            size: self.artifact.size(),
+            sha256: *self.artifact.sha256(),
+            time,
+        }
+    }
+}
+
+/// The rules a publish follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) overwrite: Overwrite,
+    pub(crate) retention: Retention,
+}
+
+/// What a publish does with one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Upload,
+    Unchanged,
+    Replace,
+}
+
+/// A repository of files at `store`'s root.
+#[derive(Debug, Clone)]
+pub(crate) struct FileRepo {
+    /// The repository's name in reports (`bin-dev`).
+    pub(crate) name: String,
+    pub(crate) store: RepoStore,
+    pub(crate) lock: LockOptions,
+    /// Index generations kept content-addressed (the live one included).
+    pub(crate) generations: usize,
+}
+
+/// Reads an artifact's bytes off the async threads, checking them against its digest.
+pub(crate) async fn read_artifact(artifact: Arc<dyn Artifact>) -> Result<Bytes, PublishError> {
+    tokio::task::spawn_blocking(move || {
+        let name = artifact.file_name().to_owned();
+        let read_err = |source| PublishError::ReadArtifact {
+            name: name.clone(),
+            source,
+        };
+        let capacity = usize::try_from(artifact.size()).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(capacity);
+        let mut reader =
+            DigestingReader::new(artifact.open().map_err(read_err)?, DigestSet::SHA256);
+        reader.read_to_end(&mut bytes).map_err(read_err)?;
+        let actual = reader.finish().sha256;
+        if &actual != artifact.sha256() {
+            return Err(PublishError::ArtifactChanged {
+                name,
+                expected: *artifact.sha256(),
+                actual,
+            });
+        }
+        Ok(Bytes::from(bytes))
+    })
+    .await
+    .map_err(PublishError::Task)?
+}
+
+/// Drops exact duplicates; refuses one key with two contents.
+pub(crate) fn dedupe(staged: Vec<Staged>) -> Result<Vec<Staged>, PublishError> {
+    let mut seen: BTreeMap<String, Sha256Digest> = BTreeMap::new();
+    let mut out = Vec::with_capacity(staged.len());
+    for s in staged {
+        match seen.get(&s.key) {
+            Some(sha) if sha == s.artifact.sha256() => {}
+            Some(_) => return Err(PublishError::DuplicateKey { key: s.key }),
+            None => {
+                seen.insert(s.key.clone(), *s.artifact.sha256());
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What the index will be after merging, and what falls out.
+struct Merged {
+    files: BTreeMap<String, IndexEntry>,
+    doomed: Vec<IndexEntry>,
+}
+
+fn merge(
+    previous: &RepoIndex,
+    staged: &[Staged],
+    retention: Retention,
+    now: DateTime<Utc>,
+) -> Merged {
+    let mut files: BTreeMap<String, IndexEntry> = previous
+        .files
+        .iter()
+        .map(|e| (e.path.clone(), e.clone()))
+        .collect();
+    for s in staged {
+        let time = previous
+            .get(&s.key)
+            .filter(|old| &old.sha256 == s.artifact.sha256())
+            .map_or(now, |old| old.time);
+        files.insert(s.key.clone(), s.entry(time));
+    }
+    let all: Vec<IndexEntry> = files.values().cloned().collect();
+    let doomed: Vec<IndexEntry> = retention::doomed(&all, retention)
+        .into_iter()
+        .filter_map(|path| files.remove(&path))
+        .collect();
+    Merged { files, doomed }
+}
+
+impl FileRepo {
+    /// The live index and its bytes; an empty index when there is none yet.
+    pub(crate) async fn read_index(&self) -> Result<(RepoIndex, Option<Bytes>), PublishError> {
+        match self.store.get(INDEX_JSON).await? {
+            None => Ok((RepoIndex::empty(self.store.root()), None)),
+            Some(bytes) => {
+                let index =
+                    serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt {
+                        key: format!("{}/{INDEX_JSON}", self.store.root()),
+                        source,
+                    })?;
+                Ok((index, Some(bytes)))
+            }
+        }
+    }
+
+    /// The digest of what is stored at `key`, from the index when it vouches for the object's
+    /// size, otherwise by reading it.
+    async fn existing_sha(
+        &self,
+        key: &str,
+        size: u64,
+        hint: &RepoIndex,
+    ) -> Result<Option<Sha256Digest>, PublishError> {
+        if let Some(entry) = hint.get(key).filter(|e| e.size == size) {
+            return Ok(Some(entry.sha256));
+        }
+        Ok(self.store.sha256(key).await?.map(|(sha, _)| sha))
+    }
+
+    /// Decides per file: new, same bytes, or different bytes (refused when immutable).
+    pub(crate) async fn classify(
+        &self,
+        staged: &[Staged],
+        hint: &RepoIndex,
+        overwrite: Overwrite,
+    ) -> Result<Vec<Action>, PublishError> {
+        let checks: Vec<_> = staged
+            .iter()
+            .map(|s| self.classify_one(s, hint, overwrite))
+            .collect();
+        futures::stream::iter(checks)
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn classify_one(
+        &self,
+        s: &Staged,
+        hint: &RepoIndex,
+        overwrite: Overwrite,
+    ) -> Result<Action, PublishError> {
+        let Some(meta) = self.store.head(&s.key).await? else {
+            return Ok(Action::Upload);
+        };
+        match self.existing_sha(&s.key, meta.size, hint).await? {
+            None => Ok(Action::Upload),
+            Some(sha) if &sha == s.artifact.sha256() => Ok(Action::Unchanged),
+            Some(sha) => match overwrite {
+                Overwrite::Replace => Ok(Action::Replace),
+                Overwrite::Immutable => Err(self.conflict(s, sha)),
+            },
+        }
+    }
+
+    fn conflict(&self, s: &Staged, existing: Sha256Digest) -> PublishError {
+        PublishError::Conflict {
+            repository: self.store.root().to_owned(),
+            key: s.key.clone(),
+            existing,
+            new: *s.artifact.sha256(),
+        }
+    }
+
+    /// Creates the new files under their immutable names; a file that appeared meanwhile is
+    /// classified again.
+    pub(crate) async fn upload_new(
+        &self,
+        staged: &[Staged],
+        actions: &mut [Action],
+        overwrite: Overwrite,
+    ) -> Result<(), PublishError> {
+        let uploads: Vec<_> = staged
+            .iter()
+            .zip(actions.iter())
+            .map(|(s, action)| self.upload_one(s, *action, overwrite))
+            .collect();
+        let results: Vec<Action> = futures::stream::iter(uploads)
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        actions.copy_from_slice(&results);
+        Ok(())
+    }
+
+    async fn upload_one(
+        &self,
+        s: &Staged,
+        action: Action,
+        overwrite: Overwrite,
+    ) -> Result<Action, PublishError> {
+        if action != Action::Upload {
+            return Ok(action);
+        }
+        let bytes = read_artifact(Arc::clone(&s.artifact)).await?;
+        match self.store.create(&s.key, bytes.into()).await? {
+            Created::New => Ok(Action::Upload),
+            Created::Exists => match self.store.sha256(&s.key).await? {
+                Some((sha, _)) if &sha == s.artifact.sha256() => Ok(Action::Unchanged),
+                Some((sha, _)) if overwrite == Overwrite::Immutable => Err(self.conflict(s, sha)),
+                _ => Ok(Action::Replace),
+            },
+        }
+    }
+
+    /// Under the lock: files found in place earlier may have been pruned since by another
+    /// publisher; put them back. Replacements are written here, right before the index.
+    pub(crate) async fn settle(
+        &self,
+        staged: &[Staged],
+        actions: &[Action],
+    ) -> Result<(), PublishError> {
+        let settles: Vec<_> = staged
+            .iter()
+            .zip(actions)
+            .map(|(s, action)| self.settle_one(s, *action))
+            .collect();
+        futures::stream::iter(settles)
+            .buffered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn settle_one(&self, s: &Staged, action: Action) -> Result<(), PublishError> {
+        match action {
+            Action::Upload => Ok(()),
+            Action::Unchanged => {
+                if self.store.head(&s.key).await?.is_none() {
+                    let bytes = read_artifact(Arc::clone(&s.artifact)).await?;
+                    self.store.create(&s.key, bytes.into()).await?;
+                }
+                Ok(())
+            }
+            Action::Replace => {
+                let bytes = read_artifact(Arc::clone(&s.artifact)).await?;
+                self.store.overwrite(&s.key, bytes.into()).await
+            }
+        }
+    }
+
+    /// The commit that makes `files` the next generation after `previous`.
+    fn commit(
+        &self,
+        previous: &RepoIndex,
+        previous_bytes: Option<&Bytes>,
+        files: BTreeMap<String, IndexEntry>,
+        doomed: &[IndexEntry],
+        now: DateTime<Utc>,
+    ) -> Commit {
+        let mut by_hash: Vec<String> = previous_bytes
+            .map(|b| by_hash_key(&Sha256Digest::of_bytes(b)))
+            .into_iter()
+            .chain(previous.protocol.by_hash.iter().cloned())
+            .collect();
+        by_hash.dedup();
+        let dropped = by_hash.split_off(by_hash.len().min(self.generations.saturating_sub(1)));
+        let pruned: Vec<String> = doomed.iter().map(|e| e.path.clone()).collect();
+        let mut delete: BTreeSet<String> = previous
+            .protocol
+            .pruned
+            .iter()
+            .filter(|k| !files.contains_key(*k))
+            .cloned()
+            .collect();
+        delete.extend(pruned.iter().cloned());
+        delete.extend(dropped);
+        let index = RepoIndex {
+            format: 1,
+            repository: self.store.root().to_owned(),
+            generated: now,
+            files: files.into_values().collect(),
+            protocol: ProtocolState { pruned, by_hash },
+        };
+        let json = Bytes::from(index.to_json());
+        let html = Bytes::from(html::render(&index));
+        Commit {
+            content_addressed: vec![IndexFile {
+                key: by_hash_key(&Sha256Digest::of_bytes(&json)),
+                bytes: json.clone(),
+            }],
+            canonical: vec![IndexFile {
+                key: INDEX_HTML.into(),
+                bytes: html,
+            }],
+            top: vec![IndexFile {
+                key: INDEX_JSON.into(),
+                bytes: json,
+            }],
+            delete: delete.into_iter().collect(),
+        }
+    }
+
+    /// What publishing `staged` would do, without writing.
+    pub(crate) async fn plan(
+        &self,
+        staged: &[Staged],
+        policy: Policy,
+    ) -> Result<PublishPlan, PublishError> {
+        let (previous, previous_bytes) = self.read_index().await?;
+        let actions = self.classify(staged, &previous, policy.overwrite).await?;
+        let now = Utc::now();
+        let merged = merge(&previous, staged, policy.retention, now);
+        let commit = self.commit(
+            &previous,
+            previous_bytes.as_ref(),
+            merged.files,
+            &merged.doomed,
+            now,
+        );
+        let root = self.name.as_str();
+        let mut plan = PublishPlan {
+            repository: self.store.root().to_owned(),
+            index_files: commit.written_keys(),
+            prune: merged.doomed.iter().map(|e| e.to_published(root)).collect(),
+            ..PublishPlan::default()
+        };
+        for (s, action) in staged.iter().zip(actions) {
+            let file = s.published(root);
+            match action {
+                Action::Upload => plan.upload.push(file),
+                Action::Unchanged => plan.unchanged.push(file),
+                Action::Replace => plan.replace.push(file),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Publishes `staged` with the commit protocol.
+    pub(crate) async fn publish(
+        &self,
+        staged: &[Staged],
+        policy: Policy,
+    ) -> Result<PublishReport, PublishError> {
+        let root = self.name.clone();
+        // 1. Check every file before writing any, so a refused publish changes nothing.
+        let (hint, _) = self.read_index().await?;
+        let mut actions = self.classify(staged, &hint, policy.overwrite).await?;
+        let indexed = staged.iter().zip(&actions).all(|(s, a)| {
+            *a == Action::Unchanged
+                && hint
+                    .get(&s.key)
+                    .is_some_and(|e| &e.sha256 == s.artifact.sha256())
+        });
+        if indexed && hint.protocol.pruned.is_empty() {
+            let merged = merge(&hint, staged, policy.retention, Utc::now());
+            if merged.doomed.is_empty() {
+                // Everything is live already: nothing to write, no lock to take.
+                return Ok(PublishReport {
+                    unchanged: staged.iter().map(|s| s.published(&root)).collect(),
+                    ..PublishReport::default()
+                });
+            }
+        }
+        // 2. Upload new files under immutable names.
+        self.upload_new(staged, &mut actions, policy.overwrite)
+            .await?;
+        // 3. Take the lock, merge with the live index, commit.
+        let guard = LockGuard::acquire(&self.store, &self.lock).await?;
+        let result = self.locked_publish(&guard, staged, &actions, policy).await;
+        finish(guard, result).await.map(|doomed| {
+            let mut report = PublishReport::default();
+            for (s, action) in staged.iter().zip(&actions) {
+                match action {
+                    Action::Upload | Action::Replace => report.uploaded.push(s.published(&root)),
+                    Action::Unchanged => report.unchanged.push(s.published(&root)),
+                }
+            }
+            report.pruned = doomed.iter().map(|e| e.to_published(&root)).collect();
+            report
+        })
+    }
+
+    async fn locked_publish(
+        &self,
+        guard: &LockGuard,
+        staged: &[Staged],
+        actions: &[Action],
+        policy: Policy,
+    ) -> Result<Vec<IndexEntry>, PublishError> {
+        let (previous, previous_bytes) = self.read_index().await?;
+        self.settle(staged, actions).await?;
+        let now = Utc::now();
+        let merged = merge(&previous, staged, policy.retention, now);
+        let commit = self.commit(
+            &previous,
+            previous_bytes.as_ref(),
+            merged.files,
+            &merged.doomed,
+            now,
+        );
+        commit.apply(&self.store, guard).await?;
+        Ok(merged.doomed)
+    }
+
+    /// Applies `retention` to the live index.
+    pub(crate) async fn apply_retention(
+        &self,
+        retention: Retention,
+    ) -> Result<Vec<PublishedFile>, PublishError> {
+        let root = self.name.clone();
+        let guard = LockGuard::acquire(&self.store, &self.lock).await?;
+        let result = async {
+            let (previous, previous_bytes) = self.read_index().await?;
+            let merged = merge(&previous, &[], retention, Utc::now());
+            if merged.doomed.is_empty() && previous.protocol.pruned.is_empty() {
+                return Ok(Vec::new());
+            }
+            let commit = self.commit(
+                &previous,
+                previous_bytes.as_ref(),
+                merged.files,
+                &merged.doomed,
+                Utc::now(),
+            );
+            commit.apply(&self.store, &guard).await?;
+            Ok(merged.doomed)
+        }
+        .await;
+        finish(guard, result)
+            .await
+            .map(|doomed| doomed.iter().map(|e| e.to_published(&root)).collect())
+    }
+}
+
+/// Releases the lock after `result`; a failed publish keeps its own error.
+pub(crate) async fn finish<T>(
+    guard: LockGuard,
+    result: Result<T, PublishError>,
+) -> Result<T, PublishError> {
+    match result {
+        Ok(value) => guard.release().await.map(|()| value),
+        Err(error) => {
+            // The publish already failed; a lock we cannot release expires with its lease.
+            let _ = guard.release().await;
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The generic repository: any keys under a prefix (`driver/<driverversion>/<arch>/…`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use falco_artifacts_core::{
+    Artifact, Channel, Error as CoreError, Overwrite, PublishReport, PublishedFile, Publisher,
+    RepoKind, Retention,
+};
+
+use crate::bin::check_generations;
+use crate::engine::{dedupe, FileRepo, Policy, Staged};
+use crate::error::PublishError;
+use crate::index::{IndexEntry, RepoIndex};
+use crate::options::RepositoryOptions;
+use crate::plan::PublishPlan;
+use crate::store::{check_key, RepoStore};
+use crate::verify::{self, VerifyOptions, VerifyReport};
+
+/// A file for a [`GenericRepository`] and the key it goes under.
+#[derive(Debug, Clone)]
+pub struct GenericFile {
+    key: String,
+    artifact: Arc<dyn Artifact>,
+}
+
+impl GenericFile {
+    /// `artifact` under `key`, relative to the repository (`7.0.0+driver/x86_64/falco_….ko`).
+    pub fn new(key: impl Into<String>, artifact: Arc<dyn Artifact>) -> Result<Self, PublishError> {
+        let key = key.into();
+        check_key(&key)?;
+        Ok(GenericFile { key, artifact })
+    }
+
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// Files under any keys below a prefix, with the same commit protocol, `index.json` and
+/// `index.html` as the bin repository; the HTML page and [`GenericRepository::groups`] group
+/// files by their first path component (for drivers, the driver version).
+#[derive(Debug, Clone)]
+pub struct GenericRepository {
+    repo: FileRepo,
+    policy: Policy,
+}
+
+/// Builds a [`GenericRepository`]; checked in [`GenericRepositoryBuilder::build`].
+#[derive(Debug, Clone)]
+pub struct GenericRepositoryBuilder {
+    store: RepoStore,
+    prefix: String,
+    policy: Policy,
+    options: RepositoryOptions,
+}
+
+impl GenericRepositoryBuilder {
+    /// Whether different bytes may replace a published file; immutable by default.
+    pub fn with_overwrite(mut self, overwrite: Overwrite) -> Self {
+        self.policy.overwrite = overwrite;
+        self
+    }
+
+    /// Retention over files that carry a version; keep all by default.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.policy.retention = retention;
+        self
+    }
+
+    /// The lock and index-generation settings.
+    pub fn with_options(mut self, options: RepositoryOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Checks the prefix and the options.
+    pub fn build(self) -> Result<GenericRepository, PublishError> {
+        let prefix = self.prefix.trim_matches('/').to_owned();
+        check_key(&prefix)?;
+        check_generations(&self.options)?;
+        Ok(GenericRepository {
+            repo: FileRepo {
+                name: prefix.clone(),
+                store: self.store.at(&prefix)?,
+                lock: self.options.lock,
+                generations: self.options.index_generations,
+            },
+            policy: self.policy,
+        })
+    }
+}
+
+impl GenericRepository {
+    /// A builder for the repository at `prefix` in `store`.
+    pub fn builder(store: RepoStore, prefix: impl Into<String>) -> GenericRepositoryBuilder {
+        GenericRepositoryBuilder {
+            store,
+            prefix: prefix.into(),
+            policy: Policy {
+                overwrite: Overwrite::Immutable,
+                retention: Retention::KeepAll,
+            },
+            options: RepositoryOptions::default(),
+        }
+    }
+
+    fn stage(files: &[GenericFile]) -> Result<Vec<Staged>, PublishError> {
+        dedupe(
+            files
+                .iter()
+                .map(|f| Staged {
+                    key: f.key.clone(),
+                    artifact: Arc::clone(&f.artifact),
+                })
+                .collect(),
+        )
+    }
+
+    /// The dry run of [`GenericRepository::publish_files`].
+    pub async fn plan(&self, files: &[GenericFile]) -> Result<PublishPlan, PublishError> {
+        self.repo.plan(&Self::stage(files)?, self.policy).await
+    }
+
+    /// Publishes `files` with the commit protocol.
+    pub async fn publish_files(
+        &self,
+        files: &[GenericFile],
+    ) -> Result<PublishReport, PublishError> {
+        self.repo.publish(&Self::stage(files)?, self.policy).await
+    }
+
+    /// The live index.
+    pub async fn index(&self) -> Result<RepoIndex, PublishError> {
+        Ok(self.repo.read_index().await?.0)
+    }
+
+    /// The live index's files by first path component.
+    pub async fn groups(&self) -> Result<BTreeMap<String, Vec<IndexEntry>>, PublishError> {
+        let mut groups: BTreeMap<String, Vec<IndexEntry>> = BTreeMap::new();
+        for entry in self.index().await?.files {
+            groups
+                .entry(entry.group().to_owned())
+                .or_default()
+                .push(entry);
+        }
+        Ok(groups)
+    }
+
+    /// Prunes what the repository's retention says.
+    pub async fn prune(&self) -> Result<Vec<PublishedFile>, PublishError> {
+        self.repo.apply_retention(self.policy.retention).await
+    }
+
+    /// Reads the repository like a client and reports every problem.
+    pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, PublishError> {
+        verify::verify(&self.repo, options).await
+    }
+
+    /// The key an artifact goes under through [`Publisher`]:
+    /// `[<version>/][<arch>/]<file name>`.
+    pub fn key_for(artifact: &dyn Artifact) -> String {
+        let mut key = String::new();
+        if let Some(version) = artifact.version() {
+            key.push_str(&version.file_name_part());
+            key.push('/');
+        }
+        if let Some(arch) = artifact.arch() {
+            key.push_str(arch.file_name());
+            key.push('/');
+        }
+        key.push_str(artifact.file_name());
+        key
+    }
+}
+
+/// Publishes each artifact under [`GenericRepository::key_for`], with the channel's overwrite
+/// policy and accepted versions and the repository's own retention. The repository holds one
+/// set of files whatever the channel, so `list` and `apply_retention` ignore `kind`.
+#[async_trait]
+impl Publisher for GenericRepository {
+    async fn publish(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, CoreError> {
+        let mut files = Vec::with_capacity(artifacts.len());
+        for artifact in artifacts {
+            if let Some(version) = artifact.version() {
+                if !channel.accepts(version) {
+                    return Err(PublishError::NotAccepted {
+                        name: artifact.file_name().to_owned(),
+                        channel: channel.name().clone(),
+                        version: version.clone(),
+                    }
+                    .into());
+                }
+            }
+            files.push(GenericFile::new(
+                Self::key_for(artifact.as_ref()),
+                Arc::clone(artifact),
+            )?);
+        }
+        let policy = Policy {
+            overwrite: channel.overwrite(),
+            retention: self.policy.retention,
+        };
+        Ok(self.repo.publish(&Self::stage(&files)?, policy).await?)
+    }
+
+    async fn list(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<PublishedFile>, CoreError> {
+        let index = self.index().await?;
+        Ok(index
+            .files
+            .iter()
+            .map(|e| e.to_published(&self.repo.name))
+            .collect())
+    }
+
+    async fn apply_retention(
+        &self,
+        _: &dyn Channel,
+        _: RepoKind,
+    ) -> Result<Vec<PublishedFile>, CoreError> {
+        Ok(self.prune().await?)
+    }
+}

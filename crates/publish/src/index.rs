@@ -1,0 +1,154 @@
+//! The index of a bin or generic repository: `index.json`, what the protocol reads back.
+
+use chrono::{DateTime, Utc};
+use falco_artifacts_core::{Arch, ArtifactKind, PublishedFile, Sha256Digest, Version};
+use serde::{Deserialize, Serialize};
+
+/// The canonical index name.
+pub const INDEX_JSON: &str = "index.json";
+/// The page a person browses.
+pub const INDEX_HTML: &str = "index.html";
+/// Where content-addressed copies of the index go.
+pub const BY_HASH: &str = "by-hash/SHA256";
+
+/// What kind of file an index entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// A `.deb` package.
+    Deb,
+    /// An `.rpm` package.
+    Rpm,
+    /// A release tarball.
+    Tarball,
+    /// A kernel module.
+    KernelModule,
+    /// An eBPF probe.
+    EbpfProbe,
+    /// A detached signature.
+    Signature,
+    /// A checksum file.
+    Checksum,
+    /// Anything else.
+    Other,
+}
+
+impl From<ArtifactKind> for FileKind {
+    fn from(kind: ArtifactKind) -> Self {
+        match kind {
+            ArtifactKind::Deb => FileKind::Deb,
+            ArtifactKind::Rpm => FileKind::Rpm,
+            ArtifactKind::Tarball => FileKind::Tarball,
+            ArtifactKind::KernelModule => FileKind::KernelModule,
+            ArtifactKind::EbpfProbe => FileKind::EbpfProbe,
+            ArtifactKind::Signature => FileKind::Signature,
+            ArtifactKind::Checksum => FileKind::Checksum,
+            ArtifactKind::Other => FileKind::Other,
+        }
+    }
+}
+
+/// One published file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Its key relative to the repository (`x86_64/falco-0.39.0-x86_64.tar.gz`).
+    pub path: String,
+    /// Its file name.
+    pub name: String,
+    /// What it is.
+    pub kind: FileKind,
+    /// The version it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    /// Its architecture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256.
+    pub sha256: Sha256Digest,
+    /// When it was first published.
+    pub time: DateTime<Utc>,
+}
+
+impl IndexEntry {
+    /// The first path component: the group the HTML page and
+    /// [`GenericRepository::groups`](crate::GenericRepository::groups) list it under.
+    pub fn group(&self) -> &str {
+        self.path.split_once('/').map_or("", |(first, _)| first)
+    }
+
+    /// The entry as core describes a published file.
+    pub fn to_published(&self, repository: &str) -> PublishedFile {
+        PublishedFile {
+            repository: repository.to_owned(),
+            file_name: self.name.clone(),
+            sha256: self.sha256,
+            size: self.size,
+            version: self.version.clone(),
+            arch: self.arch,
+        }
+    }
+}
+
+/// Bookkeeping of the commit protocol, carried from one index generation to the next.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolState {
+    /// Keys this generation pruned; the next publisher deletes them again in case the
+    /// publisher that pruned them died halfway through.
+    #[serde(default)]
+    pub pruned: Vec<String>,
+    /// Content-addressed copies of earlier generations still kept, newest first.
+    #[serde(default)]
+    pub by_hash: Vec<String>,
+}
+
+/// A repository index: every file, sorted by path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoIndex {
+    /// The format version, 1.
+    pub format: u32,
+    /// The repository's path in the store (`packages/bin-dev`).
+    pub repository: String,
+    /// When this generation was written.
+    pub generated: DateTime<Utc>,
+    /// The files.
+    pub files: Vec<IndexEntry>,
+    /// The protocol's bookkeeping.
+    #[serde(default)]
+    pub protocol: ProtocolState,
+}
+
+impl RepoIndex {
+    /// An empty index of `repository`.
+    pub fn empty(repository: &str) -> Self {
+        RepoIndex {
+            format: 1,
+            repository: repository.to_owned(),
+            generated: DateTime::<Utc>::UNIX_EPOCH,
+            files: Vec::new(),
+            protocol: ProtocolState::default(),
+        }
+    }
+
+    /// The entry at `path`.
+    pub fn get(&self, path: &str) -> Option<&IndexEntry> {
+        self.files
+            .binary_search_by(|e| e.path.as_str().cmp(path))
+            .ok()
+            .and_then(|i| self.files.get(i))
+    }
+
+    /// Pretty JSON, newline-terminated.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data with string keys cannot fail.
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// The key of the content-addressed copy of bytes with digest `sha256`.
+pub(crate) fn by_hash_key(sha256: &Sha256Digest) -> String {
+    format!("{BY_HASH}/{sha256}")
+}

@@ -1,0 +1,474 @@
+//! A store picked from a URL, rooted at a prefix, with the few requests the protocol makes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+
+use crate::error::{PublishError, StoreAction};
+
+/// How to reach a store named by URL: endpoint and credentials for S3-compatible servers.
+///
+/// [`StoreOptions::default`] reads nothing but the URL (and, for `s3://`, the usual `AWS_*`
+/// environment variables) and syncs `file://` writes to disk.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// `file://`: fsync every written file and its directory before the write counts as done,
+    /// so the commit order survives a power loss, not only a crash (on by default).
+    pub fsync: bool,
+    /// An S3-compatible endpoint (`http://127.0.0.1:9000`); `None` for AWS itself.
+    pub endpoint: Option<String>,
+    /// The region to sign for.
+    pub region: Option<String>,
+    /// The access key id.
+    pub access_key_id: Option<String>,
+    /// The secret access key.
+    pub secret_access_key: Option<String>,
+    /// Allow plain `http://` endpoints (loopback test servers).
+    pub allow_http: bool,
+    /// Address buckets as `endpoint/bucket/key` rather than `bucket.endpoint/key`.
+    pub path_style: bool,
+    /// Further `object_store` configuration keys (`aws_session_token`, …), applied last.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            fsync: true,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: false,
+            path_style: false,
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("fsync", &self.fsync)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_http", &self.allow_http)
+            .field("path_style", &self.path_style)
+            .field(
+                "extra",
+                &self.extra.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// An object store rooted at a prefix: the place repositories live in.
+///
+/// Keys given to it are relative (`packages/bin/x86_64/falco.tar.gz`); [`RepoStore::at`]
+/// narrows it to a sub-directory.
+///
+/// ```
+/// use falco_artifacts_publish::RepoStore;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RepoStore::from_url(&format!("file://{}", dir.path().display()))?;
+/// assert_eq!(store.at("packages/bin")?.root(), "packages/bin");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RepoStore {
+    inner: Arc<dyn ObjectStore>,
+    root: Path,
+}
+
+impl fmt::Debug for RepoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RepoStore({}, {:?})", self.inner, self.root.as_ref())
+    }
+}
+
+/// What a conditional create found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Created {
+    /// The object was created.
+    New,
+    /// An object was already there; nothing was written.
+    Exists,
+}
+
+/// Checks that `key` is a relative key of non-empty segments, none `.` or `..`.
+pub(crate) fn check_key(key: &str) -> Result<(), PublishError> {
+    let invalid = |reason| PublishError::InvalidKey {
+        key: key.to_owned(),
+        reason,
+    };
+    if key.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if key.starts_with('/') {
+        return Err(invalid("absolute; keys are relative to the repository"));
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return Err(invalid("has an empty segment")),
+            "." | ".." => return Err(invalid("has a '.' or '..' segment")),
+            _ if segment.contains('#') || segment.chars().any(char::is_control) => {
+                return Err(invalid("has '#' or a control character"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl RepoStore {
+    /// A store over `store`, rooted at `root` (`""` for the store's top).
+    pub fn new(store: Arc<dyn ObjectStore>, root: &str) -> Result<Self, PublishError> {
+        let root = root.trim_matches('/');
+        if !root.is_empty() {
+            check_key(root)?;
+        }
+        Ok(RepoStore {
+            inner: store,
+            root: Path::from(root),
+        })
+    }
+
+    /// Opens the store a URL names, with default options: `file:///srv/www` (created if
+    /// missing), `memory:///`, or `s3://bucket/prefix` with the `s3` feature.
+    pub fn from_url(url: &str) -> Result<Self, PublishError> {
+        Self::from_url_with(url, &StoreOptions::default())
+    }
+
+    /// Opens the store a URL names, with `options`.
+    pub fn from_url_with(url: &str, options: &StoreOptions) -> Result<Self, PublishError> {
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| PublishError::OpenStore {
+            url: url.to_owned(),
+            source,
+        };
+        let parsed = url::Url::parse(url).map_err(|e| open_err(Box::new(e)))?;
+        match parsed.scheme() {
+            "file" => {
+                let dir = parsed.to_file_path().map_err(|()| {
+                    open_err("a file:// URL must name an absolute local path".into())
+                })?;
+                std::fs::create_dir_all(&dir).map_err(|e| open_err(Box::new(e)))?;
+                let fs = LocalFileSystem::new_with_prefix(&dir)
+                    .map_err(|e| open_err(Box::new(e)))?
+                    .with_automatic_cleanup(true)
+                    .with_fsync(options.fsync);
+                RepoStore::new(Arc::new(fs), "")
+            }
+            "memory" => RepoStore::new(Arc::new(InMemory::new()), parsed.path()),
+            "s3" | "s3a" => open_s3(url, &parsed, options),
+            scheme @ ("gs" | "az" | "abfs" | "abfss" | "azure") => {
+                Err(PublishError::UnsupportedScheme {
+                    url: url.to_owned(),
+                    scheme: scheme.to_owned(),
+                })
+            }
+            scheme => Err(PublishError::UnsupportedScheme {
+                url: url.to_owned(),
+                scheme: scheme.to_owned(),
+            }),
+        }
+    }
+
+    /// The same store narrowed to `sub` under the current root.
+    pub fn at(&self, sub: &str) -> Result<Self, PublishError> {
+        let sub = sub.trim_matches('/');
+        if sub.is_empty() {
+            return Ok(self.clone());
+        }
+        check_key(sub)?;
+        Ok(RepoStore {
+            inner: Arc::clone(&self.inner),
+            root: self.path_unchecked(sub),
+        })
+    }
+
+    /// The root prefix, `""` at the store's top.
+    pub fn root(&self) -> &str {
+        self.root.as_ref()
+    }
+
+    /// The underlying object store.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    fn path_unchecked(&self, key: &str) -> Path {
+        if self.root.as_ref().is_empty() {
+            Path::from(key)
+        } else {
+            Path::from(format!("{}/{key}", self.root.as_ref()))
+        }
+    }
+
+    fn err(&self, action: StoreAction, key: &str, source: object_store::Error) -> PublishError {
+        PublishError::Store {
+            store: self.inner.to_string(),
+            action,
+            key: self.path_unchecked(key).to_string(),
+            source,
+        }
+    }
+
+    /// The object at `key`, or `None` when there is none.
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, PublishError> {
+        let path = self.path_unchecked(key);
+        match self.inner.get(&path).await {
+            Ok(result) => result
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|e| self.err(StoreAction::Get, key, e)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(StoreAction::Get, key, e)),
+        }
+    }
+
+    /// The metadata of `key`, or `None` when there is none.
+    pub(crate) async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, PublishError> {
+        match self.inner.head(&self.path_unchecked(key)).await {
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(StoreAction::Head, key, e)),
+        }
+    }
+
+    /// Streams `key` through SHA-256; `None` when there is no such object.
+    pub(crate) async fn sha256(
+        &self,
+        key: &str,
+    ) -> Result<Option<(falco_artifacts_core::Sha256Digest, u64)>, PublishError> {
+        use sha_stream::Hasher;
+        let path = self.path_unchecked(key);
+        let result = match self.inner.get(&path).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(StoreAction::Get, key, e)),
+        };
+        let mut stream = result.into_stream();
+        let mut hasher = Hasher::default();
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| self.err(StoreAction::Get, key, e))?
+        {
+            hasher.update(&chunk);
+        }
+        Ok(Some(hasher.finish()))
+    }
+
+    /// Creates `key` unless it exists.
+    pub(crate) async fn create(
+        &self,
+        key: &str,
+        payload: PutPayload,
+    ) -> Result<Created, PublishError> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .inner
+            .put_opts(&self.path_unchecked(key), payload, opts)
+            .await
+        {
+            Ok(_) => Ok(Created::New),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(Created::Exists),
+            Err(e) => Err(self.err(StoreAction::Create, key, e)),
+        }
+    }
+
+    /// Writes `key`, replacing what is there.
+    pub(crate) async fn overwrite(
+        &self,
+        key: &str,
+        payload: PutPayload,
+    ) -> Result<(), PublishError> {
+        self.inner
+            .put_opts(&self.path_unchecked(key), payload, PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(StoreAction::Overwrite, key, e))
+    }
+
+    /// Deletes `key`; a missing object is not an error.
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), PublishError> {
+        match self.inner.delete(&self.path_unchecked(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(StoreAction::Delete, key, e)),
+        }
+    }
+
+    /// Every object under `prefix` (relative to the root), as keys relative to the root.
+    pub(crate) async fn list(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, ObjectMeta)>, PublishError> {
+        let path = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_unchecked(prefix)
+        };
+        let root = self.root.as_ref();
+        let metas: Vec<ObjectMeta> = self
+            .inner
+            .list(Some(&path))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(StoreAction::List, prefix, e))?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|meta| {
+                let full = meta.location.as_ref();
+                let rel = if root.is_empty() {
+                    Some(full)
+                } else {
+                    full.strip_prefix(root).and_then(|r| r.strip_prefix('/'))
+                };
+                rel.map(|r| (r.to_owned(), meta.clone()))
+            })
+            .collect())
+    }
+}
+
+/// SHA-256 over a stream of chunks, through core's digesting writer.
+mod sha_stream {
+    use std::io::Write as _;
+
+    use falco_artifacts_core::{DigestSet, DigestingWriter, Sha256Digest};
+
+    pub(super) struct Hasher(DigestingWriter<std::io::Sink>);
+
+    impl Default for Hasher {
+        fn default() -> Self {
+            Hasher(DigestingWriter::new(std::io::sink(), DigestSet::SHA256))
+        }
+    }
+
+    impl Hasher {
+        pub(super) fn update(&mut self, chunk: &[u8]) {
+            // Writing to a sink cannot fail.
+            let _ = self.0.write_all(chunk);
+        }
+
+        pub(super) fn finish(self) -> (Sha256Digest, u64) {
+            let (_, digests) = self.0.finish();
+            (digests.sha256, digests.size)
+        }
+    }
+}
+
+#[cfg(feature = "s3")]
+fn open_s3(
+    url: &str,
+    parsed: &url::Url,
+    options: &StoreOptions,
+) -> Result<RepoStore, PublishError> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+
+    let open_err = |source: Box<dyn std::error::Error + Send + Sync>| PublishError::OpenStore {
+        url: url.to_owned(),
+        source,
+    };
+    let bucket = parsed
+        .host_str()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| open_err("an s3:// URL must name a bucket: s3://bucket/prefix".into()))?;
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(endpoint) = &options.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(region) = &options.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(key) = &options.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &options.secret_access_key {
+        builder = builder.with_secret_access_key(secret);
+    }
+    builder = builder
+        .with_allow_http(options.allow_http)
+        .with_virtual_hosted_style_request(!options.path_style);
+    for (key, value) in &options.extra {
+        let key: AmazonS3ConfigKey = key.parse().map_err(|e| open_err(Box::new(e)))?;
+        builder = builder.with_config(key, value);
+    }
+    let store = builder.build().map_err(|e| open_err(Box::new(e)))?;
+    RepoStore::new(Arc::new(store), parsed.path())
+}
+
+#[cfg(not(feature = "s3"))]
+fn open_s3(url: &str, parsed: &url::Url, _: &StoreOptions) -> Result<RepoStore, PublishError> {
+    Err(PublishError::SchemeDisabled {
+        url: url.to_owned(),
+        scheme: parsed.scheme().to_owned(),
+        feature: "s3",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        for bad in ["", "/abs", "a//b", "a/../b", "./a", "a#1"] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+        check_key("packages/bin/x86_64/falco-0.45.0-1+abcdef0-x86_64.tar.gz").unwrap();
+    }
+
+    #[test]
+    fn unknown_and_disabled_schemes_are_named() {
+        let err = RepoStore::from_url("ftp://example.com/x").unwrap_err();
+        assert!(
+            matches!(err, PublishError::UnsupportedScheme { .. }),
+            "{err}"
+        );
+        #[cfg(not(feature = "s3"))]
+        assert!(matches!(
+            RepoStore::from_url("s3://bucket/x").unwrap_err(),
+            PublishError::SchemeDisabled { feature: "s3", .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn create_is_create_if_absent_on_the_local_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RepoStore::from_url(&format!("file://{}", dir.path().display()))
+            .unwrap()
+            .at("repo")
+            .unwrap();
+        assert_eq!(
+            store.create("a/b", "one".into()).await.unwrap(),
+            Created::New
+        );
+        assert_eq!(
+            store.create("a/b", "two".into()).await.unwrap(),
+            Created::Exists
+        );
+        assert_eq!(store.get("a/b").await.unwrap().unwrap(), "one");
+        let listed = store.list("").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, "a/b");
+        store.delete("a/b").await.unwrap();
+        store.delete("a/b").await.unwrap();
+        assert!(store.get("a/b").await.unwrap().is_none());
+    }
+}

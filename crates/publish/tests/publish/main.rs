@@ -1,0 +1,14 @@
+//! The publish crate against real stores and real clients: repositories on `file://` (served
+//! over loopback HTTP by Python's `http.server`) and on S3 (`moto_server`), downloaded with
+//! `curl`, checked with `sha256sum -c` and `gpg --verify`, under concurrency and injected
+//! store failures.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
+
+mod apt;
+mod aptclient;
+mod bin;
+mod common;
+mod generic;
+mod protocol;
+#[cfg(feature = "s3")]
+mod s3;
