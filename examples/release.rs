@@ -10,9 +10,15 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 use falco_artifacts::core::package::{load_manifest, Format, ManifestOptions, SourceDate};
 use falco_artifacts::core::{
-    version_from_git, Arch, Channel, KeyAlgorithm, PgpSigner, Release, ReleaseEvent, ReleasePolicy,
-    RepoKind, Signer,
+    version_from_git, Arch, Channel, KeyAlgorithm, PgpSigner, Publisher, Release, ReleaseEvent,
+    ReleasePolicy, RepoKind, Signer,
 };
+use std::sync::Arc;
+
+use falco_artifacts::core::{Artifact, ArtifactKind, LocalArtifact};
+use falco_artifacts::deb::DebBuilder;
+use falco_artifacts::publish::{AptRepository, BinRepository, RepoStore, VerifyOptions};
+use falco_artifacts::rpm::RpmBuilder;
 use falco_artifacts::tar::TarballBuilder;
 use serde::Serialize;
 
@@ -210,14 +216,21 @@ fn demo_history(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The bin repository is plain files, so the tarballs are built straight into it:
-/// `packages/bin[-dev]/<arch>/falco-<version>-<arch>.tar.gz` with `.sha256` and `.asc`.
-fn build_tarballs(
+/// Packs the release for every arch (DEB, RPM, tarball), publishes the DEBs into the APT
+/// repository and the tarballs into the bin repository of the release's channel, and
+/// verifies both. RPMs are built and signed into `build/`; the YUM repository comes with its
+/// own issue.
+async fn package_and_publish(
     release: &Release,
-    repo: &Path,
+    out: &Path,
+    store: &RepoStore,
     date: SourceDate,
-    signer: &dyn Signer,
+    signer: &Arc<dyn Signer>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let build = out.join("build").join(release.channel.name().as_ref());
+    std::fs::create_dir_all(&build)?;
+    let (mut debs, mut tarballs): (Vec<Arc<dyn Artifact>>, Vec<Arc<dyn Artifact>>) =
+        (vec![], vec![]);
     for arch in Arch::ALL {
         let options = ManifestOptions {
             version: Some(release.version.clone()),
@@ -225,20 +238,70 @@ fn build_tarballs(
             source_date: Some(date),
         };
         let spec = load_manifest(&sample_manifest(), &options)?;
-        let dir = repo
-            .join("packages")
-            .join(release.channel.repository(RepoKind::Bin))
-            .join(arch.file_name());
-        let tarball = TarballBuilder::new(&spec).with_signer(signer).build(&dir)?;
+
+        let deb = DebBuilder::new(&spec).build()?.write_to_dir(&build)?;
+        let deb_path = deb.path.ok_or("pkg-deb wrote no file")?;
+        let deb_name = spec.file_name(Format::Deb);
+        let asc = signer.sign_detached_armored(&mut std::fs::File::open(&deb_path)?)?;
+        debs.push(Arc::new(
+            LocalArtifact::from_path(ArtifactKind::Deb, &deb_path)?
+                .with_version(spec.version.clone())
+                .with_arch(arch),
+        ));
+        debs.push(Arc::new(
+            LocalArtifact::from_bytes(
+                ArtifactKind::Signature,
+                format!("{deb_name}.asc"),
+                asc.into_bytes(),
+            )?
+            .with_version(spec.version.clone())
+            .with_arch(arch)
+            .with_repository(RepoKind::Deb),
+        ));
+
+        let tarball = TarballBuilder::new(&spec)
+            .with_signer(signer.as_ref())
+            .build(&build)?;
+        tarballs.extend(tarball.artifacts(&spec)?);
+
+        let rpm = RpmBuilder::new(&spec)
+            .with_signer(signer.as_ref())
+            .build()?
+            .write_to_dir(&build)?;
         println!(
             "  built    {}",
-            tarball
-                .path
-                .strip_prefix(repo)
-                .unwrap_or(&tarball.path)
-                .display()
+            rpm.strip_prefix(out).unwrap_or(&rpm).display()
         );
     }
+    let apt = AptRepository::builder(store.clone())
+        .with_signer(Arc::clone(signer))
+        .build()?;
+    let bin = BinRepository::builder(store.clone()).build()?;
+    let channel = &release.channel;
+    for (kind, report) in [
+        ("deb", apt.publish(channel, &debs).await?),
+        ("tarball", bin.publish(channel, &tarballs).await?),
+    ] {
+        println!(
+            "  {kind:<8} {} uploaded, {} unchanged, {} pruned",
+            report.uploaded.len(),
+            report.unchanged.len(),
+            report.pruned.len()
+        );
+    }
+    let checks = VerifyOptions::default();
+    let (apt_check, bin_check) = (
+        apt.verify(channel, &checks).await?,
+        bin.verify(channel, &checks).await?,
+    );
+    if !apt_check.is_clean() || !bin_check.is_clean() {
+        return Err(format!("verification found problems: {apt_check:?} {bin_check:?}").into());
+    }
+    println!(
+        "  verified packages/{} and packages/{}",
+        channel.repository(RepoKind::Deb),
+        channel.repository(RepoKind::Bin)
+    );
     Ok(())
 }
 
@@ -255,11 +318,12 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&keys)?;
 
     println!("1. signing key (generated, Ed25519)");
-    let signer = PgpSigner::generate(
+    let pgp = PgpSigner::generate(
         "falco-artifacts demo <demo@example.com>",
         KeyAlgorithm::Ed25519,
     )?;
-    std::fs::write(keys.join("signing-key.asc"), signer.secret_key_armored()?)?;
+    std::fs::write(keys.join("signing-key.asc"), pgp.secret_key_armored()?)?;
+    let signer: Arc<dyn Signer> = Arc::new(pgp);
     let public = keys.join("signing-key.pub.asc");
     std::fs::write(&public, signer.public_key_armored()?)?;
     println!(
@@ -286,8 +350,12 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let date = source_date()?;
+    let store = RepoStore::from_url(&format!("file://{}", repo.display()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     println!(
-        "3. plans (source date {date}), signed into {}",
+        "3. plans, packages and publishing (source date {date}) into {}",
         repo.display()
     );
     for event in &events {
@@ -301,16 +369,18 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
             repo.join(format!("{name}.asc")),
             signer.sign_detached_armored(&mut json.as_bytes())?,
         )?;
-        build_tarballs(&release, &repo, date, &signer)?;
+        runtime.block_on(package_and_publish(&release, &out, &store, date, &signer))?;
     }
     println!(
-        "\nThe repository is file://{}\nCheck a signature: gpg --import {} && gpg --verify {}/plan-stable.json.asc",
-        repo.display(),
-        public.display(),
-        repo.display()
-    );
-    println!(
-        "Release tarballs are built and signed; DEB, RPM and indexed publishing join this demo as pkg-deb, pkg-rpm and publish land."
+        "\nThe repository is file://{repo}\n\
+         APT:      deb [signed-by={key}] file://{repo}/packages/deb stable main\n\
+         APT dev:  deb [signed-by={key}] file://{repo}/packages/deb-dev stable main\n\
+         Tarballs: file://{repo}/packages/bin/index.html\n\
+         Verify:   gpg --import {key} && gpg --verify {repo}/plan-stable.json.asc\n\
+         RPMs are built and signed under {build}; the YUM repository joins this demo with its issue.",
+        repo = repo.display(),
+        key = public.display(),
+        build = out.join("build").display(),
     );
     Ok(())
 }

@@ -87,6 +87,44 @@ fn demo_publishes_signed_plans_that_gpg_verifies() {
             assert!(verified.good, "{}", verified.status);
         }
     }
+    // The APT repositories are signed and hold the packages with the versions apt will see.
+    for (repo_name, version) in [
+        ("deb", "0.45.0".to_owned()),
+        ("deb-dev", dev_version(&repo)),
+    ] {
+        let apt = repo.join("packages").join(repo_name);
+        let inrelease = gpg
+            .verify_cleartext(&apt.join("dists/stable/InRelease"))
+            .unwrap();
+        assert!(inrelease.good, "{}", inrelease.status);
+        let packages =
+            std::fs::read_to_string(apt.join("dists/stable/main/binary-arm64/Packages")).unwrap();
+        assert!(
+            packages.contains(&format!("Version: {version}\n")),
+            "{packages}"
+        );
+        let deb = apt.join(format!("stable/falco-{version}-x86_64.deb"));
+        let field = Command::new("dpkg-deb")
+            .arg("--field")
+            .arg(&deb)
+            .arg("Version")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&field.stdout).trim(), version);
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("packages/bin/index.json")).unwrap())
+            .unwrap();
+    assert!(
+        index.to_string().contains("falco-0.45.0-aarch64.tar.gz"),
+        "{index}"
+    );
+    // RPMs are built (the YUM repository is a later issue).
+    assert!(out
+        .path()
+        .join("build/stable/falco-0.45.0-x86_64.rpm")
+        .exists());
+
     let dev: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo.join("plan-dev.json")).unwrap()).unwrap();
     let version = dev["version"].as_str().unwrap();
