@@ -229,8 +229,8 @@ async fn package_and_publish(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let build = out.join("build").join(release.channel.name().as_ref());
     std::fs::create_dir_all(&build)?;
-    let (mut debs, mut tarballs): (Vec<Arc<dyn Artifact>>, Vec<Arc<dyn Artifact>>) =
-        (vec![], vec![]);
+    let mut debs: Vec<Arc<dyn Artifact>> = Vec::new();
+    let mut tarballs: Vec<Arc<dyn Artifact>> = Vec::new();
     for arch in Arch::ALL {
         let options = ManifestOptions {
             version: Some(release.version.clone()),
