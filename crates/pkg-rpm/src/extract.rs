@@ -45,18 +45,8 @@ fn relative_path(entry: &str) -> Result<PathBuf, RpmError> {
 
 /// Whether a link at `relative` (inside the root) to the relative `target` stays inside.
 fn link_stays_inside(relative: &Path, target: &str) -> bool {
-    let mut depth = relative.components().count().saturating_sub(1);
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match depth.checked_sub(1) {
-                Some(d) => depth = d,
-                None => return false,
-            },
-            _ => depth += 1,
-        }
-    }
-    true
+    let depth = relative.components().count().saturating_sub(1);
+    falco_artifacts_core::package::relative_target_stays_inside(depth, target)
 }
 
 /// Creates the directories between `root` and `target`'s parent one by one, refusing to go

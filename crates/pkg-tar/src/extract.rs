@@ -71,20 +71,9 @@ fn safe_components(raw: &[u8], strip: usize) -> Result<Option<Vec<String>>, &'st
     Ok(Some(parts.split_off(strip)))
 }
 
-/// Whether a link at `depth` components below the root, pointing to `target`, stays inside.
+/// Whether a link whose path has `depth` components, pointing to `target`, stays inside.
 fn link_inside(depth: usize, target: &str) -> bool {
-    let mut level = depth.saturating_sub(1);
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match level.checked_sub(1) {
-                Some(l) => level = l,
-                None => return false,
-            },
-            _ => level += 1,
-        }
-    }
-    true
+    falco_artifacts_core::package::relative_target_stays_inside(depth.saturating_sub(1), target)
 }
 
 /// Creates the parent directories of `parts` under `dest`, refusing to pass through a symlink.

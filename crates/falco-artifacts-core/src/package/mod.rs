@@ -45,7 +45,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use manifest::{load_manifest, load_manifest_str, ManifestError, ManifestOptions};
-pub use paths::{InstallPath, InvalidInstallPath};
+pub use paths::{relative_target_stays_inside, InstallPath, InvalidInstallPath};
 pub use source_date::{SourceDate, SourceDateError};
 pub use validate::SpecError;
 

@@ -68,22 +68,33 @@ impl InstallPath {
     /// Absolute targets are resolved against the root, so they always stay inside; relative
     /// ones must not climb above it.
     pub fn link_stays_inside(&self, target: &str) -> bool {
-        if target.starts_with('/') {
-            return true;
-        }
-        let mut depth = self.0.matches('/').count() - 1;
-        for part in target.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => match depth.checked_sub(1) {
-                    Some(d) => depth = d,
-                    None => return false,
-                },
-                _ => depth += 1,
-            }
-        }
-        true
+        target.starts_with('/')
+            || relative_target_stays_inside(self.0.matches('/').count() - 1, target)
     }
+}
+
+/// Whether the relative link target `target`, followed from a directory `depth` levels below
+/// a root, stays inside that root: each `..` climbs one level and may never climb above it.
+/// The one rule every packager's extractor and the manifest checks share.
+///
+/// ```
+/// use falco_artifacts_core::package::relative_target_stays_inside;
+///
+/// assert!(relative_target_stays_inside(2, "../x"));
+/// assert!(!relative_target_stays_inside(1, "../../etc/passwd"));
+/// ```
+pub fn relative_target_stays_inside(mut depth: usize, target: &str) -> bool {
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => depth += 1,
+        }
+    }
+    true
 }
 
 impl AsRef<str> for InstallPath {

@@ -4,6 +4,7 @@
 //! existing file or link in the way is removed (never opened) before the new entry is created
 //! with `O_EXCL`, and link targets are checked before the link exists.
 
+use falco_artifacts_core::package::relative_target_stays_inside as stays_inside;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io::{self, Read};
@@ -274,21 +275,6 @@ impl<'a> Extractor<'a> {
         }
         Ok(target.to_owned())
     }
-}
-
-/// Whether `target`, followed from a directory `depth` levels below the root, stays inside.
-fn stays_inside(mut depth: usize, target: &str) -> bool {
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match depth.checked_sub(1) {
-                Some(d) => depth = d,
-                None => return false,
-            },
-            _ => depth += 1,
-        }
-    }
-    true
 }
 
 /// Whether following the link at `path` through the tree's own links (as the kernel would)
