@@ -63,7 +63,7 @@ impl DriverVersion {
 
     /// The version as a URL path segment: `+` is `%2B`, as the driver loader requests it.
     pub fn url_segment(&self) -> String {
-        self.text.replace('+', "%2B")
+        falco_artifacts_core::web::url_segment(&self.text)
     }
 }
 

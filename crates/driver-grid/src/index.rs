@@ -1,6 +1,7 @@
 //! The public index of prebuilt drivers: `driver/site/index.json`, one
 //! `driver/site/<driverversion>.json` per driver version and `driver/site/index.html`.
 
+use falco_artifacts_core::web::html_escape as escape;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -240,21 +241,6 @@ fn human_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub fn driver_key(
 
 /// A key as a URL path: `+` becomes `%2B`, as the driver loader requests it.
 pub fn download_path(key: &str) -> String {
-    key.replace('+', "%2B")
+    falco_artifacts_core::web::url_path(key)
 }
 
 /// One driver file to build.

@@ -38,6 +38,7 @@ mod publisher;
 mod release;
 mod sign;
 mod version;
+pub mod web;
 
 pub use arch::{Arch, UnknownArch, KNOWN_ARCH_NAMES};
 pub use artifact::{Artifact, ArtifactError, ArtifactKind, ArtifactSource, LocalArtifact};

@@ -4,18 +4,9 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::pkgorder::dpkg_fragment_cmp;
-
-/// Characters left as they are in a URL path segment (RFC 3986 unreserved); everything else,
-/// notably `+`, is percent-encoded.
-const URL_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// What kind of release a [`Version`] names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -200,7 +191,7 @@ impl Version {
 
     /// The version as one URL path segment: `+` becomes `%2B`.
     pub fn url_segment(&self) -> String {
-        utf8_percent_encode(&self.semver.to_string(), URL_SEGMENT).to_string()
+        crate::web::url_segment(&self.semver.to_string())
     }
 
     /// The form used inside file names; the canonical string.

@@ -2,38 +2,9 @@
 
 use std::fmt::Write as _;
 
+use falco_artifacts_core::web::{html_escape as escape, url_path as href};
+
 use crate::index::RepoIndex;
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Percent-encodes a relative key for an `href`: `+` must be `%2B`, or S3 reads a space.
-fn href(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(char::from(byte));
-            }
-            _ => {
-                let _ = write!(out, "%{byte:02X}");
-            }
-        }
-    }
-    out
-}
 
 /// Renders the page: one section per first path component, a row per file.
 pub(crate) fn render(index: &RepoIndex) -> String {
