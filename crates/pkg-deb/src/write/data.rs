@@ -2,15 +2,15 @@
 //! what the control archive needs from it (`md5sums`, `conffiles`, `Installed-Size`).
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use falco_artifacts_core::package::{
     ConfigKind, ContentEntry, ContentKind, ContentSource, Format, PackageSpec,
 };
-use falco_artifacts_core::{DigestSet, DigestingReader};
+use md5::{Digest, Md5};
 
+use super::feed::Feed;
 use super::tar::{Copied, Meta, TarWriter};
 use crate::error::BuildError;
 
@@ -121,10 +121,42 @@ impl<'a> Plan<'a> {
     }
 
     /// Streams the tree as tar into `out` (already compressing), hashing each file on the way.
+    /// Files on disk are read and hashed on a second thread (see [`feed`](super::feed)).
     pub(crate) fn write<W: Write>(
         &self,
         out: W,
         mtime: u64,
+    ) -> Result<(W, DataSummary), BuildError> {
+        let on_disk: Vec<&std::path::Path> = self
+            .nodes
+            .values()
+            .filter_map(|node| match node {
+                Node::Declared {
+                    entry:
+                        ContentEntry {
+                            kind:
+                                ContentKind::File {
+                                    source: ContentSource::Path(path),
+                                    ..
+                                },
+                            ..
+                        },
+                    ..
+                } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let mut feed = super::feed::spawn(scope, on_disk);
+            self.write_with(out, mtime, &mut feed)
+        })
+    }
+
+    fn write_with<W: Write>(
+        &self,
+        out: W,
+        mtime: u64,
+        feed: &mut Feed,
     ) -> Result<(W, DataSummary), BuildError> {
         let member = |source| BuildError::Member {
             member: "data.tar".into(),
@@ -151,27 +183,21 @@ impl<'a> Plan<'a> {
                     tar.symlink(&path, target, meta).map_err(member)?
                 }
                 ContentKind::File { source, config } => {
-                    let (copied, digests, disk_path) = match source {
+                    let (copied, md5, disk_path) = match source {
                         ContentSource::Path(disk) => {
-                            let file = File::open(disk).map_err(|e| read_error(entry, disk, e))?;
-                            let mut source = SourceReader {
-                                inner: DigestingReader::new(file, DigestSet::WITH_MD5),
-                                error: None,
-                            };
+                            let mut source = feed.next_file();
                             let copied = tar.file(&path, meta, *size, &mut source).map_err(
                                 |e| match source.error.take() {
                                     Some(read) => read_error(entry, disk, read),
                                     None => member(e),
                                 },
                             )?;
-                            let hashing = source.inner;
-                            (copied, hashing.finish(), Some(disk))
+                            (copied, source.md5(), Some(disk))
                         }
                         ContentSource::Inline(bytes) => {
-                            let mut hashing = DigestingReader::new(&bytes[..], DigestSet::WITH_MD5);
                             let copied =
-                                tar.file(&path, meta, *size, &mut hashing).map_err(member)?;
-                            (copied, hashing.finish(), None)
+                                tar.file(&path, meta, *size, &bytes[..]).map_err(member)?;
+                            (copied, Some(Md5::digest(bytes).into()), None)
                         }
                     };
                     if copied != Copied::Exact {
@@ -188,7 +214,7 @@ impl<'a> Plan<'a> {
                     summary.files += 1;
                     summary.bytes += size;
                     if *config == ConfigKind::None {
-                        if let Some(md5) = digests.md5 {
+                        if let Some(md5) = md5 {
                             summary.md5sums.push_str(&hex::encode(md5));
                             summary.md5sums.push_str("  ");
                             summary.md5sums.push_str(entry.dst.relative());
@@ -208,22 +234,5 @@ fn read_error(entry: &ContentEntry, path: &std::path::Path, source: std::io::Err
         dst: entry.dst.clone(),
         path: PathBuf::from(path),
         source,
-    }
-}
-
-/// Keeps a read error of the payload file apart from write errors of the archive, so the
-/// error names the right culprit.
-struct SourceReader<R> {
-    inner: R,
-    error: Option<io::Error>,
-}
-
-impl<R: Read> Read for SourceReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| {
-            let kind = e.kind();
-            self.error = Some(e);
-            io::Error::new(kind, "payload file read failed")
-        })
     }
 }

@@ -10,6 +10,7 @@
 
 mod control;
 mod data;
+mod feed;
 mod tar;
 
 use std::fs::File;
