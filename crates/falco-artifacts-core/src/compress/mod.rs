@@ -145,6 +145,11 @@ impl Default for Compression {
     }
 }
 
+/// How many threads an [`Encoder`] gets by default: every core the process may use.
+pub fn available_threads() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+}
+
 /// A streaming compressor writing into `W`; the output depends on the codec and level only.
 pub struct Encoder<W: Write>(Inner<W>);
 

@@ -112,9 +112,9 @@ impl<'a> DebBuilder<'a> {
         .into_iter()
         .filter_map(|(name, script)| script.as_ref().map(|s| (name, script_text(s))))
         .collect();
-        let threads = self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
-        });
+        let threads = self
+            .threads
+            .unwrap_or_else(falco_artifacts_core::compress::available_threads);
         Ok(Deb {
             spec: self.spec,
             conffiles: plan.conffiles(),

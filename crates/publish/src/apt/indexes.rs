@@ -5,6 +5,7 @@ use std::io::Write as _;
 
 use bytes::Bytes;
 use chrono::Utc;
+use falco_artifacts_core::compress::{available_threads, Codec, Compression, Encoder};
 use falco_artifacts_core::{DigestSet, Digests};
 
 use super::merge::Merged;
@@ -15,8 +16,14 @@ use super::AptRepository;
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 
+/// `Packages.gz` on every core: it is most of the work of adding one package to a large
+/// repository.
 fn compress_gz(data: &[u8], level: u32) -> Result<Vec<u8>, std::io::Error> {
-    let mut encoder = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::new(level));
+    let mut encoder = Encoder::new(
+        Vec::with_capacity(data.len() / 4),
+        Compression::new(Codec::Gzip, level),
+        available_threads(),
+    )?;
     encoder.write_all(data)?;
     encoder.finish()
 }

@@ -54,12 +54,28 @@ impl AptRepository {
                 (a, existing)
             })
             .collect();
+        // One pass per architecture, not one per package: a full rebuild adds every package
+        // of the pool at once.
+        let mut added: BTreeMap<&str, Vec<&Stanza>> = BTreeMap::new();
         for deb in debs {
             for arch in &deb.arches {
-                let list = stanzas.entry(arch.clone()).or_default();
-                list.retain(|s| s.key() != deb.stanza.key());
-                list.push(deb.stanza.clone());
+                added.entry(arch).or_default().push(&deb.stanza);
             }
+        }
+        for (arch, new) in added {
+            let replaced: BTreeSet<(&str, &str, &str)> = new.iter().map(|s| s.key()).collect();
+            let list = stanzas.entry(arch.to_owned()).or_default();
+            list.retain(|s| !replaced.contains(&s.key()));
+            // A package given twice in one call: the last one wins, as before.
+            let mut seen = BTreeSet::new();
+            let mut fresh: Vec<Stanza> = new
+                .into_iter()
+                .rev()
+                .filter(|s| seen.insert(s.key()))
+                .cloned()
+                .collect();
+            fresh.reverse();
+            list.extend(fresh);
         }
         let mut gone = Vec::new();
         for list in stanzas.values_mut() {

@@ -234,15 +234,21 @@ impl AptRepository {
         let hint = Self::hint(&hint_state);
         let mut actions = files.classify(&staged, &hint, overwrite).await?;
         let live_files = hint_state.pool_files();
+        let indexed: std::collections::HashSet<(&str, (&str, &str, &str), &Sha256Digest)> =
+            hint_state
+                .stanzas
+                .iter()
+                .flat_map(|(arch, list)| {
+                    list.iter()
+                        .map(move |s| (arch.as_str(), s.key(), &s.sha256))
+                })
+                .collect();
         let all_live = hint_state.exists
             && hint_state.bookkeeping.pruned.is_empty()
             && actions.iter().all(|a| *a == Action::Unchanged)
             && debs.iter().all(|d| {
                 d.arches.iter().all(|arch| {
-                    hint_state.stanzas.get(arch).is_some_and(|list| {
-                        list.iter()
-                            .any(|s| s.key() == d.stanza.key() && s.sha256 == d.stanza.sha256)
-                    })
+                    indexed.contains(&(arch.as_str(), d.stanza.key(), &d.stanza.sha256))
                 })
             })
             && staged
