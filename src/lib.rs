@@ -16,7 +16,9 @@
 //! # Features
 //!
 //! All on by default: `deb` (`falco_artifacts::deb`), `rpm` (`::rpm`), `tar` (`::tar`),
-//! `publish` (`::publish`), `driver-grid` (`::driver_grid`), `images` (`::images`).
+//! `publish` (`::publish`), `driver-grid` (`::driver_grid`), `images` (`::images`), and
+//! `pipeline` ([`pipeline`]: the release pipeline as library calls, on deb, rpm, tar and
+//! publish).
 //! `core` is always there.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -34,3 +36,6 @@ pub use falco_artifacts_pkg_rpm as rpm;
 pub use falco_artifacts_pkg_tar as tar;
 #[cfg(feature = "publish")]
 pub use falco_artifacts_publish as publish;
+
+#[cfg(feature = "pipeline")]
+pub mod pipeline;

@@ -1,0 +1,328 @@
+//! The pipeline's configuration file (YAML). Everything a flag can say can be said here;
+//! flags override it. Secrets never live in it: it names the environment variable or file
+//! that holds them.
+//!
+//! ```yaml
+//! repository: s3://falco-distribution/   # or file:///srv/falco
+//! manifest: packaging/falco.yaml          # relative to this file
+//! arches: [x86_64, aarch64]
+//! main_branch: master
+//! work_dir: build/release
+//! signing:
+//!   key_env: FALCO_SIGNING_KEY            # armored secret key in this variable
+//!   passphrase_env: FALCO_SIGNING_PASSPHRASE
+//!   # key_file: /run/secrets/falco.asc    # or in this file
+//! gate:
+//!   command: [make, test]                 # or: evidence: test-results.json
+//! channels:
+//!   development:
+//!     retention: { deb: 50, rpm: 50, bin: 10 }
+//!   stable:
+//!     retention: { deb: all, rpm: all, bin: all }
+//! ```
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use falco_artifacts_core::{Arch, ChannelConfig, PgpSigner, RepoKind, Retention};
+use serde::Deserialize;
+
+use super::{Gate, PipelineError};
+
+/// The configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Repository root URL (`file:///…`, `s3://bucket/prefix`).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// The package manifest.
+    #[serde(default)]
+    pub manifest: Option<PathBuf>,
+    /// Architectures to package (default: all).
+    #[serde(default)]
+    pub arches: Vec<Arch>,
+    /// The branch whose merges make development releases (default `master`).
+    #[serde(default)]
+    pub main_branch: Option<String>,
+    /// Where packages are built before publishing.
+    #[serde(default)]
+    pub work_dir: Option<PathBuf>,
+    /// Where the signing key comes from.
+    #[serde(default)]
+    pub signing: SigningConfig,
+    /// The test gate.
+    #[serde(default)]
+    pub gate: GateConfig,
+    /// Per-channel overrides.
+    #[serde(default)]
+    pub channels: ChannelsConfig,
+}
+
+/// Where the signing key comes from; the key itself is never in the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// An armored secret key file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the armored secret key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// An environment variable holding the key's passphrase.
+    #[serde(default)]
+    pub passphrase_env: Option<String>,
+}
+
+/// The test gate: a command to run, or an evidence file CI wrote.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Program and arguments.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// `{"passed": bool, "commit": "<sha>"}`.
+    #[serde(default)]
+    pub evidence: Option<PathBuf>,
+}
+
+/// Overrides for the two built-in channels.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// The stable channel.
+    #[serde(default)]
+    pub stable: ChannelOverride,
+    /// The development channel.
+    #[serde(default)]
+    pub development: ChannelOverride,
+}
+
+/// What a channel's configuration may change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelOverride {
+    /// Versions kept per repository kind (`deb`, `rpm`, `bin`): a number or `all`.
+    #[serde(default)]
+    pub retention: BTreeMap<RepoKindName, Keep>,
+}
+
+/// `deb`, `rpm` or `bin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoKindName {
+    /// The APT repository.
+    Deb,
+    /// The YUM repository.
+    Rpm,
+    /// The tarball directory.
+    Bin,
+}
+
+impl From<RepoKindName> for RepoKind {
+    fn from(kind: RepoKindName) -> RepoKind {
+        match kind {
+            RepoKindName::Deb => RepoKind::Deb,
+            RepoKindName::Rpm => RepoKind::Rpm,
+            RepoKindName::Bin => RepoKind::Bin,
+        }
+    }
+}
+
+/// A retention value: `all` or a positive number of versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Keep {
+    /// Keep the newest N.
+    Last(NonZeroUsize),
+    /// `all`.
+    All(AllKeyword),
+}
+
+/// The word `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllKeyword {
+    /// Keep everything.
+    All,
+}
+
+impl From<Keep> for Retention {
+    fn from(keep: Keep) -> Retention {
+        match keep {
+            Keep::Last(n) => Retention::KeepLast(n),
+            Keep::All(_) => Retention::KeepAll,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Reads a configuration file; relative paths in it are taken from its directory.
+    pub fn load(path: &Path) -> Result<PipelineConfig, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: PipelineConfig =
+            serde_yaml::from_str(&text).map_err(|source| PipelineError::Config {
+                path: path.to_owned(),
+                source,
+            })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for field in [
+            &mut config.manifest,
+            &mut config.work_dir,
+            &mut config.signing.key_file,
+            &mut config.gate.evidence,
+        ] {
+            if let Some(p) = field.as_mut() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// `channel` with this file's overrides applied (by the channel's name: `stable`, `dev`).
+    pub fn apply(&self, channel: ChannelConfig) -> Result<ChannelConfig, PipelineError> {
+        use falco_artifacts_core::Channel;
+        let overrides = match channel.name().as_ref() {
+            "stable" => &self.channels.stable,
+            _ => &self.channels.development,
+        };
+        if overrides.retention.is_empty() {
+            return Ok(channel);
+        }
+        let mut builder = channel.to_builder();
+        for (kind, keep) in &overrides.retention {
+            builder = builder.with_retention((*kind).into(), (*keep).into());
+        }
+        builder
+            .build()
+            .map_err(|e| PipelineError::Invalid(format!("channel override: {e}")))
+    }
+
+    /// The gate this file describes, if any.
+    pub fn gate(&self) -> Result<Option<Gate>, PipelineError> {
+        match (&self.gate.command, &self.gate.evidence) {
+            (Some(_), Some(_)) => Err(PipelineError::Invalid(
+                "gate: give either `command` or `evidence`, not both".into(),
+            )),
+            (Some(words), None) => Gate::command(words).map(Some),
+            (None, Some(path)) => Ok(Some(Gate::Evidence(path.clone()))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Loads the signing key this file names. The key and passphrase are read from the file
+    /// or environment and never printed.
+    pub fn signer(&self) -> Result<Option<PgpSigner>, PipelineError> {
+        let passphrase = match &self.signing.passphrase_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| PipelineError::MissingKey {
+                source_name: format!("environment variable {var} (passphrase)"),
+            })?),
+            None => None,
+        };
+        let signer = match (&self.signing.key_file, &self.signing.key_env) {
+            (Some(_), Some(_)) => {
+                return Err(PipelineError::Invalid(
+                    "signing: give either `key_file` or `key_env`, not both".into(),
+                ))
+            }
+            (Some(file), None) => {
+                if !file.exists() {
+                    return Err(PipelineError::MissingKey {
+                        source_name: format!("key file {}", file.display()),
+                    });
+                }
+                PgpSigner::from_armored_file(file, passphrase.as_deref())?
+            }
+            (None, Some(var)) => {
+                let armored = std::env::var(var).map_err(|_| PipelineError::MissingKey {
+                    source_name: format!("environment variable {var}"),
+                })?;
+                PgpSigner::from_armored(&armored, passphrase.as_deref())?
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(signer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use falco_artifacts_core::Channel;
+
+    #[test]
+    fn the_documented_example_loads_and_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("release.yaml");
+        let doc = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```yaml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").strip_prefix(' ').unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, doc).unwrap();
+        let config = PipelineConfig::load(&path).unwrap();
+        assert_eq!(
+            config.manifest,
+            Some(dir.path().join("packaging/falco.yaml"))
+        );
+        assert_eq!(config.arches, vec![Arch::X86_64, Arch::Aarch64]);
+        let dev = config.apply(ChannelConfig::development()).unwrap();
+        assert_eq!(
+            dev.retention(RepoKind::Bin),
+            Retention::KeepLast(NonZeroUsize::new(10).unwrap())
+        );
+        let stable = config.apply(ChannelConfig::stable()).unwrap();
+        assert_eq!(stable.retention(RepoKind::Deb), Retention::KeepAll);
+        assert!(matches!(config.gate().unwrap(), Some(Gate::Command { .. })));
+    }
+
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_name_the_file_and_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("release.yaml");
+        std::fs::write(&path, "repository: file:///x\nchanels: {}\n").unwrap();
+        let err = chain(&PipelineConfig::load(&path).unwrap_err());
+        assert!(
+            err.contains("release.yaml") && err.contains("chanels"),
+            "{err}"
+        );
+        std::fs::write(&path, "channels:\n  stable:\n    retention: { deb: 0 }\n").unwrap();
+        let err = chain(&PipelineConfig::load(&path).unwrap_err());
+        assert!(
+            err.contains("release.yaml") && err.contains("line 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_is_named_without_its_content() {
+        let config = PipelineConfig {
+            signing: SigningConfig {
+                key_env: Some("FALCO_ARTIFACTS_TEST_NO_SUCH_KEY".into()),
+                ..SigningConfig::default()
+            },
+            ..PipelineConfig::default()
+        };
+        let err = config.signer().unwrap_err().to_string();
+        assert!(err.contains("FALCO_ARTIFACTS_TEST_NO_SUCH_KEY"), "{err}");
+    }
+}

@@ -1,0 +1,144 @@
+//! What can stop a release run, each with the file, field or repository it concerns.
+
+use std::path::PathBuf;
+
+use falco_artifacts_core::package::ManifestError;
+use falco_artifacts_core::{Arch, SignError};
+use falco_artifacts_publish::PublishError;
+
+/// Why a release run stopped. Everything up to [`PipelineError::Publish`] happens before the
+/// first upload.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// No test command or evidence was given.
+    #[error("the tests were not run: give a gate command or an evidence file; nothing is published without one")]
+    GateNotRun,
+    /// The gate's command could not start.
+    #[error("gate command `{command}` could not start")]
+    GateStart {
+        /// The command line.
+        command: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tests failed: nothing is published.
+    #[error("the tests failed ({what}: {status}); nothing is published; log: {log}\n{tail}", log = log.display())]
+    GateFailed {
+        /// The command or evidence file.
+        what: String,
+        /// Exit status or the evidence's verdict.
+        status: String,
+        /// The full log.
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
+    /// The evidence file is not the JSON expected.
+    #[error("{path}: not a test evidence file (expected {{\"passed\": true|false, \"commit\": \"<sha>\"}})", path = path.display())]
+    Evidence {
+        /// The file.
+        path: PathBuf,
+        /// The parse error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The evidence is about another commit.
+    #[error("{path}: the evidence is for commit {found}, the release is commit {expected}", path = path.display())]
+    EvidenceCommit {
+        /// The file.
+        path: PathBuf,
+        /// The release's commit.
+        expected: String,
+        /// The evidence's commit.
+        found: String,
+    },
+    /// The configuration file does not parse.
+    #[error("{path}: invalid configuration", path = path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// With line, column and the field.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// A setting is contradictory or missing.
+    #[error("{0}")]
+    Invalid(String),
+    /// The signing key is not where the configuration says.
+    #[error("no signing key: {source_name} is not set or does not exist")]
+    MissingKey {
+        /// The variable or file named (never its content).
+        source_name: String,
+    },
+    /// The key does not load or sign.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// The manifest is wrong or a payload file is missing.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A packager failed.
+    #[error("building the {format} for {arch} failed")]
+    Build {
+        /// `deb`, `rpm`, `tarball`.
+        format: &'static str,
+        /// The architecture.
+        arch: Arch,
+        /// The packager's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The repository URL is not usable.
+    #[error("repository {url}")]
+    Repository {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<PublishError>,
+    },
+    /// The repository does not answer.
+    #[error("repository {url} is unreachable; nothing was built or uploaded")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// The store's error.
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    /// Publishing into a repository failed (the commit protocol leaves it as it was).
+    #[error("publishing into packages/{repository} failed")]
+    Publish {
+        /// `deb`, `bin-dev`, …
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<PublishError>,
+    },
+    /// A repository's retention failed.
+    #[error("retention of packages/{repository} failed")]
+    Retention {
+        /// The repository.
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<falco_artifacts_core::Error>,
+    },
+    /// Verification found problems.
+    #[error("packages/{repository} does not verify: {problems}")]
+    Verify {
+        /// The repository.
+        repository: String,
+        /// What is wrong.
+        problems: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}", path = path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,108 @@
+//! Falco's release pipeline as library calls: the `release` example is a thin command line
+//! over this module, and a release script in Rust calls the same functions.
+//!
+//! A run goes: **gate** (the tests passed, or nothing happens) → **load** every arch's manifest
+//! (bad input stops here) → **probe** the repository (unreachable stops here) → **package**
+//! DEB, RPM and tarball per arch, signed → **publish** into the channel's repositories →
+//! **verify** them → a [`RunReport`] of every file with its digest and URL. Publishing the
+//! same release again uploads nothing and says so ([`RunReport::is_noop`]).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use falco_artifacts::core::package::SourceDate;
+//! use falco_artifacts::core::{Arch, KeyAlgorithm, PgpSigner, ReleaseEvent, ReleasePolicy, Signer};
+//! use falco_artifacts::pipeline::{run_release, Gate, Pipeline, ReleaseJob};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let signer: Arc<dyn Signer> = Arc::new(PgpSigner::generate("Falco <f@example.com>", KeyAlgorithm::Ed25519)?);
+//! let pipeline = Pipeline::new("file:///srv/falco", Arc::clone(&signer))?;
+//! let job = ReleaseJob {
+//!     release: ReleaseEvent::tag("0.45.0").resolve(&ReleasePolicy::default())?,
+//!     manifest: "packaging/falco.yaml".into(),
+//!     arches: Arch::ALL.to_vec(),
+//!     source_date: SourceDate::from_secs(1_700_000_000),
+//!     gate: Some(Gate::command(&["make".into(), "test".into()])?),
+//!     commit: None,
+//!     work_dir: "build/release".into(),
+//!     signer,
+//! };
+//! let report = run_release(&job, &pipeline).await?;
+//! println!("{}", report.to_text());
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod gate;
+mod package;
+mod report;
+mod run;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use falco_artifacts_core::package::SourceDate;
+use falco_artifacts_core::{Arch, Release, Signer};
+
+pub use config::{
+    AllKeyword, ChannelOverride, ChannelsConfig, GateConfig, Keep, PipelineConfig, RepoKindName,
+    SigningConfig,
+};
+pub use error::PipelineError;
+pub use gate::{Gate, GatePassed};
+pub use package::{load_specs, package_release, Packaged};
+pub use report::{FileStatus, ReportEntry, RunReport};
+pub use run::Pipeline;
+
+/// Everything one release run needs.
+#[derive(Clone)]
+pub struct ReleaseJob {
+    /// The version and channel.
+    pub release: Release,
+    /// The package manifest.
+    pub manifest: PathBuf,
+    /// Architectures to package.
+    pub arches: Vec<Arch>,
+    /// Timestamps inside the packages.
+    pub source_date: SourceDate,
+    /// The test gate; `None` refuses to publish.
+    pub gate: Option<Gate>,
+    /// The commit released, checked against an evidence file's.
+    pub commit: Option<String>,
+    /// Where packages are built.
+    pub work_dir: PathBuf,
+    /// Signs packages and indexes.
+    pub signer: Arc<dyn Signer>,
+}
+
+impl std::fmt::Debug for ReleaseJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseJob")
+            .field("version", &self.release.version.to_string())
+            .field("manifest", &self.manifest)
+            .field("arches", &self.arches)
+            .field("gate", &self.gate)
+            .field("work_dir", &self.work_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the whole release: gate, load, probe, package, publish, verify.
+pub async fn run_release(
+    job: &ReleaseJob,
+    pipeline: &Pipeline,
+) -> Result<RunReport, PipelineError> {
+    std::fs::create_dir_all(&job.work_dir).map_err(|source| PipelineError::Io {
+        path: job.work_dir.clone(),
+        source,
+    })?;
+    let gate = job.gate.as_ref().ok_or(PipelineError::GateNotRun)?;
+    let passed = gate.check(&job.work_dir.join("gate.log"), job.commit.as_deref())?;
+    let specs = load_specs(&job.release, &job.manifest, &job.arches, job.source_date)?;
+    pipeline.probe().await?;
+    let dir = job.work_dir.join(job.release.version.file_name_part());
+    let packaged = package_release(&specs, job.signer.as_ref(), &dir)?;
+    pipeline.publish(&job.release, &packaged, &passed).await
+}
