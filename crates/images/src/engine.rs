@@ -126,6 +126,7 @@ impl Engine {
             dockerfile,
             rm: true,
             forcerm: true,
+            nocache: !spec.use_cache(),
             buildargs: Some(to_map(spec.build_args())),
             labels: Some(to_map(spec.labels())),
             platform: format!("linux/{}", spec.arch().docker_name()),

@@ -137,6 +137,7 @@ pub struct ImageSpec {
     pub(crate) source_date: SourceDate,
     pub(crate) build_args: BTreeMap<String, String>,
     pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) use_cache: bool,
 }
 
 impl ImageSpec {
@@ -156,6 +157,7 @@ impl ImageSpec {
                 source_date,
                 build_args: BTreeMap::new(),
                 labels: BTreeMap::new(),
+                use_cache: false,
             },
         }
     }
@@ -188,6 +190,11 @@ impl ImageSpec {
     /// The source date.
     pub fn source_date(&self) -> SourceDate {
         self.source_date
+    }
+
+    /// Whether the engine's build cache may be used.
+    pub fn use_cache(&self) -> bool {
+        self.use_cache
     }
 }
 
@@ -259,6 +266,15 @@ impl ImageSpecBuilder {
         if let BuildContext::ReleaseTarball { entrypoint: e, .. } = &mut self.spec.context {
             *e = entrypoint.into_iter().map(Into::into).collect();
         }
+        self
+    }
+
+    /// Lets the engine reuse cached build steps (off by default). dockerd's classic builder
+    /// keys a `FROM scratch` step's cache without the platform, so with the cache on, an
+    /// aarch64 build of the same files reuses the x86_64 image, config arch included; turn it
+    /// on only for single-arch builds with slow `RUN` steps.
+    pub fn with_cache(mut self, use_cache: bool) -> Self {
+        self.spec.use_cache = use_cache;
         self
     }
 
