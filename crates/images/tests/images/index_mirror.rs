@@ -116,7 +116,11 @@ async fn two_arches_make_an_index_that_survives_updates_and_mirrors_byte_for_byt
     assert_eq!(report.manifests, 3);
     // Two configs and one layer: both arches hold the same files, so they share it (and the
     // second arch finds it already there).
-    assert_eq!((report.blobs_copied, report.blobs_present), (3, 1), "{report:?}");
+    assert_eq!(
+        (report.blobs_copied, report.blobs_present),
+        (3, 1),
+        "{report:?}"
+    );
     let mirrored = image_ref(&mirror, "0.39.0").to_string();
     let creds = Some((USER, PASSWORD));
     assert_eq!(skopeo(&mirrored, creds, true), raw, "same index bytes");

@@ -17,6 +17,8 @@ async fn tarball_image_is_built_pushed_with_credentials_and_read_back() {
     let tarball = tarball(dir.path(), "0.39.0", Arch::X86_64, 300_000);
     let docker = DockerEngine::start().unwrap();
     let registry = Registry::start_with_auth(USER, PASSWORD).unwrap();
+    // A mirror with credentials of its own, pushed in the same call.
+    let mirror = Registry::start_with_auth("mirror-bot", "mirror-pass").unwrap();
     let engine = connect(&docker).await;
 
     let spec = ImageSpec::builder(
@@ -93,22 +95,59 @@ async fn tarball_image_is_built_pushed_with_credentials_and_read_back() {
         ),
     )
     .unwrap();
-    let store = CredentialStore::new().with_docker_config(&config).unwrap();
+    let mirror_creds = dir.path().join("mirror.yaml");
+    std::fs::write(
+        &mirror_creds,
+        format!(
+            "registries:\n  {}: {{ username: mirror-bot, password_env: IMAGES_TEST_MIRROR_PASSWORD }}\n",
+            mirror.address()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("IMAGES_TEST_MIRROR_PASSWORD", "mirror-pass");
+    let store = CredentialStore::new()
+        .with_docker_config(&config)
+        .unwrap()
+        .with_file(&mirror_creds)
+        .unwrap();
+    let mirror_target = image_ref(&mirror, "x86_64-0.39.0");
+    let all_targets: Vec<_> = targets
+        .iter()
+        .cloned()
+        .chain([mirror_target.clone()])
+        .collect();
     let mut progress = 0;
     let reports = engine
-        .push(&image, &targets, &store, &PushOptions::default(), |event| {
-            if let PushEvent::Progress { .. } = event {
-                progress += 1;
-            }
-        })
+        .push(
+            &image,
+            &all_targets,
+            &store,
+            &PushOptions::default(),
+            |event| {
+                if let PushEvent::Progress { .. } = event {
+                    progress += 1;
+                }
+            },
+        )
         .await
         .unwrap();
     assert!(progress > 0);
-    assert_eq!(reports.len(), 2);
+    assert_eq!(reports.len(), 3);
     assert!(reports[0].layers_pushed >= 1, "{:?}", reports[0]);
     assert!(reports[0].digest.is_some());
     // The second tag shares every layer with the first.
     assert_eq!(reports[1].layers_pushed, 0, "{:?}", reports[1]);
+    // The mirror got every layer, and the same manifest.
+    assert!(reports[2].layers_pushed >= 1, "{:?}", reports[2]);
+    assert_eq!(reports[2].digest, reports[0].digest);
+    let mirrored = skopeo_json(
+        &mirror_target.to_string(),
+        Some(("mirror-bot", "mirror-pass")),
+    );
+    assert_eq!(
+        mirrored["Labels"]["org.opencontainers.image.version"],
+        "0.39.0"
+    );
 
     // From the outside: labels, layers, tags, platform.
     let creds = Some((USER, PASSWORD));
