@@ -51,11 +51,8 @@ impl Engine {
         } else if host.starts_with("tcp://") || host.starts_with("http://") {
             Docker::connect_with_http(host, API_TIMEOUT_SECS, API_DEFAULT_VERSION)
         } else {
-            return Err(ImageError::InvalidSpec {
-                image: "engine".to_owned(),
-                problem: format!(
-                    "engine address {host:?} is neither unix:///path nor tcp://host:port"
-                ),
+            return Err(ImageError::InvalidEngineHost {
+                host: host.to_owned(),
             });
         };
         let unreachable = |source| ImageError::EngineUnreachable {

@@ -27,6 +27,12 @@ pub enum ImageError {
         /// What is wrong.
         problem: String,
     },
+    /// The engine address is neither a unix socket nor plain TCP.
+    #[error("engine address {host:?} is neither unix:///path/to/docker.sock nor tcp://host:port")]
+    InvalidEngineHost {
+        /// The address given.
+        host: String,
+    },
     /// The engine's unix socket does not exist.
     #[error(
         "no container engine socket at {socket}: is dockerd running, and is DOCKER_HOST right?"

@@ -26,6 +26,10 @@ async fn a_missing_engine_socket_names_the_path() {
         "{err}"
     );
     let err = Engine::connect("ftp://x").await.unwrap_err();
+    assert!(
+        matches!(err, ImageError::InvalidEngineHost { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("ftp://x"), "{err}");
 }
 

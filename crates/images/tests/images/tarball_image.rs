@@ -217,6 +217,25 @@ async fn tarball_image_is_built_pushed_with_credentials_and_read_back() {
     assert_eq!(again[0].layers_pushed, 0, "{:?}", again[0]);
     assert!(again[0].layers_existing >= 1, "{:?}", again[0]);
     assert_eq!(again[0].digest, reports[0].digest);
+
+    // Rebuilding from the same tarball (no cache) gives the same layer: nothing to send.
+    let rebuilt = engine.build(&spec, |_| {}).await.unwrap();
+    let pushed = engine
+        .push(
+            &rebuilt,
+            &targets[..1],
+            &store,
+            &PushOptions::default(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(pushed[0].layers_pushed, 0, "{:?}", pushed[0]);
+    let layers = skopeo_json(&targets[0].to_string(), creds)["Layers"].clone();
+    assert_eq!(
+        layers, inspect["Layers"],
+        "the layer digest is reproducible"
+    );
 }
 
 fn skopeo_config(reference: &str) -> Vec<u8> {
