@@ -103,6 +103,32 @@ async fn two_arches_make_an_index_that_survives_updates_and_mirrors_byte_for_byt
         "an older stable never takes latest"
     );
 
+    // The registry API refuses wrong credentials with a clear error.
+    let intruder = RegistryClient::new(
+        mirror.address().parse().unwrap(),
+        Some(Credentials::new(USER, "wrong")),
+    )
+    .unwrap();
+    let err = intruder.list_tags(&name()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            falco_artifacts_images::ImageError::Unauthorized {
+                had_credentials: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&mirror.address()), "{err}");
+    let err = copy_tag(&client, &name(), &intruder, &name(), &tag)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, falco_artifacts_images::ImageError::Unauthorized { .. }),
+        "{err:?}"
+    );
+
     // Mirror copy, with credentials on the destination only.
     let dst = RegistryClient::new(
         mirror.address().parse().unwrap(),
