@@ -1,0 +1,9 @@
+//! The registry HTTP API: client, auth, media types, operations.
+
+mod api;
+mod auth;
+pub(crate) mod client;
+pub(crate) mod media;
+
+pub use api::RawManifest;
+pub use client::RegistryClient;
