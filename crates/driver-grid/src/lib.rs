@@ -102,12 +102,12 @@ pub use kernel::{driver_file_name, DriverKind, KernelRelease, KernelVersion};
 pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConfig, Location};
 pub use parse::ParseError;
 pub use plan::{download_path, driver_key, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
+pub use problem::{Problem, ProblemKind, Warning, WarningKind};
 #[cfg(feature = "publish")]
 pub use repository::{
     CleanupMode, CleanupOutcome, DriverRepository, Listing, PublishOutcome, RepositoryError,
     DRIVER_PREFIX,
 };
-pub use problem::{Problem, ProblemKind, Warning, WarningKind};
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};

@@ -29,9 +29,9 @@ pub enum RepositoryError {
     Store {
         /// What was being done: `list`, `publish to`, `write the index of`, `clean up`.
         action: &'static str,
-        /// The store's error.
+        /// The store's error (boxed: it is large and errors are rare).
         #[source]
-        source: PublishError,
+        source: Box<PublishError>,
     },
     /// A built driver could not be read.
     #[error("cannot read the built driver {}", path.display())]
@@ -48,7 +48,10 @@ pub enum RepositoryError {
 }
 
 fn store_err(action: &'static str) -> impl Fn(PublishError) -> RepositoryError {
-    move |source| RepositoryError::Store { action, source }
+    move |source| RepositoryError::Store {
+        action,
+        source: Box::new(source),
+    }
 }
 
 /// A listing of the repository: every object under `driver/`, keys relative to the store.

@@ -23,6 +23,9 @@ pub struct GroupStats {
     pub targets: BTreeMap<Target, usize>,
 }
 
+/// Module and probe presence per kernel (target, release, version) in a listing.
+type Kernels<'a> = BTreeMap<(&'a str, &'a str, &'a str), [bool; 2]>;
+
 /// One row of [`Stats`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatsRow {
@@ -83,14 +86,17 @@ impl Stats {
     /// listing): one "config" per kernel (target, release, version) with a module, a probe or
     /// both; drivers of unknown architecture or ill-named target are not counted.
     pub fn of_index(index: &DriverIndex) -> Stats {
-        let mut groups: BTreeMap<(DriverVersion, Arch), BTreeMap<(&str, &str, &str), [bool; 2]>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<(DriverVersion, Arch), Kernels<'_>> = BTreeMap::new();
         for (version, entries) in &index.versions {
             for e in entries {
                 let Ok(arch) = e.arch.parse::<Arch>() else {
                     continue;
                 };
-                let kernel = (e.target.as_str(), e.kernel.as_str(), e.kernel_version.as_str());
+                let kernel = (
+                    e.target.as_str(),
+                    e.kernel.as_str(),
+                    e.kernel_version.as_str(),
+                );
                 let slot = groups
                     .entry((version.clone(), arch))
                     .or_default()

@@ -231,7 +231,11 @@ impl GenericRepository {
         let inside = |key: &str| -> Result<(), PublishError> {
             check_key(key)?;
             match &self.derived {
-                Some(d) if key.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')) => {
+                Some(d)
+                    if key
+                        .strip_prefix(d.as_str())
+                        .is_some_and(|r| r.starts_with('/')) =>
+                {
                     Ok(())
                 }
                 _ => Err(PublishError::InvalidKey {
@@ -240,10 +244,17 @@ impl GenericRepository {
                 }),
             }
         };
-        for key in files.iter().map(|(k, _)| k.as_str()).chain(delete.iter().map(String::as_str)) {
+        for key in files
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(delete.iter().map(String::as_str))
+        {
             inside(key)?;
         }
-        let files = files.into_iter().map(|(k, b)| (k, Bytes::from(b))).collect();
+        let files = files
+            .into_iter()
+            .map(|(k, b)| (k, Bytes::from(b)))
+            .collect();
         self.repo.write_derived(files, delete).await
     }
 

@@ -70,7 +70,10 @@ pub(crate) fn http_get(url: &str) -> (u16, Vec<u8>) {
         .output()
         .unwrap();
     assert!(output.status.success(), "curl {url}: {output:?}");
-    let status = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let status = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
     (status, std::fs::read(out.path()).unwrap())
 }
 
@@ -196,12 +199,21 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
             .replace("%2B", "+");
         assert_eq!(body, expected[&key], "{link}");
     }
-    assert!(links.iter().any(|l| l.contains("/driver/9.1.0%2Bdriver/x86_64/")));
+    assert!(links
+        .iter()
+        .any(|l| l.contains("/driver/9.1.0%2Bdriver/x86_64/")));
 
     // The generic repository underneath is consistent, apart from the foreign driver.
-    let report = repo.generic().verify(&VerifyOptions::default()).await.unwrap();
+    let report = repo
+        .generic()
+        .verify(&VerifyOptions::default())
+        .await
+        .unwrap();
     assert_eq!(report.problems.len(), 1, "{report:?}");
-    assert!(report.problems[0].to_string().contains("8.0.0+driver"), "{report:?}");
+    assert!(
+        report.problems[0].to_string().contains("8.0.0+driver"),
+        "{report:?}"
+    );
 
     // Stats from the listing.
     let stats = repo.stats().await.unwrap();
@@ -226,7 +238,10 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         ]
     );
     assert_eq!(dry.plan.versions.len(), 3);
-    assert_eq!(repo.listing().await.unwrap().existing_keys().len(), before.len());
+    assert_eq!(
+        repo.listing().await.unwrap().existing_keys().len(),
+        before.len()
+    );
 
     // Nothing shipped: refused, nothing deleted.
     assert!(matches!(
@@ -252,7 +267,11 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     assert_eq!(versions, ["10.2.0+driver"]);
     let gone = format!("{site_url}/driver/site/9.1.0%2Bdriver.json");
     assert!(matches!(http_get(&gone).0, 403 | 404), "{gone}");
-    let report = repo.generic().verify(&VerifyOptions::default()).await.unwrap();
+    let report = repo
+        .generic()
+        .verify(&VerifyOptions::default())
+        .await
+        .unwrap();
     assert!(report.is_clean(), "{report:?}");
     // A second confirmed cleanup has nothing left to do.
     let again = repo.cleanup(&shipped, CleanupMode::Confirm).await.unwrap();
@@ -265,7 +284,10 @@ async fn publish_skip_index_and_cleanup_on_a_file_repository() {
     let http = HttpServer::serve(site.path()).unwrap();
     let store = RepoStore::from_url(&format!("file://{}", site.path().display())).unwrap();
     let root = site.path().to_owned();
-    lifecycle(store, &http.url(), &|key, body| write(&root.join(key), body)).await;
+    lifecycle(store, &http.url(), &|key, body| {
+        write(&root.join(key), body)
+    })
+    .await;
 }
 
 /// Every file under `dir` with its bytes.
@@ -288,16 +310,27 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 #[test]
 fn built_files_off_the_naming_rule_are_refused_by_name() {
     let cases: [(&str, &str); 5] = [
-        ("10.2.0+driver/x86_64/falco-ubuntu_5.15.0_1.ko", "naming rule"),
+        (
+            "10.2.0+driver/x86_64/falco-ubuntu_5.15.0_1.ko",
+            "naming rule",
+        ),
         ("10.2.0+driver/x86_64/notes.txt", "naming rule"),
         ("10.2.0+driver/x86_64/falco_Ubuntu_5.15.0_1.ko", "target"),
-        ("10.2.0+driver/i386/falco_ubuntu_5.15.0_1.ko", "architecture"),
+        (
+            "10.2.0+driver/i386/falco_ubuntu_5.15.0_1.ko",
+            "architecture",
+        ),
         ("latest/x86_64/falco_ubuntu_5.15.0_1.ko", "driver version"),
     ];
     for (path, what) in cases {
         let dir = built_dir(&[BUILT[0], (path, b"x")]);
         let err = scan_built(dir.path()).unwrap_err();
-        let text = format!("{err}: {}", std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default());
+        let text = format!(
+            "{err}: {}",
+            std::error::Error::source(&err)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
         let shown = path.split('/').find(|p| text.contains(*p));
         assert!(shown.is_some() && text.contains(what), "{path}: {text}");
         assert!(text.contains("expected"), "{path}: {text}");
@@ -348,10 +381,20 @@ async fn an_unwritable_store_fails_clearly_and_changes_nothing() {
     failing.set_mode(FailMode::From(first_write));
     let err = repo.publish(&built).await.unwrap_err();
     assert!(
-        matches!(err, RepositoryError::Store { action: "publish to", .. }),
+        matches!(
+            err,
+            RepositoryError::Store {
+                action: "publish to",
+                ..
+            }
+        ),
         "{err:?}"
     );
-    assert!(snapshot(site.path()).is_empty(), "{:?}", snapshot(site.path()));
+    assert!(
+        snapshot(site.path()).is_empty(),
+        "{:?}",
+        snapshot(site.path())
+    );
     failing.reset();
     assert_eq!(repo.publish(&built).await.unwrap().uploaded.len(), 5);
 }

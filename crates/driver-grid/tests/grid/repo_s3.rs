@@ -36,7 +36,12 @@ fn public_store(s3: &MotoS3, bucket: &str) -> RepoStore {
     let status = Command::new(require_tool("curl", "Debian package curl").unwrap())
         .args(["-fsS", "-o", "/dev/null", "-X", "PUT", "-H", &auth])
         // Without it the server parses the body as a form and drops it.
-        .args(["-H", "Content-Type: application/json", "--data-binary", &policy])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &policy,
+        ])
         .arg(format!("{}/{bucket}?policy", s3.endpoint()))
         .status()
         .unwrap();
@@ -70,7 +75,17 @@ async fn a_missing_bucket_fails_clearly_and_creates_nothing() {
         matches!(err, RepositoryError::Store { action: "list", .. }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("cannot list the driver repository"), "{err}");
-    assert!(s3.get_object("no-such-bucket", "driver/site/index.json").is_err()
-        || s3.get_object("no-such-bucket", "driver/site/index.json").unwrap().is_none());
+    assert!(
+        err.to_string()
+            .contains("cannot list the driver repository"),
+        "{err}"
+    );
+    assert!(
+        s3.get_object("no-such-bucket", "driver/site/index.json")
+            .is_err()
+            || s3
+                .get_object("no-such-bucket", "driver/site/index.json")
+                .unwrap()
+                .is_none()
+    );
 }
