@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use falco_artifacts_core::{ArtifactError, ArtifactKind, LocalArtifact};
 use falco_artifacts_publish::{
-    GenericFile, GenericRepository, ListedObject, PublishError, RepoStore, RepositoryOptions,
+    DerivedFiles, GenericFile, GenericRepository, ListedObject, PublishError, RepoStore,
+    RepositoryOptions,
 };
 
 use crate::built::{split_existing, BuiltDriver};
@@ -236,7 +237,7 @@ impl DriverRepository {
         };
         if upload.is_empty() {
             if listing.index_is_stale() {
-                outcome.index = Some(self.write_index(&listing).await?);
+                outcome.index = Some(self.regenerate_index().await?);
             }
             return Ok(outcome);
         }
@@ -264,38 +265,16 @@ impl DriverRepository {
         Ok(outcome)
     }
 
-    /// Lists the repository and rewrites the index of prebuilt drivers from the listing.
+    /// Rewrites the index of prebuilt drivers from a listing taken under the repository
+    /// lock (so the last writer's index holds every driver published before it): every
+    /// `<driverversion>.json`, then `index.html`, then `index.json`, which names the versions;
+    /// then deletes the `<driverversion>.json` of versions no longer present.
     pub async fn regenerate_index(&self) -> Result<DriverIndex, RepositoryError> {
-        let listing = self.listing().await?;
-        self.write_index(&listing).await
-    }
-
-    /// Writes the index of `listing` under the repository lock: every `<driverversion>.json`,
-    /// then `index.html`, then `index.json`, which names the versions; then deletes the
-    /// `<driverversion>.json` of versions no longer present.
-    async fn write_index(&self, listing: &Listing) -> Result<DriverIndex, RepositoryError> {
-        let index = DriverIndex::build(&listing.objects, &self.base_url);
-        let mut files = index.files();
-        // `index.json` names the per-version files: it goes last.
-        files.sort_by_key(|(key, _)| key == INDEX_JSON_KEY);
-        let written: BTreeSet<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
-        let site = format!("{DRIVER_PREFIX}/{SITE}/");
-        let stale: Vec<String> = listing
-            .objects
-            .iter()
-            .map(|o| o.key.as_str())
-            .filter(|k| k.starts_with(&site) && k.ends_with(".json") && !written.contains(k))
-            .map(|k| relative(k).to_owned())
-            .collect();
-        let files = files
-            .into_iter()
-            .map(|(key, bytes)| (relative(&key).to_owned(), bytes))
-            .collect();
+        let base_url = self.base_url.clone();
         self.generic
-            .write_derived(files, &stale)
+            .write_derived(move |listed| site_files(Listing::of(listed), &base_url))
             .await
-            .map_err(store_err("write the index of"))?;
-        Ok(index)
+            .map_err(store_err("write the index of"))
     }
 
     /// Deletes every object of the driver versions not in `shipped` ([`CleanupPlan::of`]),
@@ -334,6 +313,28 @@ impl DriverRepository {
         let listing = self.listing().await?;
         Ok(Stats::of_index(&DriverIndex::build(&listing.objects, "")))
     }
+}
+
+/// The site files of `listing`, keys relative to the generic repository, and the index.
+fn site_files(listing: Listing, base_url: &str) -> (DerivedFiles, DriverIndex) {
+    let index = DriverIndex::build(&listing.objects, base_url);
+    let mut files = index.files();
+    // `index.json` names the per-version files: it goes last.
+    files.sort_by_key(|(key, _)| key == INDEX_JSON_KEY);
+    let written: BTreeSet<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
+    let site = format!("{DRIVER_PREFIX}/{SITE}/");
+    let delete = listing
+        .objects
+        .iter()
+        .map(|o| o.key.as_str())
+        .filter(|k| k.starts_with(&site) && k.ends_with(".json") && !written.contains(k))
+        .map(|k| relative(k).to_owned())
+        .collect();
+    let write = files
+        .into_iter()
+        .map(|(key, bytes)| (relative(&key).to_owned(), bytes))
+        .collect();
+    (DerivedFiles { write, delete }, index)
 }
 
 /// A store key `driver/…` relative to the generic repository.

@@ -52,6 +52,15 @@ pub struct ListedObject {
     pub last_modified: DateTime<Utc>,
 }
 
+/// Files derived from a repository, for [`GenericRepository::write_derived`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DerivedFiles {
+    /// Keys (relative to the repository) and contents, in the order to write them.
+    pub write: Vec<(String, Vec<u8>)>,
+    /// Keys to delete after writing.
+    pub delete: Vec<String>,
+}
+
 /// Files under any keys below a prefix, with the same commit protocol, `index.json` and
 /// `index.html` as the bin repository; the HTML page and [`GenericRepository::groups`] group
 /// files by their first path component (for drivers, the driver version).
@@ -219,43 +228,57 @@ impl GenericRepository {
         self.repo.remove(keys).await
     }
 
-    /// Writes files derived from the repository (keys under the prefix set by
-    /// [`GenericRepositoryBuilder::with_derived_prefix`]) in order under the lock, the last
-    /// one after a last lock check, then deletes `delete` (keys under that prefix too).
-    /// Refused with [`PublishError::InvalidKey`] before any write when a key is elsewhere.
-    pub async fn write_derived(
-        &self,
-        files: Vec<(String, Vec<u8>)>,
-        delete: &[String],
-    ) -> Result<(), PublishError> {
-        let inside = |key: &str| -> Result<(), PublishError> {
-            check_key(key)?;
-            match &self.derived {
-                Some(d)
-                    if key
-                        .strip_prefix(d.as_str())
-                        .is_some_and(|r| r.starts_with('/')) =>
-                {
-                    Ok(())
+    /// Rewrites files derived from the repository (keys under the prefix set by
+    /// [`GenericRepositoryBuilder::with_derived_prefix`], e.g. a site index) under the lock:
+    /// lists the repository, lets `derive` compute the files from that listing, writes them in
+    /// order (the last one after a last lock check: it should be the one naming the others),
+    /// then deletes [`DerivedFiles::delete`]. Listing under the lock means the last writer saw
+    /// every file published before it. A key outside the prefix is refused with
+    /// [`PublishError::InvalidKey`] before any write.
+    pub async fn write_derived<T, F>(&self, derive: F) -> Result<T, PublishError>
+    where
+        F: FnOnce(Vec<ListedObject>) -> (DerivedFiles, T) + Send,
+        T: Send,
+    {
+        let derived = self.derived.clone();
+        self.repo
+            .write_derived(move |listed| {
+                let listed = listed
+                    .into_iter()
+                    .map(|(key, meta)| ListedObject {
+                        key,
+                        size: meta.size,
+                        last_modified: meta.last_modified,
+                    })
+                    .collect();
+                let (files, value) = derive(listed);
+                let inside = |key: &str| -> Result<(), PublishError> {
+                    check_key(key)?;
+                    match &derived {
+                        Some(d)
+                            if key
+                                .strip_prefix(d.as_str())
+                                .is_some_and(|r| r.starts_with('/')) =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(PublishError::InvalidKey {
+                            key: key.to_owned(),
+                            reason: "not under the repository's derived prefix",
+                        }),
+                    }
+                };
+                for key in files.write.iter().map(|(k, _)| k).chain(&files.delete) {
+                    inside(key)?;
                 }
-                _ => Err(PublishError::InvalidKey {
-                    key: key.to_owned(),
-                    reason: "not under the repository's derived prefix",
-                }),
-            }
-        };
-        for key in files
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .chain(delete.iter().map(String::as_str))
-        {
-            inside(key)?;
-        }
-        let files = files
-            .into_iter()
-            .map(|(k, b)| (k, Bytes::from(b)))
-            .collect();
-        self.repo.write_derived(files, delete).await
+                let write = files
+                    .write
+                    .into_iter()
+                    .map(|(k, b)| (k, Bytes::from(b)))
+                    .collect();
+                Ok((write, files.delete, value))
+            })
+            .await
     }
 
     /// The key an artifact goes under through [`Publisher`]:

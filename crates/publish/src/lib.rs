@@ -94,7 +94,9 @@ pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
 pub use error::{PublishError, StoreAction};
 pub use failing::{FailMode, FailingStore};
-pub use generic::{GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject};
+pub use generic::{
+    DerivedFiles, GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject,
+};
 pub use index::{FileKind, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON};
 pub use lock::{LockOptions, LockState};
 pub use options::RepositoryOptions;

@@ -5,11 +5,15 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use chrono::Utc;
+use object_store::ObjectMeta;
 
 use crate::engine::{finish, FileRepo};
 use crate::error::PublishError;
 use crate::index::IndexEntry;
 use crate::lock::LockGuard;
+
+/// What a derivation writes (in order) and deletes, and what it hands back.
+pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);
 
 impl FileRepo {
     /// Removes `keys` with the commit protocol: under the lock, the index without them goes
@@ -51,16 +55,18 @@ impl FileRepo {
         finish(guard, result).await
     }
 
-    /// Writes `files` in order under the lock, the last one after checking the lock is still
-    /// ours (it is the file that makes the others live, e.g. a site's `index.json`), then
-    /// deletes `delete`. The index is not touched: these files are derived, not published.
-    pub(crate) async fn write_derived(
-        &self,
-        files: Vec<(String, Bytes)>,
-        delete: &[String],
-    ) -> Result<(), PublishError> {
+    /// Under the lock: lists the repository, lets `derive` decide what to write (in order)
+    /// and delete, writes, the last file after checking the lock is still ours (it is the
+    /// file that makes the others live, e.g. a site's `index.json`), then deletes. The index
+    /// is not touched: these files are derived, not published.
+    pub(crate) async fn write_derived<T, F>(&self, derive: F) -> Result<T, PublishError>
+    where
+        F: FnOnce(Vec<(String, ObjectMeta)>) -> Result<Derived<T>, PublishError> + Send,
+        T: Send,
+    {
         let guard = LockGuard::acquire(&self.store, &self.lock).await?;
         let result = async {
+            let (files, delete, value) = derive(self.store.list("").await?)?;
             let last = files.len().saturating_sub(1);
             for (i, (key, bytes)) in files.into_iter().enumerate() {
                 if i == last {
@@ -68,10 +74,10 @@ impl FileRepo {
                 }
                 self.store.overwrite(&key, bytes.into()).await?;
             }
-            for key in delete {
+            for key in &delete {
                 self.store.delete(key).await?;
             }
-            Ok(())
+            Ok(value)
         }
         .await;
         finish(guard, result).await

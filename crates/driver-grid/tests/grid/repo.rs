@@ -398,3 +398,36 @@ async fn an_unwritable_store_fails_clearly_and_changes_nothing() {
     failing.reset();
     assert_eq!(repo.publish(&built).await.unwrap().uploaded.len(), 5);
 }
+
+/// Two publishers of different drivers at once: both land, and the index written last lists
+/// both, because each index is built from a listing taken under the repository lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publishers_both_end_up_in_the_index() {
+    let site = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", site.path().display());
+    let open = || DriverRepository::new(RepoStore::from_url(&url).unwrap()).unwrap();
+    let (a, b) = (built_dir(&BUILT[..2]), built_dir(&BUILT[2..]));
+    let (built_a, built_b) = (scan_built(a.path()).unwrap(), scan_built(b.path()).unwrap());
+    let (repo_a, repo_b) = (open(), open());
+    let (ra, rb) = tokio::join!(repo_a.publish(&built_a), repo_b.publish(&built_b));
+    assert_eq!(ra.unwrap().uploaded.len() + rb.unwrap().uploaded.len(), 5);
+    let index: Vec<String> =
+        serde_json::from_slice(&std::fs::read(site.path().join("driver/site/index.json")).unwrap())
+            .unwrap();
+    assert_eq!(index.len(), 3, "{index:?}");
+    let mut listed = 0;
+    for version in &index {
+        let entries: Vec<serde_json::Value> = serde_json::from_slice(
+            &std::fs::read(site.path().join(format!("driver/site/{version}.json"))).unwrap(),
+        )
+        .unwrap();
+        listed += entries.len();
+    }
+    assert_eq!(listed, 5);
+    let report = open()
+        .generic()
+        .verify(&VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}

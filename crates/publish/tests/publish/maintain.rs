@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use falco_artifacts_core::{Artifact, ArtifactKind, LocalArtifact};
 use falco_artifacts_publish::{
-    FailMode, FailingStore, GenericFile, GenericRepository, Problem, PublishError, RepoStore,
-    VerifyOptions,
+    DerivedFiles, FailMode, FailingStore, GenericFile, GenericRepository, Problem, PublishError,
+    RepoStore, VerifyOptions,
 };
 use falco_artifacts_testkit::HttpServer;
 
@@ -64,16 +64,22 @@ async fn remove_list_and_derived_files_on_file() {
         assert!(listed.contains(key), "{key} not listed: {listed:?}");
     }
 
-    // Derived files: written in order under the lock, not reported as unindexed.
-    repo.write_derived(
-        vec![
-            ("site/7.0.0+driver.json".into(), b"[]".to_vec()),
-            ("site/index.json".into(), b"[\"7.0.0+driver\"]".to_vec()),
-        ],
-        &[],
-    )
-    .await
-    .unwrap();
+    // Derived files: computed from a listing taken under the lock, written in order, not
+    // reported as unindexed.
+    let seen = repo
+        .write_derived(|listed| {
+            let files = DerivedFiles {
+                write: vec![
+                    ("site/7.0.0+driver.json".into(), b"[]".to_vec()),
+                    ("site/index.json".into(), b"[\"7.0.0+driver\"]".to_vec()),
+                ],
+                delete: Vec::new(),
+            };
+            (files, listed.iter().any(|o| o.key == foreign))
+        })
+        .await
+        .unwrap();
+    assert!(seen, "the listing under the lock misses {foreign}");
     let (status, body) = http_get(&format!("{}/driver/site/7.0.0%2Bdriver.json", http.url()));
     assert_eq!((status, body.as_slice()), (200, &b"[]"[..]));
     let report = repo.verify(&VerifyOptions::default()).await.unwrap();
@@ -84,11 +90,12 @@ async fn remove_list_and_derived_files_on_file() {
         }]
     );
     // Outside the derived prefix: refused before any write.
+    let only = |key: &str| DerivedFiles {
+        write: vec![(key.to_owned(), b"x".to_vec())],
+        delete: Vec::new(),
+    };
     for bad in ["index.json", "sitemap/x.json", "site"] {
-        let err = repo
-            .write_derived(vec![(bad.into(), b"x".to_vec())], &[])
-            .await
-            .unwrap_err();
+        let err = repo.write_derived(|_| (only(bad), ())).await.unwrap_err();
         assert!(
             matches!(err, PublishError::InvalidKey { .. }),
             "{bad}: {err}"
@@ -98,9 +105,10 @@ async fn remove_list_and_derived_files_on_file() {
         .build()
         .unwrap();
     assert!(plain
-        .write_derived(vec![("site/x.json".into(), Vec::new())], &[])
+        .write_derived(|_| (only("site/x.json"), ()))
         .await
         .is_err());
+    assert!(!site.path().join("driver/site/x.json").exists());
 
     // Removing an indexed and an unindexed file; a key of no object is a no-op.
     repo.remove(&keys(&[KO, foreign, "9.9.9+driver/none.ko"]))
@@ -114,10 +122,13 @@ async fn remove_list_and_derived_files_on_file() {
     let report = repo.verify(&VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
     // Derived files are deleted on request too.
-    repo.write_derived(
-        vec![("site/index.json".into(), b"[]".to_vec())],
-        &["site/7.0.0+driver.json".into()],
-    )
+    repo.write_derived(|_| {
+        let files = DerivedFiles {
+            write: vec![("site/index.json".into(), b"[]".to_vec())],
+            delete: vec!["site/7.0.0+driver.json".into()],
+        };
+        (files, ())
+    })
     .await
     .unwrap();
     assert!(!site.path().join("driver/site/7.0.0+driver.json").exists());
