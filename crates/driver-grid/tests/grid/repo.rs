@@ -431,3 +431,31 @@ async fn concurrent_publishers_both_end_up_in_the_index() {
         .unwrap();
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// A publish that died between its uploads and the index leaves the index behind the drivers;
+/// the next publish, with nothing to upload, notices it from the listing and rewrites it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_or_stale_index_is_rewritten_without_uploading() {
+    let site = tempfile::tempdir().unwrap();
+    let store = RepoStore::from_url(&format!("file://{}", site.path().display())).unwrap();
+    let (failing, repo) = counted(&store, "");
+    let dir = built_dir(&BUILT);
+    let built = scan_built(dir.path()).unwrap();
+    repo.publish(&built).await.unwrap();
+
+    std::fs::remove_file(site.path().join("driver/site/index.json")).unwrap();
+    let outcome = repo.publish(&built).await.unwrap();
+    assert!(outcome.uploaded.is_empty());
+    assert_eq!(outcome.index.unwrap().versions.len(), 3);
+    assert!(site.path().join("driver/site/index.json").exists());
+
+    // A driver newer than the index (put there by another tool) makes it stale too.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(&site.path().join(FOREIGN.0), FOREIGN.1);
+    let outcome = repo.publish(&built).await.unwrap();
+    assert_eq!(outcome.index.unwrap().versions.len(), 4);
+
+    failing.reset();
+    assert!(repo.publish(&built).await.unwrap().index.is_none());
+    assert_eq!(failing.requests(), 1, "{:#?}", failing.log());
+}
