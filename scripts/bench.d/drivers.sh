@@ -58,4 +58,20 @@ run_drivers() {
   measure "validate (--json report)" "$dg" validate "$dir" --json
   awk -v f="$files" -v s="$LAST_SECS" 'BEGIN { if (s > 0) printf "  throughput: %.0f configs/s\n", f / s }'
   echo "  store requests: the listing is a file here; from a store it is $(( (keys + 999) / 1000 )) listing pages of 1000 keys, no request per object"
+
+  # The same plan against a real file:// repository holding those keys (empty files), listed
+  # by the example itself; then publishing into it: 1,000 new drivers (4 KiB each, uploaded,
+  # index of every driver rewritten), and the same again (all skipped after one listing).
+  local repo=$dir/repo built=$dir/built/output/10.3.0+driver/x86_64 i
+  mkdir -p "$repo" "$built"
+  (cd "$repo" && sed 's|/[^/]*$||' "$dir/existing.txt" | sort -u | xargs -d '\n' mkdir -p \
+    && xargs -d '\n' touch <"$dir/existing.txt")
+  head -c 4096 /dev/urandom >"$dir/driver.bin"
+  for i in $(seq 1 1000); do cp "$dir/driver.bin" "$built/falco_ubuntu_5.15.0-$i-bench_1.ko"; done
+  measure "plan --repo file:// ($keys objects)" "$dg" plan "$dir" --repo "file://$repo"
+  measure "publish 1000 new drivers" "$dg" publish "$dir/built" --repo "file://$repo"
+  measure "publish again (1000 skipped)" "$dg" publish "$dir/built" --repo "file://$repo"
+  "$dg" publish "$dir/built" --repo "file://$repo" | sed 's/^/  /'
+  echo "  index: $(wc -c <"$repo/driver/site/index.html") bytes of HTML for $(find "$repo/driver" -name '*.ko' -o -name '*.o' | wc -l) drivers"
+  echo "  store requests of the second publish: one listing of driver/ ($(( (keys + 1999) / 1000 )) pages of 1000 keys on S3), no request per driver"
 }

@@ -45,7 +45,7 @@ pub struct IndexEntry {
     /// When it was published.
     pub lastmodified: String,
     #[serde(skip)]
-    kernel_version: String,
+    pub(crate) kernel_version: String,
 }
 
 /// The index of every prebuilt driver, by driver version.
@@ -67,7 +67,7 @@ pub const INDEX_HTML_KEY: &str = "driver/site/index.html";
 /// both kernel parts may (`4.18.0-513.5.1.el8_9.x86_64`, `1_1.27.0`): the `_` of `x86_64` never
 /// separates, the release extends over each `_`-separated part that is not all digits, and the
 /// version starts at the first part that is (or at the last part).
-fn split_name(name: &str) -> Option<(&str, &str, &str, &'static str)> {
+pub(crate) fn split_name(name: &str) -> Option<(&str, &str, &str, &'static str)> {
     let (stem, kind) = if let Some(stem) = name.strip_suffix(".ko") {
         (stem, "kmod")
     } else {

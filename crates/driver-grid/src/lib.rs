@@ -38,21 +38,36 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The example `driver-grid` runs `validate`, `plan` and `stats` on a config directory:
+//! The example `driver-grid` runs `validate`, `plan`, `stats` and `generate` on a config
+//! directory, and `publish`, `index`, `cleanup` and `stats --repo` on a store:
 //! `cargo run -p falco-artifacts-driver-grid --example driver-grid -- validate <dir> [--json]`.
+//!
+//! With the `publish` feature, [`DriverRepository`] publishes built drivers
+//! ([`scan_built`] reads driverkit's `output/<driverversion>/<arch>/` directory) through the
+//! generic repository of `falco-artifacts-publish`, skipping what a listing shows is there,
+//! writes the index of prebuilt drivers into the store, cleans up driver versions no longer
+//! shipped (dry run by default) and counts what a store holds.
 //!
 //! # Features
 //!
-//! None. Publishing drivers and the index goes through `falco-artifacts-publish`; this crate
-//! produces the keys, plans and index files as plain values.
+//! - `publish` (default): [`DriverRepository`] and the re-export [`publish`] of
+//!   `falco-artifacts-publish`, for `file://` and `memory://` stores. Everything else
+//!   (configs, plans, the index as values, [`CleanupPlan`]) is pure and needs no store.
+//! - `s3`: `s3://bucket/prefix` stores (enables `publish`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 /// The shared vocabulary (`Arch`, `Version`, …) this crate builds on.
 pub use falco_artifacts_core as core;
+/// The repositories on object storage that [`DriverRepository`] publishes through
+/// (`RepoStore`, `StoreOptions`, `GenericRepository`).
+#[cfg(feature = "publish")]
+pub use falco_artifacts_publish as publish;
 
 mod base64;
+mod built;
 mod changes;
+mod cleanup;
 mod config;
 mod driver_version;
 mod fast_parse;
@@ -66,13 +81,17 @@ mod parallel;
 mod parse;
 mod plan;
 mod problem;
+#[cfg(feature = "publish")]
+mod repository;
 mod ship;
 mod stats;
 mod target;
 mod validate;
 
 pub use base64::Base64Error;
+pub use built::{output_root, scan_built, split_existing, BuiltDriver, BuiltError};
 pub use changes::{changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX};
+pub use cleanup::{CleanupError, CleanupPlan};
 pub use config::DriverConfig;
 pub use driver_version::{DriverVersion, DriverVersionKind};
 pub use generate::{generate, GenerateError, Generated, GeneratedConfig, SkipReason, SkippedEntry};
@@ -84,6 +103,11 @@ pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConf
 pub use parse::ParseError;
 pub use plan::{download_path, driver_key, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
 pub use problem::{Problem, ProblemKind, Warning, WarningKind};
+#[cfg(feature = "publish")]
+pub use repository::{
+    CleanupMode, CleanupOutcome, DriverRepository, Listing, PublishOutcome, RepositoryError,
+    DRIVER_PREFIX,
+};
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};

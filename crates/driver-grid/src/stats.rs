@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use falco_artifacts_core::Arch;
 use serde::Serialize;
 
+use crate::index::DriverIndex;
 use crate::validate::ValidConfig;
 use crate::{DriverVersion, Target};
 
@@ -21,6 +22,9 @@ pub struct GroupStats {
     /// Configs per target.
     pub targets: BTreeMap<Target, usize>,
 }
+
+/// Module and probe presence per kernel (target, release, version) in a listing.
+type Kernels<'a> = BTreeMap<(&'a str, &'a str, &'a str), [bool; 2]>;
 
 /// One row of [`Stats`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,6 +72,60 @@ impl Stats {
                 driver_version,
                 arch,
                 counts,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.driver_version
+                .cmp(&a.driver_version)
+                .then(a.arch.cmp(&b.arch))
+        });
+        Stats { rows, total }
+    }
+
+    /// Counts what a repository holds, from its [`DriverIndex`] (built from a store
+    /// listing): one "config" per kernel (target, release, version) with a module, a probe or
+    /// both; drivers of unknown architecture or ill-named target are not counted.
+    pub fn of_index(index: &DriverIndex) -> Stats {
+        let mut groups: BTreeMap<(DriverVersion, Arch), Kernels<'_>> = BTreeMap::new();
+        for (version, entries) in &index.versions {
+            for e in entries {
+                let Ok(arch) = e.arch.parse::<Arch>() else {
+                    continue;
+                };
+                let kernel = (
+                    e.target.as_str(),
+                    e.kernel.as_str(),
+                    e.kernel_version.as_str(),
+                );
+                let slot = groups
+                    .entry((version.clone(), arch))
+                    .or_default()
+                    .entry(kernel)
+                    .or_default();
+                slot[usize::from(e.kind == "ebpf")] = true;
+            }
+        }
+        let mut total = GroupStats::default();
+        let mut rows: Vec<StatsRow> = groups
+            .into_iter()
+            .map(|((driver_version, arch), kernels)| {
+                let mut counts = GroupStats::default();
+                for ((target, _, _), [module, probe]) in kernels {
+                    let Ok(target) = target.parse::<Target>() else {
+                        continue;
+                    };
+                    for c in [&mut counts, &mut total] {
+                        c.configs += 1;
+                        c.modules += usize::from(module);
+                        c.probes += usize::from(probe);
+                        *c.targets.entry(target.clone()).or_default() += 1;
+                    }
+                }
+                StatsRow {
+                    driver_version,
+                    arch,
+                    counts,
+                }
             })
             .collect();
         rows.sort_by(|a, b| {

@@ -313,7 +313,7 @@ impl FileRepo {
     }
 
     /// The commit that makes `files` the next generation after `previous`.
-    fn commit(
+    pub(crate) fn commit(
         &self,
         previous: &RepoIndex,
         previous_bytes: Option<&Bytes>,

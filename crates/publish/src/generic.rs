@@ -1,9 +1,11 @@
 //! The generic repository: any keys under a prefix (`driver/<driverversion>/<arch>/…`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use falco_artifacts_core::{
     Artifact, Channel, Error as CoreError, Overwrite, PublishReport, PublishedFile, Publisher,
     RepoKind, Retention,
@@ -39,6 +41,26 @@ impl GenericFile {
     }
 }
 
+/// An object found by [`GenericRepository::list_objects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Its key relative to the repository (`7.0.0+driver/x86_64/falco_….ko`).
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When the store last wrote it.
+    pub last_modified: DateTime<Utc>,
+}
+
+/// Files derived from a repository, for [`GenericRepository::write_derived`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DerivedFiles {
+    /// Keys (relative to the repository) and contents, in the order to write them.
+    pub write: Vec<(String, Vec<u8>)>,
+    /// Keys to delete after writing.
+    pub delete: Vec<String>,
+}
+
 /// Files under any keys below a prefix, with the same commit protocol, `index.json` and
 /// `index.html` as the bin repository; the HTML page and [`GenericRepository::groups`] group
 /// files by their first path component (for drivers, the driver version).
@@ -46,6 +68,7 @@ impl GenericFile {
 pub struct GenericRepository {
     repo: FileRepo,
     policy: Policy,
+    derived: Option<String>,
 }
 
 /// Builds a [`GenericRepository`]; checked in [`GenericRepositoryBuilder::build`].
@@ -55,6 +78,7 @@ pub struct GenericRepositoryBuilder {
     prefix: String,
     policy: Policy,
     options: RepositoryOptions,
+    derived: Option<String>,
 }
 
 impl GenericRepositoryBuilder {
@@ -76,11 +100,27 @@ impl GenericRepositoryBuilder {
         self
     }
 
+    /// Reserves `prefix` (relative to the repository, e.g. `site`) for files derived from the
+    /// repository and written by [`GenericRepository::write_derived`]; `verify` does not
+    /// report them as unindexed.
+    pub fn with_derived_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.derived = Some(prefix.into());
+        self
+    }
+
     /// Checks the prefix and the options.
     pub fn build(self) -> Result<GenericRepository, PublishError> {
         let prefix = self.prefix.trim_matches('/').to_owned();
         check_key(&prefix)?;
         check_generations(&self.options)?;
+        let derived = match self.derived {
+            Some(d) => {
+                let d = d.trim_matches('/').to_owned();
+                check_key(&d)?;
+                Some(d)
+            }
+            None => None,
+        };
         Ok(GenericRepository {
             repo: FileRepo {
                 name: prefix.clone(),
@@ -89,6 +129,7 @@ impl GenericRepositoryBuilder {
                 generations: self.options.index_generations,
             },
             policy: self.policy,
+            derived,
         })
     }
 }
@@ -104,6 +145,7 @@ impl GenericRepository {
                 retention: Retention::KeepAll,
             },
             options: RepositoryOptions::default(),
+            derived: None,
         }
     }
 
@@ -156,7 +198,87 @@ impl GenericRepository {
 
     /// Reads the repository like a client and reports every problem.
     pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, PublishError> {
-        verify::verify(&self.repo, options).await
+        verify::verify_with(&self.repo, options, self.derived.as_deref()).await
+    }
+
+    /// Every object under the repository, in one listing (the store pages it: one request
+    /// per thousand objects on S3), keys relative to the repository.
+    pub async fn list_objects(&self) -> Result<Vec<ListedObject>, PublishError> {
+        Ok(self
+            .repo
+            .store
+            .list("")
+            .await?
+            .into_iter()
+            .map(|(key, meta)| ListedObject {
+                key,
+                size: meta.size,
+                last_modified: meta.last_modified,
+            })
+            .collect())
+    }
+
+    /// Removes `keys` (relative to the repository) under the lock: the index without them
+    /// goes live first, then the files are deleted. Keys the index does not hold are deleted
+    /// as well (files put there by other tools); keys of no object are ignored.
+    pub async fn remove(&self, keys: &BTreeSet<String>) -> Result<(), PublishError> {
+        for key in keys {
+            check_key(key)?;
+        }
+        self.repo.remove(keys).await
+    }
+
+    /// Rewrites files derived from the repository (keys under the prefix set by
+    /// [`GenericRepositoryBuilder::with_derived_prefix`], e.g. a site index) under the lock:
+    /// lists the repository, lets `derive` compute the files from that listing, writes them in
+    /// order (the last one after a last lock check: it should be the one naming the others),
+    /// then deletes [`DerivedFiles::delete`]. Listing under the lock means the last writer saw
+    /// every file published before it. A key outside the prefix is refused with
+    /// [`PublishError::InvalidKey`] before any write.
+    pub async fn write_derived<T, F>(&self, derive: F) -> Result<T, PublishError>
+    where
+        F: FnOnce(Vec<ListedObject>) -> (DerivedFiles, T) + Send,
+        T: Send,
+    {
+        let derived = self.derived.clone();
+        self.repo
+            .write_derived(move |listed| {
+                let listed = listed
+                    .into_iter()
+                    .map(|(key, meta)| ListedObject {
+                        key,
+                        size: meta.size,
+                        last_modified: meta.last_modified,
+                    })
+                    .collect();
+                let (files, value) = derive(listed);
+                let inside = |key: &str| -> Result<(), PublishError> {
+                    check_key(key)?;
+                    match &derived {
+                        Some(d)
+                            if key
+                                .strip_prefix(d.as_str())
+                                .is_some_and(|r| r.starts_with('/')) =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(PublishError::InvalidKey {
+                            key: key.to_owned(),
+                            reason: "not under the repository's derived prefix",
+                        }),
+                    }
+                };
+                for key in files.write.iter().map(|(k, _)| k).chain(&files.delete) {
+                    inside(key)?;
+                }
+                let write = files
+                    .write
+                    .into_iter()
+                    .map(|(k, b)| (k, Bytes::from(b)))
+                    .collect();
+                Ok((write, files.delete, value))
+            })
+            .await
     }
 
     /// The key an artifact goes under through [`Publisher`]:

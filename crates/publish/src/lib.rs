@@ -23,7 +23,10 @@
 //! pkg-deb), [`BinRepository`] (release tarballs, `index.json` + `index.html`) and
 //! [`GenericRepository`] (any keys under a prefix, e.g. prebuilt drivers) implement core's
 //! [`Publisher`](falco_artifacts_core::Publisher). Each has a dry run (`plan`) and a `verify`
-//! that reads the repository like a client and lists every [`Problem`].
+//! that reads the repository like a client and lists every [`Problem`]. The generic repository
+//! also lists its objects ([`ListedObject`]), removes keys under the same protocol (the index
+//! without them is live before any is deleted) and writes files derived from it (a site
+//! index) under its lock.
 //! [`FailingStore`] wraps a store to count requests and fail chosen ones, for atomicity tests.
 //!
 //! # Example
@@ -80,6 +83,7 @@ mod generic;
 mod html;
 mod index;
 mod lock;
+mod maintain;
 mod options;
 mod plan;
 mod retention;
@@ -90,7 +94,9 @@ pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
 pub use error::{PublishError, StoreAction};
 pub use failing::{FailMode, FailingStore};
-pub use generic::{GenericFile, GenericRepository, GenericRepositoryBuilder};
+pub use generic::{
+    DerivedFiles, GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject,
+};
 pub use index::{FileKind, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON};
 pub use lock::{LockOptions, LockState};
 pub use options::RepositoryOptions;

@@ -148,6 +148,16 @@ pub(crate) async fn verify(
     repo: &FileRepo,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, PublishError> {
+    verify_with(repo, options, None).await
+}
+
+/// [`verify`], where keys under `derived/` are the repository's own derived files (a site
+/// index written by [`FileRepo::write_derived`]), not unindexed leftovers.
+pub(crate) async fn verify_with(
+    repo: &FileRepo,
+    options: &VerifyOptions,
+    derived: Option<&str>,
+) -> Result<VerifyReport, PublishError> {
     let store = &repo.store;
     let mut report = VerifyReport {
         repository: store.root().to_owned(),
@@ -200,7 +210,8 @@ pub(crate) async fn verify(
         let protocol = key == INDEX_JSON
             || key == INDEX_HTML
             || key.starts_with(&format!("{BY_HASH}/"))
-            || key.starts_with(&format!("{LOCK_PREFIX}/"));
+            || key.starts_with(&format!("{LOCK_PREFIX}/"))
+            || derived.is_some_and(|d| key.starts_with(&format!("{d}/")));
         if !protocol && !indexed.contains(key.as_str()) {
             report
                 .problems

@@ -7,6 +7,10 @@ mod configs;
 mod generate;
 mod index;
 mod plan;
+#[cfg(feature = "publish")]
+mod repo;
+#[cfg(feature = "s3")]
+mod repo_s3;
 mod validate;
 
 use std::path::PathBuf;

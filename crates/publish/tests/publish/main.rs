@@ -9,6 +9,7 @@ mod aptclient;
 mod bin;
 mod common;
 mod generic;
+mod maintain;
 mod protocol;
 #[cfg(feature = "s3")]
 mod s3;

@@ -1,19 +1,33 @@
-//! `validate`, `plan`, `stats` and `generate` on a driverkit config directory.
+//! `validate`, `plan`, `stats` and `generate` on a driverkit config directory; `publish`,
+//! `index`, `cleanup` and `stats` on a repository of prebuilt drivers.
 //!
 //! ```text
 //! driver-grid validate <config-dir> [--json]
-//! driver-grid plan <config-dir> [--json] [--existing <listing>] [--target <t>]...
+//! driver-grid plan <config-dir> [--json] [--existing <listing> | --repo <url>] [--target <t>]...
 //!                  [--kernel-release <glob>] [--arch <arch>] [--driver-version <v>]...
 //!                  [--releases <file>] [--ship <n>]
 //! driver-grid stats <config-dir> [--json]
 //! driver-grid generate <list.json> <driver-version> <config-dir>
+//! driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]
+//! driver-grid index --repo <url> [--base-url <url>]
+//! driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]
+//! driver-grid stats --repo <url> [--json]
 //! ```
 //!
 //! `<config-dir>` is `driverkit/config` or a checkout holding it. `validate` exits with 1 when
 //! any config is invalid, so it can check a contributor's pull request. `--existing` reads a
-//! store listing (one key per line, or a JSON array) and plans only what is missing.
-//! `--releases` reads `<falco version> <driver version>` lines and keeps the driver versions
-//! of the last `--ship` (default 2) stable releases.
+//! store listing (one key per line, or a JSON array) and plans only what is missing;
+//! `--repo` lists the repository instead. `--releases` reads `<falco version> <driver
+//! version>` lines and keeps the driver versions of the last `--ship` (default 2) stable
+//! releases.
+//!
+//! `<built-dir>` is driverkit's `output/<driverversion>/<arch>/falco_….{ko,o}` (or the
+//! directory holding `output/`). `--repo` is `file:///srv/www` or `s3://bucket/prefix`
+//! (credentials from `AWS_*`; `--s3-endpoint http://127.0.0.1:9000` for an S3-compatible
+//! server); drivers go under `driver/`, the index under `driver/site/`. `cleanup` only lists
+//! what it would delete unless `--confirm` is given.
+
+mod repo;
 
 use std::error::Error;
 use std::io::{self, Write as _};
@@ -23,11 +37,16 @@ use std::time::Instant;
 
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
-    check_tree, config_root, generate, parse_releases, ship, ExistingKeys, Glob, Plan, PlanFilter,
-    ShipPolicy, Stats,
+    check_tree, config_root, generate, parse_releases, ship, DriverVersion, ExistingKeys, Glob,
+    Plan, PlanFilter, ShipPolicy, Stats,
 };
 
-const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       driver-grid generate <list.json> <driver-version> <config-dir>";
+const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
+driver-grid generate <list.json> <driver-version> <config-dir>\n       \
+driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
+driver-grid index --repo <url> [--base-url <url>]\n       \
+driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]\n       \
+driver-grid stats --repo <url> [--json]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -61,6 +80,11 @@ struct Options {
     ship: usize,
     filter: PlanFilter,
     positional: Vec<String>,
+    repo: Option<String>,
+    s3_endpoint: Option<String>,
+    base_url: String,
+    keep: Vec<DriverVersion>,
+    confirm: bool,
 }
 
 fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
@@ -71,6 +95,11 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         ship: 2,
         filter: PlanFilter::default(),
         positional: Vec::new(),
+        repo: None,
+        s3_endpoint: None,
+        base_url: String::new(),
+        keep: Vec::new(),
+        confirm: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -80,6 +109,11 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         };
         match arg.as_str() {
             "--json" => options.json = true,
+            "--confirm" => options.confirm = true,
+            "--repo" => options.repo = Some(value("--repo")?),
+            "--s3-endpoint" => options.s3_endpoint = Some(value("--s3-endpoint")?),
+            "--base-url" => options.base_url = value("--base-url")?,
+            "--keep" => options.keep.push(value("--keep")?.parse()?),
             "--existing" => options.existing = Some(value("--existing")?.into()),
             "--releases" => options.releases = Some(value("--releases")?.into()),
             "--ship" => options.ship = value("--ship")?.parse()?,
@@ -106,6 +140,57 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
     Ok(options)
 }
 
+fn repo_args(options: &Options) -> Result<repo::RepoArgs, Box<dyn Error>> {
+    let url = options
+        .repo
+        .clone()
+        .ok_or_else(|| format!("--repo <url> is needed\n{USAGE}"))?;
+    Ok(repo::RepoArgs {
+        url,
+        s3_endpoint: options.s3_endpoint.clone(),
+        base_url: options.base_url.clone(),
+    })
+}
+
+/// The driver versions to keep: `--keep` and those `--releases` ships.
+fn shipped(options: &Options) -> Result<Vec<DriverVersion>, Box<dyn Error>> {
+    let mut versions = options.keep.clone();
+    if let Some(path) = &options.releases {
+        let releases = parse_releases(&std::fs::read_to_string(path)?)?;
+        versions.extend(ship(
+            &releases,
+            &ShipPolicy::default().with_releases(options.ship),
+        )?);
+    }
+    Ok(versions)
+}
+
+/// The commands on a repository; `None` when `command` is about a config directory.
+fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Box<dyn Error>> {
+    let mut stdout = io::BufWriter::new(io::stdout().lock());
+    match (command, options.positional.as_slice()) {
+        ("publish", [built]) => repo::publish(
+            &repo_args(options)?,
+            &PathBuf::from(built),
+            options.json,
+            &mut stdout,
+        )?,
+        ("index", []) => repo::index(&repo_args(options)?, &mut stdout)?,
+        ("cleanup", []) => repo::cleanup(
+            &repo_args(options)?,
+            &shipped(options)?,
+            options.confirm,
+            options.json,
+            &mut stdout,
+        )?,
+        ("stats", []) => repo::stats(&repo_args(options)?, options.json, &mut stdout)?,
+        ("publish" | "index" | "cleanup", _) => return Err(USAGE.into()),
+        _ => return Ok(None),
+    }
+    stdout.flush()?;
+    Ok(Some(ExitCode::SUCCESS))
+}
+
 fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     let Some((command, rest)) = args.split_first() else {
         return Err(USAGE.into());
@@ -128,6 +213,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             generated.skipped.len()
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(code) = run_repo(command, &mut options)? {
+        return Ok(code);
     }
     let [dir] = options.positional.as_slice() else {
         return Err(USAGE.into());
@@ -168,8 +256,14 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             let mut plan = Plan::new(&report.valid, &options.filter);
             let mut skipped = 0;
             let mut listed = 0;
-            if let Some(path) = &options.existing {
-                let existing = ExistingKeys::from_listing(&std::fs::read_to_string(path)?)?;
+            let existing = match (&options.existing, &options.repo) {
+                (Some(path), _) => {
+                    Some(ExistingKeys::from_listing(&std::fs::read_to_string(path)?)?)
+                }
+                (None, Some(_)) => Some(repo::existing(&repo_args(&options)?)?),
+                (None, None) => None,
+            };
+            if let Some(existing) = existing {
                 listed = existing.len();
                 (plan, skipped) = plan.without_existing(&existing);
             }

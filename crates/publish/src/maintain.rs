@@ -1,0 +1,85 @@
+//! Maintenance of a file repository besides publishing: removing files by key, and writing
+//! files derived from the repository (a site index) under its lock.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use chrono::Utc;
+use object_store::ObjectMeta;
+
+use crate::engine::{finish, FileRepo};
+use crate::error::PublishError;
+use crate::index::IndexEntry;
+use crate::lock::LockGuard;
+
+/// What a derivation writes (in order) and deletes, and what it hands back.
+pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);
+
+impl FileRepo {
+    /// Removes `keys` with the commit protocol: under the lock, the index without them goes
+    /// live first, then they are deleted, so no client ever reads an index naming a deleted
+    /// file. Keys the index never held (files put there by other tools) are deleted too, and
+    /// keys of no object are no-ops.
+    pub(crate) async fn remove(&self, keys: &BTreeSet<String>) -> Result<(), PublishError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let guard = LockGuard::acquire(&self.store, &self.lock).await?;
+        let result = async {
+            let (previous, previous_bytes) = self.read_index().await?;
+            let (doomed, kept): (Vec<IndexEntry>, Vec<IndexEntry>) = previous
+                .files
+                .iter()
+                .cloned()
+                .partition(|e| keys.contains(&e.path));
+            let unindexed = keys.iter().filter(|k| previous.get(k).is_none()).cloned();
+            if doomed.is_empty() {
+                // The index does not change: only files it never named go.
+                for key in unindexed {
+                    self.store.delete(&key).await?;
+                }
+                return Ok(());
+            }
+            let files = kept.into_iter().map(|e| (e.path.clone(), e)).collect();
+            let mut commit = self.commit(
+                &previous,
+                previous_bytes.as_ref(),
+                files,
+                &doomed,
+                Utc::now(),
+            );
+            commit.delete.extend(unindexed);
+            commit.apply(&self.store, &guard).await
+        }
+        .await;
+        finish(guard, result).await
+    }
+
+    /// Under the lock: lists the repository, lets `derive` decide what to write (in order)
+    /// and delete, writes, the last file after checking the lock is still ours (it is the
+    /// file that makes the others live, e.g. a site's `index.json`), then deletes. The index
+    /// is not touched: these files are derived, not published.
+    pub(crate) async fn write_derived<T, F>(&self, derive: F) -> Result<T, PublishError>
+    where
+        F: FnOnce(Vec<(String, ObjectMeta)>) -> Result<Derived<T>, PublishError> + Send,
+        T: Send,
+    {
+        let guard = LockGuard::acquire(&self.store, &self.lock).await?;
+        let result = async {
+            let (files, delete, value) = derive(self.store.list("").await?)?;
+            let last = files.len().saturating_sub(1);
+            for (i, (key, bytes)) in files.into_iter().enumerate() {
+                if i == last {
+                    guard.check().await?;
+                }
+                self.store.overwrite(&key, bytes.into()).await?;
+            }
+            for key in &delete {
+                self.store.delete(key).await?;
+            }
+            Ok(value)
+        }
+        .await;
+        finish(guard, result).await
+    }
+}
