@@ -1,8 +1,10 @@
-//! The release pipeline as a thin binary over the falco-artifacts libraries.
+//! The release pipeline as a thin binary over the falco-artifacts libraries: argument parsing
+//! here, everything else in `falco_artifacts::pipeline` and the crates.
 //!
-//! `cargo run --example release -- demo` runs everything that exists so far on an embedded
-//! default; `plan` prints what a release event would produce. Packaging, publishing, drivers
-//! and images join as their crates land.
+//! `demo` runs everything on an embedded default; `plan` prints what a release event would
+//! produce; `run` gates, packages, publishes and verifies a real release (flags or a YAML
+//! configuration file, see `falco_artifacts::pipeline::PipelineConfig`); `verify` and `prune`
+//! are the repository operations on their own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -10,16 +12,15 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 use falco_artifacts::core::package::{load_manifest, Format, ManifestOptions, SourceDate};
 use falco_artifacts::core::{
-    version_from_git, Arch, Channel, KeyAlgorithm, PgpSigner, Publisher, Release, ReleaseEvent,
-    ReleasePolicy, RepoKind, Signer,
+    version_from_git, Arch, Channel, KeyAlgorithm, PgpSigner, Release, ReleaseEvent, ReleasePolicy,
+    RepoKind, Signer,
 };
 use std::sync::Arc;
 
-use falco_artifacts::core::{Artifact, ArtifactKind, LocalArtifact};
-use falco_artifacts::deb::DebBuilder;
-use falco_artifacts::publish::{AptRepository, BinRepository, RepoStore, VerifyOptions};
-use falco_artifacts::rpm::RpmBuilder;
-use falco_artifacts::tar::TarballBuilder;
+use falco_artifacts::pipeline::{
+    load_specs, package_release, run_release, Gate, GatePassed, Pipeline, PipelineConfig,
+    ReleaseJob,
+};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -49,6 +50,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Gate, package, publish and verify a release.
+    Run(RunArgs),
+    /// Verify a channel's repositories.
+    Verify {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// `stable` or `dev`.
+        #[arg(long, default_value = "stable")]
+        channel: String,
+    },
+    /// Apply a channel's retention now.
+    Prune {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// `stable` or `dev`.
+        #[arg(long, default_value = "dev")]
+        channel: String,
+    },
     /// Run everything that exists on an embedded default: a sample payload, a generated key,
     /// a throwaway git history, and a `file://` repository under `target/`.
     Demo {
@@ -56,6 +75,209 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// What `run` takes.
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    event: EventArgs,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// The package manifest (overrides the configuration file).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// The test command, run before anything else (`"make test"`; split on spaces).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "evidence")]
+    gate_command: Option<String>,
+    /// A test evidence file written by CI: `{"passed": true, "commit": "<sha>"}`.
+    #[arg(long, value_name = "FILE")]
+    evidence: Option<PathBuf>,
+    /// The commit released, checked against the evidence's.
+    #[arg(long)]
+    commit: Option<String>,
+    /// Where packages are built (default: `build/release`).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The release event of `run`.
+#[derive(clap::Args)]
+struct EventArgs {
+    /// A tag event (`0.39.0`, `v0.39.0`, `0.45.0-rc1`).
+    #[arg(long, conflicts_with = "merge")]
+    tag: Option<String>,
+    /// A merge event: the version is computed from the git repository at this path.
+    #[arg(long, value_name = "REPO")]
+    merge: Option<PathBuf>,
+    /// The branch the merge went into (default: the configuration's, else `master`).
+    #[arg(long)]
+    branch: Option<String>,
+}
+
+/// Where the repositories are and how they are signed; flags override the configuration.
+#[derive(clap::Args)]
+struct RepoArgs {
+    /// The configuration file (YAML).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The repository root URL (`file:///srv/falco`, `s3://bucket/prefix`).
+    #[arg(long, value_name = "URL")]
+    repo: Option<String>,
+    /// An armored secret key file.
+    #[arg(long, value_name = "FILE", conflicts_with = "key_env")]
+    key_file: Option<PathBuf>,
+    /// An environment variable holding the armored secret key.
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+}
+
+impl RepoArgs {
+    /// The configuration file (or an empty one) with these flags applied.
+    fn config(&self) -> Result<PipelineConfig, Box<dyn std::error::Error>> {
+        let mut config = match &self.config {
+            Some(path) => PipelineConfig::load(path)?,
+            None => PipelineConfig::default(),
+        };
+        if let Some(repo) = &self.repo {
+            config.repository = Some(repo.clone());
+        }
+        if self.key_file.is_some() || self.key_env.is_some() {
+            config.signing.key_file = self.key_file.clone();
+            config.signing.key_env = self.key_env.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// The signing key and repositories a configuration names; both are required. Indexes are
+/// signed at the time they are made.
+fn pipeline_of(
+    config: &PipelineConfig,
+) -> Result<(PgpSigner, Pipeline), Box<dyn std::error::Error>> {
+    let key = config
+        .signer()?
+        .ok_or("no signing key: give --key-file or --key-env (or signing: in the configuration)")?;
+    let url = config
+        .repository
+        .as_deref()
+        .ok_or("no repository: give --repo or repository: in the configuration")?;
+    let pipeline = Pipeline::new(url, Arc::new(key.clone()))?;
+    Ok((key, pipeline))
+}
+
+fn channel_named(
+    config: &PipelineConfig,
+    name: &str,
+) -> Result<falco_artifacts::core::ChannelConfig, Box<dyn std::error::Error>> {
+    let channel = match name {
+        "stable" => falco_artifacts::core::ChannelConfig::stable(),
+        "dev" | "development" => falco_artifacts::core::ChannelConfig::development(),
+        other => return Err(format!("unknown channel {other:?}: use stable or dev").into()),
+    };
+    Ok(config.apply(channel)?)
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let RunArgs {
+        event,
+        repo,
+        manifest,
+        gate_command,
+        evidence,
+        commit,
+        work_dir,
+        json,
+    } = args;
+    let config = repo.config()?;
+    let policy = ReleasePolicy::new(
+        event
+            .branch
+            .clone()
+            .or_else(|| config.main_branch.clone())
+            .unwrap_or_else(|| "master".into()),
+    );
+    let event = match (event.tag, event.merge) {
+        (Some(name), _) => ReleaseEvent::Tag { name },
+        (None, Some(repo)) => ReleaseEvent::Merge {
+            branch: policy.main_branch().to_owned(),
+            version: version_from_git(&repo)?,
+        },
+        (None, None) => return Err("give --tag <TAG> or --merge <REPO>".into()),
+    };
+    let mut release = event.resolve(&policy)?;
+    release.channel = config.apply(release.channel)?;
+    let gate = match (gate_command, evidence) {
+        (Some(command), _) => Some(Gate::command(
+            &command
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        )?),
+        (None, Some(file)) => Some(Gate::Evidence(file)),
+        (None, None) => config.gate()?,
+    };
+    let manifest = manifest
+        .or_else(|| config.manifest.clone())
+        .ok_or("no manifest: give --manifest or manifest: in the configuration")?;
+    let (key, pipeline) = pipeline_of(&config)?;
+    let source_date = SourceDate::from_env()?;
+    let job = ReleaseJob {
+        release,
+        manifest,
+        arches: if config.arches.is_empty() {
+            Arch::ALL.to_vec()
+        } else {
+            config.arches.clone()
+        },
+        source_date,
+        gate,
+        commit,
+        work_dir: work_dir
+            .or_else(|| config.work_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("build/release")),
+        // Packages are signed at the source date: the same release gives the same bytes, so
+        // publishing it again finds everything unchanged.
+        signer: Arc::new(key.with_signature_time(source_date.system_time())),
+    };
+    let report = runtime()?.block_on(run_release(&job, &pipeline))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+fn run_verify(repo: RepoArgs, channel: String) -> Result<(), Box<dyn std::error::Error>> {
+    let config = repo.config()?;
+    let channel = channel_named(&config, &channel)?;
+    let (_, pipeline) = pipeline_of(&config)?;
+    for verified in runtime()?.block_on(pipeline.verify(&channel))? {
+        println!("verified {verified}");
+    }
+    Ok(())
+}
+
+fn run_prune(repo: RepoArgs, channel: String) -> Result<(), Box<dyn std::error::Error>> {
+    let config = repo.config()?;
+    let channel = channel_named(&config, &channel)?;
+    let (_, pipeline) = pipeline_of(&config)?;
+    let pruned = runtime()?.block_on(pipeline.prune(&channel))?;
+    println!("{} files pruned", pruned.len());
+    for file in pruned {
+        println!("  {}/{}", file.repository, file.file_name);
+    }
+    Ok(())
 }
 
 /// One artifact a release produces.
@@ -218,90 +440,25 @@ fn demo_history(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Packs the release for every arch (DEB, RPM, tarball), publishes the DEBs into the APT
 /// repository and the tarballs into the bin repository of the release's channel, and
-/// verifies both. RPMs are built and signed into `build/`; the YUM repository comes with its
-/// own issue.
+/// verifies both, through the same library calls as `run`. RPMs are built and signed into
+/// `build/`; the YUM repository comes with its own issue.
 async fn package_and_publish(
     release: &Release,
     out: &Path,
-    store: &RepoStore,
+    pipeline: &Pipeline,
     date: SourceDate,
     signer: &Arc<dyn Signer>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let build = out.join("build").join(release.channel.name().as_ref());
-    std::fs::create_dir_all(&build)?;
-    let mut debs: Vec<Arc<dyn Artifact>> = Vec::new();
-    let mut tarballs: Vec<Arc<dyn Artifact>> = Vec::new();
-    for arch in Arch::ALL {
-        let options = ManifestOptions {
-            version: Some(release.version.clone()),
-            arch: Some(arch),
-            source_date: Some(date),
-        };
-        let spec = load_manifest(&sample_manifest(), &options)?;
-
-        let deb = DebBuilder::new(&spec).build()?.write_to_dir(&build)?;
-        let deb_path = deb.path.ok_or("pkg-deb wrote no file")?;
-        let deb_name = spec.file_name(Format::Deb);
-        let asc = signer.sign_detached_armored(&mut std::fs::File::open(&deb_path)?)?;
-        debs.push(Arc::new(
-            LocalArtifact::from_path(ArtifactKind::Deb, &deb_path)?
-                .with_version(spec.version.clone())
-                .with_arch(arch),
-        ));
-        debs.push(Arc::new(
-            LocalArtifact::from_bytes(
-                ArtifactKind::Signature,
-                format!("{deb_name}.asc"),
-                asc.into_bytes(),
-            )?
-            .with_version(spec.version.clone())
-            .with_arch(arch)
-            .with_repository(RepoKind::Deb),
-        ));
-
-        let tarball = TarballBuilder::new(&spec)
-            .with_signer(signer.as_ref())
-            .build(&build)?;
-        tarballs.extend(tarball.artifacts(&spec)?);
-
-        let rpm = RpmBuilder::new(&spec)
-            .with_signer(signer.as_ref())
-            .build()?
-            .write_to_dir(&build)?;
-        println!(
-            "  built    {}",
-            rpm.strip_prefix(out).unwrap_or(&rpm).display()
-        );
+    let specs = load_specs(release, &sample_manifest(), &Arch::ALL, date)?;
+    let packaged = package_release(&specs, signer.as_ref(), &build)?;
+    let gate = GatePassed {
+        checked: "demo (no tests to run)".into(),
+    };
+    let report = pipeline.publish(release, &packaged, &gate).await?;
+    for line in report.to_text().lines().skip(1) {
+        println!("  {}", line.trim_start());
     }
-    let apt = AptRepository::builder(store.clone())
-        .with_signer(Arc::clone(signer))
-        .build()?;
-    let bin = BinRepository::builder(store.clone()).build()?;
-    let channel = &release.channel;
-    for (kind, report) in [
-        ("deb", apt.publish(channel, &debs).await?),
-        ("tarball", bin.publish(channel, &tarballs).await?),
-    ] {
-        println!(
-            "  {kind:<8} {} uploaded, {} unchanged, {} pruned",
-            report.uploaded.len(),
-            report.unchanged.len(),
-            report.pruned.len()
-        );
-    }
-    let checks = VerifyOptions::default();
-    let (apt_check, bin_check) = (
-        apt.verify(channel, &checks).await?,
-        bin.verify(channel, &checks).await?,
-    );
-    if !apt_check.is_clean() || !bin_check.is_clean() {
-        return Err(format!("verification found problems: {apt_check:?} {bin_check:?}").into());
-    }
-    println!(
-        "  verified packages/{} and packages/{}",
-        channel.repository(RepoKind::Deb),
-        channel.repository(RepoKind::Bin)
-    );
     Ok(())
 }
 
@@ -323,6 +480,10 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
         KeyAlgorithm::Ed25519,
     )?;
     std::fs::write(keys.join("signing-key.asc"), pgp.secret_key_armored()?)?;
+    let package_signer: Arc<dyn Signer> = Arc::new(
+        pgp.clone()
+            .with_signature_time(source_date()?.system_time()),
+    );
     let signer: Arc<dyn Signer> = Arc::new(pgp);
     let public = keys.join("signing-key.pub.asc");
     std::fs::write(&public, signer.public_key_armored()?)?;
@@ -350,10 +511,8 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let date = source_date()?;
-    let store = RepoStore::from_url(&format!("file://{}", repo.display()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let pipeline = Pipeline::new(&format!("file://{}", repo.display()), Arc::clone(&signer))?;
+    let runtime = runtime()?;
     println!(
         "3. plans, packages and publishing (source date {date}) into {}",
         repo.display()
@@ -369,7 +528,13 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
             repo.join(format!("{name}.asc")),
             signer.sign_detached_armored(&mut json.as_bytes())?,
         )?;
-        runtime.block_on(package_and_publish(&release, &out, &store, date, &signer))?;
+        runtime.block_on(package_and_publish(
+            &release,
+            &out,
+            &pipeline,
+            date,
+            &package_signer,
+        ))?;
     }
     println!(
         "\nThe repository is file://{repo}\n\
@@ -395,6 +560,9 @@ fn main() -> ExitCode {
             manifest,
             json,
         } => run_plan(tag, merge, branch, manifest, json),
+        Cmd::Run(args) => run_run(args),
+        Cmd::Verify { repo, channel } => run_verify(repo, channel),
+        Cmd::Prune { repo, channel } => run_prune(repo, channel),
         Cmd::Demo { out } => run_demo(out),
     };
     match result {

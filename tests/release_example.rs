@@ -2,34 +2,12 @@
 //! with gpg like a user would.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use falco_artifacts_testkit::GpgHome;
 
-/// The example binary cargo built beside this test (`cargo test` builds examples).
-fn release_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let debug_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let bin = debug_dir.join("examples/release");
-    assert!(
-        bin.exists(),
-        "{} missing: run through cargo test, which builds examples",
-        bin.display()
-    );
-    bin
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(release_bin())
-        .args(args)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .expect("run the release example")
-}
+mod common;
+use common::run;
 
 #[test]
 fn demo_publishes_signed_plans_that_gpg_verifies() {

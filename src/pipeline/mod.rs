@@ -73,7 +73,9 @@ pub struct ReleaseJob {
     pub commit: Option<String>,
     /// Where packages are built.
     pub work_dir: PathBuf,
-    /// Signs packages and indexes.
+    /// Signs the packages. Give it the source date as signature time
+    /// (`PgpSigner::with_signature_time`) so that the same release gives the same bytes and a
+    /// re-run finds everything already published.
     pub signer: Arc<dyn Signer>,
 }
 

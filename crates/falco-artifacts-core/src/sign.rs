@@ -117,9 +117,11 @@ pub enum KeyAlgorithm {
 /// assert!(inrelease.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"));
 /// # Ok::<(), falco_artifacts_core::SignError>(())
 /// ```
+#[derive(Clone)]
 pub struct PgpSigner {
     key: SignedSecretKey,
-    password: Password,
+    /// Shared so that a copy with another signature time needs no second passphrase.
+    password: std::sync::Arc<Password>,
     signature_time: Option<Timestamp>,
 }
 
@@ -171,7 +173,7 @@ impl PgpSigner {
             })?;
         let signer = PgpSigner {
             key,
-            password: passphrase.map_or_else(Password::empty, Password::from),
+            password: std::sync::Arc::new(passphrase.map_or_else(Password::empty, Password::from)),
             signature_time: None,
         };
         // Fail at load time, not at the first signature, when the key cannot sign or is locked.
@@ -206,14 +208,15 @@ impl PgpSigner {
         let key = params.generate(rand::thread_rng()).map_err(gen_err)?;
         Ok(PgpSigner {
             key,
-            password: Password::empty(),
+            password: std::sync::Arc::new(Password::empty()),
             signature_time: None,
         })
     }
 
     /// Fixes the creation time written into every signature (for reproducible output, e.g. from
-    /// `SOURCE_DATE_EPOCH`). It must not be earlier than the key's own creation time, or verifiers
-    /// reject the signature. Without it, signatures carry the time they are made.
+    /// `SOURCE_DATE_EPOCH`). A time earlier than the signing key's own creation is raised to it,
+    /// since verifiers reject signatures older than their key. Without it, signatures carry the
+    /// time they are made.
     pub fn with_signature_time(mut self, time: SystemTime) -> Self {
         let secs = time
             .duration_since(UNIX_EPOCH)
@@ -274,7 +277,12 @@ impl PgpSigner {
         let mut config = SignatureConfig::v4(typ, key.algorithm(), HashAlgorithm::Sha256);
         config.hashed_subpackets = vec![
             sub(SubpacketData::SignatureCreationTime(
-                self.signature_time.unwrap_or_else(Timestamp::now),
+                match self.signature_time {
+                    // Never before the signing key exists, which verifiers reject; clamped, the
+                    // time is still the same on every run with this key.
+                    Some(fixed) => fixed.max(key.created_at()),
+                    None => Timestamp::now(),
+                },
             ))?,
             sub(SubpacketData::IssuerFingerprint(key.fingerprint()))?,
         ];
