@@ -245,6 +245,7 @@ fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         work_dir: work_dir
             .or_else(|| config.work_dir.clone())
             .unwrap_or_else(|| PathBuf::from("build/release")),
+        images: config.images.clone(),
         // Packages are signed at the source date: the same release gives the same bytes, so
         // publishing it again finds everything unchanged.
         signer: Arc::new(key.with_signature_time(source_date.system_time())),

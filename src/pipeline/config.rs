@@ -19,6 +19,12 @@
 //!     retention: { deb: 50, rpm: 50, bin: 10 }
 //!   stable:
 //!     retention: { deb: all, rpm: all, bin: all }
+//! images:                                 # optional
+//!   name: falcosecurity/falco
+//!   registry: registry.example.com
+//!   mirrors: [mirror.example.com]
+//!   engine: unix:///run/docker.sock       # default: DOCKER_HOST
+//!   docker_config: /root/.docker/config.json
 //! ```
 
 use std::collections::BTreeMap;
@@ -58,6 +64,9 @@ pub struct PipelineConfig {
     /// Per-channel overrides.
     #[serde(default)]
     pub channels: ChannelsConfig,
+    /// Container images; no images are built without this section.
+    #[serde(default)]
+    pub images: Option<super::ImagesConfig>,
 }
 
 /// Where the signing key comes from; the key itself is never in the file.
@@ -176,6 +185,17 @@ impl PipelineConfig {
             &mut config.signing.key_file,
             &mut config.gate.evidence,
         ] {
+            if let Some(p) = field.as_mut() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        for field in config
+            .images
+            .iter_mut()
+            .flat_map(|i| [&mut i.credentials, &mut i.docker_config])
+        {
             if let Some(p) = field.as_mut() {
                 if p.is_relative() {
                     *p = base.join(&*p);

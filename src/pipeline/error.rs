@@ -132,6 +132,15 @@ pub enum PipelineError {
         /// What is wrong.
         problems: String,
     },
+    /// The images step failed.
+    #[error("images: {what} failed")]
+    Images {
+        /// The step.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<falco_artifacts_images::ImageError>,
+    },
     /// A file could not be read or written.
     #[error("{path}", path = path.display())]
     Io {

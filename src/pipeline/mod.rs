@@ -4,7 +4,7 @@
 //! A run goes: **gate** (the tests passed, or nothing happens) → **load** every arch's manifest
 //! (bad input stops here) → **probe** the repository (unreachable stops here) → **package**
 //! DEB, RPM and tarball per arch, signed → **publish** into the channel's repositories →
-//! **verify** them → a [`RunReport`] of every file with its digest and URL. Publishing the
+//! **verify** them → build and push the **images** when configured → a [`RunReport`] of every file with its digest and URL. Publishing the
 //! same release again uploads nothing and says so ([`RunReport::is_noop`]).
 //!
 //! # Example
@@ -24,6 +24,7 @@
 //!     arches: Arch::ALL.to_vec(),
 //!     source_date: SourceDate::from_secs(1_700_000_000),
 //!     gate: Some(Gate::command(&["make".into(), "test".into()])?),
+//!     images: None,
 //!     commit: None,
 //!     work_dir: "build/release".into(),
 //!     signer,
@@ -36,6 +37,7 @@
 mod config;
 mod error;
 mod gate;
+mod images;
 mod package;
 mod report;
 mod run;
@@ -52,6 +54,7 @@ pub use config::{
 };
 pub use error::PipelineError;
 pub use gate::{Gate, GatePassed};
+pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, Packaged};
 pub use report::{FileStatus, ReportEntry, RunReport};
 pub use run::Pipeline;
@@ -73,6 +76,8 @@ pub struct ReleaseJob {
     pub commit: Option<String>,
     /// Where packages are built.
     pub work_dir: PathBuf,
+    /// Build and push container images after publishing, when set.
+    pub images: Option<ImagesConfig>,
     /// Signs the packages. Give it the source date as signature time
     /// (`PgpSigner::with_signature_time`) so that the same release gives the same bytes and a
     /// re-run finds everything already published.
@@ -106,5 +111,18 @@ pub async fn run_release(
     pipeline.probe().await?;
     let dir = job.work_dir.join(job.release.version.file_name_part());
     let packaged = package_release(&specs, job.signer.as_ref(), &dir)?;
-    pipeline.publish(&job.release, &packaged, &passed).await
+    let mut report = pipeline.publish(&job.release, &packaged, &passed).await?;
+    if let Some(images) = &job.images {
+        report.images = Some(
+            publish_images(
+                &job.release,
+                &packaged.tarball_paths,
+                images,
+                job.source_date,
+                |_| {},
+            )
+            .await?,
+        );
+    }
+    Ok(report)
 }

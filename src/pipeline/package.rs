@@ -27,6 +27,8 @@ pub struct Packaged {
     pub rpms: Vec<Arc<dyn Artifact>>,
     /// Tarballs with their `.sha256` and `.asc`.
     pub tarballs: Vec<Arc<dyn Artifact>>,
+    /// The tarball of each arch on disk (the images are made from them).
+    pub tarball_paths: Vec<(Arch, PathBuf)>,
     /// Where they were built.
     pub dir: PathBuf,
 }
@@ -168,6 +170,7 @@ pub fn package_release(
                 .artifacts(spec)
                 .map_err(|e| built("tarball", spec, e))?,
         );
+        out.tarball_paths.push((spec.arch, tarball.path));
     }
     Ok(out)
 }

@@ -45,6 +45,8 @@ pub struct RunReport {
     pub files: Vec<ReportEntry>,
     /// Repositories verified clean after publishing.
     pub verified: Vec<String>,
+    /// The images step, when it ran.
+    pub images: Option<super::ImagesReport>,
 }
 
 impl RunReport {
@@ -103,6 +105,14 @@ impl RunReport {
         }
         for r in &self.verified {
             out.push_str(&format!("  verified  {r}\n"));
+        }
+        if let Some(images) = &self.images {
+            for pushed in &images.pushed {
+                out.push_str(&format!("  pushed    {pushed}\n"));
+            }
+            for index in &images.indexes {
+                out.push_str(&format!("  index     {index}\n"));
+            }
         }
         out
     }

@@ -91,6 +91,7 @@ impl Pipeline {
             gate: gate.checked.clone(),
             files: Vec::new(),
             verified: Vec::new(),
+            images: None,
         };
         let deb_repo = channel.repository(RepoKind::Deb);
         let apt = self
