@@ -1,18 +1,28 @@
-//! Turning a [`PackageSpec`] into an `.rpm` on the `rpm` crate.
+//! Turning a [`PackageSpec`] into an `.rpm`: the `rpm` crate builds the header from the
+//! description with empty placeholder files, the payload is streamed through core's parallel
+//! encoder into a temporary file (see [`crate::payload`]), and the header gets the sizes and
+//! digests measured on the way (see [`crate::header`]).
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 
 use falco_artifacts_core::package::{
     ConfigKind, ContentEntry, ContentKind, ContentSource, Format, PackageSpec, Relations, Script,
 };
 use falco_artifacts_core::Signer;
-use rpm::{Dependency, DependencyFlags, FileOptions, Scriptlet};
+use rpm::{
+    Dependency, DependencyFlags, FileFlags, FileOptions, FileType, IndexTag, PackageMetadata,
+    Scriptlet, SignatureHeaderBuilder,
+};
 
+use crate::header::{main_header, Measured};
+use crate::payload::{write_payload, Content, Entry, Options};
 use crate::relation::parse_relation;
-use crate::sign::sign_package;
+use crate::sign::sign_metadata;
 use crate::{Compression, RpmError};
 
 /// A changelog entry written into the package (`%changelog`).
@@ -29,9 +39,10 @@ pub struct ChangelogEntry {
 /// Builds an `.rpm` from a format-neutral [`PackageSpec`].
 ///
 /// Required: the description. Optional: compression (gzip level 6 by default), epoch, packager
-/// (the maintainer by default), group, `noarch`, changelog, and a [`Signer`] that signs the
-/// header (SHA-256). [`build`](Self::build) checks everything and assembles the package; the
-/// payload is held in memory until it is written.
+/// (the maintainer by default), group, `noarch`, changelog, a [`Signer`] that signs the
+/// header (SHA-256), the number of compression threads and the temporary directory.
+/// [`build`](Self::build) checks everything, streams the compressed payload into an unnamed
+/// temporary file and assembles the headers; memory stays bounded whatever the payload size.
 #[derive(Debug)]
 pub struct RpmBuilder<'a> {
     spec: &'a PackageSpec,
@@ -42,13 +53,46 @@ pub struct RpmBuilder<'a> {
     noarch: bool,
     changelog: Vec<ChangelogEntry>,
     signer: Option<&'a dyn Signer>,
+    threads: u32,
+    temp_dir: Option<PathBuf>,
+    /// Forces rpm's large-file format on a small package, for tests.
+    #[cfg(test)]
+    force_large: bool,
 }
 
-/// A built package, ready to write.
+/// A built package, ready to write: the headers in memory, the compressed payload in an
+/// unnamed temporary file that disappears with this value.
 #[derive(Debug)]
 pub struct RpmPackage {
-    package: rpm::Package,
+    metadata: PackageMetadata,
+    /// Behind a lock because writing seeks it.
+    payload: Mutex<fs::File>,
+    payload_len: u64,
     file_name: String,
+}
+
+/// Where a regular file's bytes come from, keyed in [`RpmBuilder::build`] by install path.
+enum Source<'a> {
+    Inline(&'a [u8]),
+    Path(&'a Path, u64),
+}
+
+/// The install path as the `rpm` crate lists it: slashes collapsed, no trailing slash.
+fn normalized(dst: &str) -> String {
+    let dst = dst
+        .strip_prefix('.')
+        .filter(|d| d.starts_with('/'))
+        .unwrap_or(dst);
+    let mut out = String::with_capacity(dst.len());
+    for c in dst.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    if out.len() > 1 && out.ends_with('/') {
+        out.pop();
+    }
+    out
 }
 
 impl<'a> RpmBuilder<'a> {
@@ -63,7 +107,27 @@ impl<'a> RpmBuilder<'a> {
             noarch: false,
             changelog: Vec::new(),
             signer: None,
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+            temp_dir: None,
+            #[cfg(test)]
+            force_large: false,
         }
+    }
+
+    /// Compression threads (all cores by default; 0 counts as 1). The package is
+    /// byte-identical whatever the number.
+    pub fn with_threads(mut self, threads: u32) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Where the compressed payload waits until the package is written (the system temporary
+    /// directory, `$TMPDIR`, by default). The file has no name and is gone when the package is
+    /// dropped.
+    pub fn with_temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.temp_dir = Some(dir.into());
+        self
     }
 
     /// Payload compression and level.
@@ -154,8 +218,9 @@ impl<'a> RpmBuilder<'a> {
             b.add_changelog_entry(&entry.author, &entry.text, entry.time);
         }
         add_relations(&mut b, &spec.relations_for(Format::Rpm))?;
+        let mut sources = BTreeMap::new();
         for entry in spec.contents_for(Format::Rpm) {
-            add_entry(&mut b, entry, date)?;
+            add_entry(&mut b, entry, date, &mut sources)?;
         }
         let scripts = &spec.scripts;
         if let Some(s) = &scripts.post_install {
@@ -167,20 +232,120 @@ impl<'a> RpmBuilder<'a> {
         if let Some(s) = &scripts.post_remove {
             b.post_uninstall_script(scriptlet(s));
         }
-        let mut package = b.build().map_err(|source| RpmError::Build {
+        // The crate's package has empty placeholder files: only its headers are kept.
+        let template = b.build().map_err(|source| RpmError::Build {
             name: spec.name.clone(),
             source,
         })?;
+        let mut metadata = template.metadata;
+        let (entries, sizes) = payload_entries(&metadata, &sources)?;
+        let installed = sizes.iter().sum::<u64>();
+        #[cfg(not(test))]
+        let large = installed > u64::from(u32::MAX);
+        #[cfg(test)]
+        let large = installed > u64::from(u32::MAX) || self.force_large;
+        let temp_dir = self.temp_dir.unwrap_or_else(std::env::temp_dir);
+        let options = Options {
+            compression: self.compression.encoder(),
+            threads: self.threads,
+            temp_dir: &temp_dir,
+            large,
+        };
+        let payload = write_payload(&entries, &options)?;
+        let mut digests = vec![String::new(); sizes.len()];
+        for (entry, digest) in entries.iter().zip(&payload.digests) {
+            if let (Some(slot), Some(digest)) = (digests.get_mut(entry.index as usize), digest) {
+                *slot = digest.to_hex();
+            }
+        }
+        let measured = Measured {
+            sizes,
+            digests,
+            installed,
+            payload_sha256: payload.compressed.sha256.to_hex(),
+            archive_sha256: payload.archive.sha256.to_hex(),
+            large,
+        };
+        metadata.header = main_header(&metadata.header, &measured)?;
+        let header = metadata.header_bytes().map_err(RpmError::Write)?;
+        let signature_error = |source| RpmError::Header {
+            field: "signature header",
+            source,
+        };
+        metadata.signature = SignatureHeaderBuilder::from_existing(&metadata.signature)
+            .map_err(signature_error)?
+            .set_content_length(header.len() as u64 + payload.compressed.size)
+            .calculate_digests(&header)
+            .build()
+            .map_err(signature_error)?;
         if let Some(signer) = self.signer {
-            sign_package(&mut package, signer)?;
+            sign_metadata(&mut metadata, signer)?;
         }
         let file_name = if self.noarch {
             format!("{}-{}-noarch.rpm", spec.name, spec.version)
         } else {
             spec.file_name(Format::Rpm)
         };
-        Ok(RpmPackage { package, file_name })
+        Ok(RpmPackage {
+            metadata,
+            payload: Mutex::new(payload.file),
+            payload_len: payload.compressed.size,
+            file_name,
+        })
     }
+}
+
+/// The payload entries in header order, with their sources, and the size of every file of
+/// the header (`%ghost` files have no payload entry).
+fn payload_entries<'a>(
+    meta: &PackageMetadata,
+    sources: &BTreeMap<String, Source<'a>>,
+) -> Result<(Vec<Entry<'a>>, Vec<u64>), RpmError> {
+    let template_error = |source| RpmError::Header {
+        field: "file list",
+        source,
+    };
+    let files = meta.get_file_entries().map_err(template_error)?;
+    let inodes = if files.is_empty() {
+        Vec::new()
+    } else {
+        meta.header
+            .get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEINODES)
+            .map_err(template_error)?
+    };
+    let mut entries = Vec::with_capacity(files.len());
+    let mut sizes = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let path = f.path().to_string_lossy().into_owned();
+        let (size, content) = match f.file_type() {
+            _ if f.flags().contains(FileFlags::GHOST) => {
+                sizes.push(0);
+                continue;
+            }
+            FileType::Regular => match sources.get(&path) {
+                Some(Source::Inline(bytes)) => (bytes.len() as u64, Content::Inline(bytes)),
+                Some(Source::Path(source, size)) => (*size, Content::Path(source)),
+                None => return Err(RpmError::UnknownTemplateFile { path }),
+            },
+            FileType::SymbolicLink => {
+                let target = f.linkto().unwrap_or_default().as_bytes().to_vec();
+                (target.len() as u64, Content::Link(target))
+            }
+            _ => (0, Content::Empty),
+        };
+        sizes.push(size);
+        entries.push(Entry {
+            name: format!(".{path}"),
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            ino: inodes.get(i).copied().unwrap_or(0),
+            mode: u32::from(f.mode().raw_mode()),
+            mtime: f.modified_at().into(),
+            rdev: f.rdev(),
+            size,
+            content,
+        });
+    }
+    Ok((entries, sizes))
 }
 
 impl RpmPackage {
@@ -191,27 +356,60 @@ impl RpmPackage {
 
     /// Signs (or re-signs) the header with `signer`, replacing any earlier signature.
     pub fn sign(&mut self, signer: &dyn Signer) -> Result<(), RpmError> {
-        sign_package(&mut self.package, signer)
+        sign_metadata(&mut self.metadata, signer)
     }
 
-    /// Writes the package to `out`.
+    /// Writes the package to `out`: the headers, then the payload copied from its temporary
+    /// file.
     pub fn write(&self, out: &mut impl Write) -> Result<(), RpmError> {
-        self.package.write(out).map_err(RpmError::Write)
+        self.metadata.write(out).map_err(RpmError::Write)?;
+        let mut file = self.payload.lock().unwrap_or_else(PoisonError::into_inner);
+        file.seek(SeekFrom::Start(0))
+            .map_err(RpmError::CopyPayload)?;
+        let copied = io::copy(&mut io::Read::take(&mut *file, self.payload_len), out)
+            .map_err(RpmError::CopyPayload)?;
+        if copied != self.payload_len {
+            return Err(RpmError::CopyPayload(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the temporary payload file is shorter than what was written to it",
+            )));
+        }
+        Ok(())
     }
 
     /// Writes the package into `dir` under [`file_name`](Self::file_name) and returns its path.
+    /// The file appears complete or not at all: it is written under a temporary name first.
     pub fn write_to_dir(&self, dir: &Path) -> Result<PathBuf, RpmError> {
         let path = dir.join(&self.file_name);
-        let file = fs::File::create(&path).map_err(|e| RpmError::io("create", &path, e))?;
-        let mut out = std::io::BufWriter::new(file);
-        self.write(&mut out)?;
-        out.flush().map_err(|e| RpmError::io("write", &path, e))?;
+        let tmp = dir.join(format!(".{}.part-{}", self.file_name, std::process::id()));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| RpmError::io("create", &tmp, e))?;
+        let mut out = io::BufWriter::new(file);
+        let written = self
+            .write(&mut out)
+            .and_then(|()| out.flush().map_err(|e| RpmError::io("write", &tmp, e)))
+            .and_then(|()| {
+                fs::rename(&tmp, &path).map_err(|e| RpmError::io("rename into", &path, e))
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(path)
     }
 
-    /// The package as the `rpm` crate holds it, for anything this crate does not wrap.
-    pub fn as_rpm(&self) -> &rpm::Package {
-        &self.package
+    /// The lead and headers as the `rpm` crate reads them, for anything this crate does not
+    /// wrap.
+    pub fn metadata(&self) -> &PackageMetadata {
+        &self.metadata
+    }
+
+    /// The size of the compressed payload in bytes.
+    pub fn payload_size(&self) -> u64 {
+        self.payload_len
     }
 }
 
@@ -256,7 +454,19 @@ fn permissions(entry: &ContentEntry) -> u16 {
     u16::try_from(entry.mode & 0o7777).unwrap_or(0o644)
 }
 
-fn add_entry(b: &mut rpm::PackageBuilder, entry: &ContentEntry, date: u32) -> Result<(), RpmError> {
+/// The `rpm` crate's files under this directory carry dependencies read from their content
+/// (`user()`/`group()` provides): those get their real content, every other regular file an
+/// empty placeholder whose size and digest the payload pass fills in.
+fn content_read_by_the_crate(dst: &str) -> bool {
+    dst.starts_with("/usr/lib/sysusers.d/") && dst.ends_with(".conf")
+}
+
+fn add_entry<'a>(
+    b: &mut rpm::PackageBuilder,
+    entry: &'a ContentEntry,
+    date: u32,
+    sources: &mut BTreeMap<String, Source<'a>>,
+) -> Result<(), RpmError> {
     let dst = entry.dst.as_ref();
     let err = |source| RpmError::AddEntry {
         path: dst.to_owned(),
@@ -284,10 +494,17 @@ fn add_entry(b: &mut rpm::PackageBuilder, entry: &ContentEntry, date: u32) -> Re
                 ConfigKind::Config => o.config(),
                 ConfigKind::ConfigNoReplace => o.config().noreplace(),
             };
+            let key = normalized(dst);
+            let read_by_crate = content_read_by_the_crate(&key);
             match source {
                 ContentSource::Inline(bytes) => {
-                    b.with_file_contents(bytes.to_vec(), owned(o))
-                        .map_err(err)?;
+                    let placeholder = if read_by_crate {
+                        bytes.to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    b.with_file_contents(placeholder, owned(o)).map_err(err)?;
+                    sources.insert(key, Source::Inline(bytes));
                 }
                 ContentSource::Path(path) => {
                     let meta = fs::metadata(path).map_err(|e| RpmError::io("read", path, e))?;
@@ -299,7 +516,13 @@ fn add_entry(b: &mut rpm::PackageBuilder, entry: &ContentEntry, date: u32) -> Re
                         .map_or(u64::from(date), |d| d.as_secs());
                     let clamped = u32::try_from(mtime.min(u64::from(date))).unwrap_or(date);
                     let o = owned(o).modified_at(rpm::Timestamp::from(clamped));
-                    b.with_file(path, o).map_err(err)?;
+                    let placeholder = if read_by_crate {
+                        fs::read(path).map_err(|e| RpmError::io("read", path, e))?
+                    } else {
+                        Vec::new()
+                    };
+                    b.with_file_contents(placeholder, o).map_err(err)?;
+                    sources.insert(key, Source::Path(path, meta.len()));
                 }
             }
         }
