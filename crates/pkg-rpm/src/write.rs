@@ -55,9 +55,7 @@ pub struct RpmBuilder<'a> {
     signer: Option<&'a dyn Signer>,
     threads: u32,
     temp_dir: Option<PathBuf>,
-    /// Forces rpm's large-file format on a small package, for tests.
-    #[cfg(test)]
-    force_large: bool,
+    large_file_format: bool,
 }
 
 /// A built package, ready to write: the headers in memory, the compressed payload in an
@@ -110,8 +108,7 @@ impl<'a> RpmBuilder<'a> {
             threads: std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
             temp_dir: None,
-            #[cfg(test)]
-            force_large: false,
+            large_file_format: false,
         }
     }
 
@@ -119,6 +116,14 @@ impl<'a> RpmBuilder<'a> {
     /// byte-identical whatever the number.
     pub fn with_threads(mut self, threads: u32) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// Writes rpm's large-file format (64-bit sizes, the "stripped" cpio payload and
+    /// `rpmlib(LargeFiles)`) even for a small package; it is chosen anyway when the files total
+    /// 4 GiB or more. Such packages need rpm ≥ 4.12 (EL8 and later; not EL7).
+    pub fn with_large_file_format(mut self) -> Self {
+        self.large_file_format = true;
         self
     }
 
@@ -240,10 +245,7 @@ impl<'a> RpmBuilder<'a> {
         let mut metadata = template.metadata;
         let (entries, sizes) = payload_entries(&metadata, &sources)?;
         let installed = sizes.iter().sum::<u64>();
-        #[cfg(not(test))]
-        let large = installed > u64::from(u32::MAX);
-        #[cfg(test)]
-        let large = installed > u64::from(u32::MAX) || self.force_large;
+        let large = self.large_file_format || installed > u64::from(u32::MAX);
         let temp_dir = self.temp_dir.unwrap_or_else(std::env::temp_dir);
         let options = Options {
             compression: self.compression.encoder(),
