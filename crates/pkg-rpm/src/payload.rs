@@ -3,12 +3,15 @@
 //! (each file's SHA-256, the archive's and the compressed payload's). Memory stays at one copy
 //! buffer plus the encoder's own state, whatever the size of the files.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use falco_artifacts_core::compress::{self, Encoder};
 use falco_artifacts_core::{DigestSet, DigestingReader, DigestingWriter, Digests, Sha256Digest};
+
+use rpm::{FileFlags, FileType, IndexTag, PackageMetadata};
 
 use crate::cpio::{padding, write_newc, write_stripped, write_trailer, NewcEntry};
 use crate::RpmError;
@@ -64,6 +67,83 @@ pub(crate) struct Options<'a> {
     pub(crate) temp_dir: &'a Path,
     /// rpm's stripped cpio format, for files of more than 4 GiB in all.
     pub(crate) large: bool,
+}
+
+/// Where a regular file's bytes come from, keyed in [`RpmBuilder::build`] by install path.
+pub(crate) enum Source<'a> {
+    Inline(&'a [u8]),
+    Path(&'a Path, u64),
+}
+
+/// The install path as the `rpm` crate lists it: slashes collapsed, no trailing slash.
+pub(crate) fn normalized(dst: &str) -> String {
+    let dst = dst
+        .strip_prefix('.')
+        .filter(|d| d.starts_with('/'))
+        .unwrap_or(dst);
+    let mut out = String::with_capacity(dst.len());
+    for c in dst.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    if out.len() > 1 && out.ends_with('/') {
+        out.pop();
+    }
+    out
+}
+
+/// The payload entries in header order, with their sources, and the size of every file of
+/// the header (`%ghost` files have no payload entry).
+pub(crate) fn payload_entries<'a>(
+    meta: &PackageMetadata,
+    sources: &BTreeMap<String, Source<'a>>,
+) -> Result<(Vec<Entry<'a>>, Vec<u64>), RpmError> {
+    let template_error = |source| RpmError::Header {
+        field: "file list",
+        source,
+    };
+    let files = meta.get_file_entries().map_err(template_error)?;
+    let inodes = if files.is_empty() {
+        Vec::new()
+    } else {
+        meta.header
+            .get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEINODES)
+            .map_err(template_error)?
+    };
+    let mut entries = Vec::with_capacity(files.len());
+    let mut sizes = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let path = f.path().to_string_lossy().into_owned();
+        let (size, content) = match f.file_type() {
+            _ if f.flags().contains(FileFlags::GHOST) => {
+                sizes.push(0);
+                continue;
+            }
+            FileType::Regular => match sources.get(&path) {
+                Some(Source::Inline(bytes)) => (bytes.len() as u64, Content::Inline(bytes)),
+                Some(Source::Path(source, size)) => (*size, Content::Path(source)),
+                None => return Err(RpmError::UnknownTemplateFile { path }),
+            },
+            FileType::SymbolicLink => {
+                let target = f.linkto().unwrap_or_default().as_bytes().to_vec();
+                (target.len() as u64, Content::Link(target))
+            }
+            _ => (0, Content::Empty),
+        };
+        sizes.push(size);
+        entries.push(Entry {
+            name: format!(".{path}"),
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            ino: inodes.get(i).copied().unwrap_or(0),
+            mode: u32::from(f.mode().raw_mode()),
+            mtime: f.modified_at().into(),
+            rdev: f.rdev(),
+            size,
+            content,
+        });
+    }
+    Ok((entries, sizes))
 }
 
 /// Writes `entries` and the trailer as the compressed payload.

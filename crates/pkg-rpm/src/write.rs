@@ -5,22 +5,18 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 use falco_artifacts_core::package::{
     ConfigKind, ContentEntry, ContentKind, ContentSource, Format, PackageSpec, Relations, Script,
 };
 use falco_artifacts_core::Signer;
-use rpm::{
-    Dependency, DependencyFlags, FileFlags, FileOptions, FileType, IndexTag, PackageMetadata,
-    Scriptlet, SignatureHeaderBuilder,
-};
+use rpm::{Dependency, DependencyFlags, FileOptions, Scriptlet, SignatureHeaderBuilder};
 
 use crate::header::{main_header, Measured};
-use crate::payload::{write_payload, Content, Entry, Options};
+use crate::package::RpmPackage;
+use crate::payload::{normalized, payload_entries, write_payload, Options, Source};
 use crate::relation::parse_relation;
 use crate::sign::sign_metadata;
 use crate::{Compression, RpmError};
@@ -56,41 +52,6 @@ pub struct RpmBuilder<'a> {
     threads: u32,
     temp_dir: Option<PathBuf>,
     large_file_format: bool,
-}
-
-/// A built package, ready to write: the headers in memory, the compressed payload in an
-/// unnamed temporary file that disappears with this value.
-#[derive(Debug)]
-pub struct RpmPackage {
-    metadata: PackageMetadata,
-    /// Behind a lock because writing seeks it.
-    payload: Mutex<fs::File>,
-    payload_len: u64,
-    file_name: String,
-}
-
-/// Where a regular file's bytes come from, keyed in [`RpmBuilder::build`] by install path.
-enum Source<'a> {
-    Inline(&'a [u8]),
-    Path(&'a Path, u64),
-}
-
-/// The install path as the `rpm` crate lists it: slashes collapsed, no trailing slash.
-fn normalized(dst: &str) -> String {
-    let dst = dst
-        .strip_prefix('.')
-        .filter(|d| d.starts_with('/'))
-        .unwrap_or(dst);
-    let mut out = String::with_capacity(dst.len());
-    for c in dst.chars() {
-        if !(c == '/' && out.ends_with('/')) {
-            out.push(c);
-        }
-    }
-    if out.len() > 1 && out.ends_with('/') {
-        out.pop();
-    }
-    out
 }
 
 impl<'a> RpmBuilder<'a> {
@@ -288,130 +249,12 @@ impl<'a> RpmBuilder<'a> {
         } else {
             spec.file_name(Format::Rpm)
         };
-        Ok(RpmPackage {
+        Ok(RpmPackage::new(
             metadata,
-            payload: Mutex::new(payload.file),
-            payload_len: payload.compressed.size,
+            payload.file,
+            payload.compressed.size,
             file_name,
-        })
-    }
-}
-
-/// The payload entries in header order, with their sources, and the size of every file of
-/// the header (`%ghost` files have no payload entry).
-fn payload_entries<'a>(
-    meta: &PackageMetadata,
-    sources: &BTreeMap<String, Source<'a>>,
-) -> Result<(Vec<Entry<'a>>, Vec<u64>), RpmError> {
-    let template_error = |source| RpmError::Header {
-        field: "file list",
-        source,
-    };
-    let files = meta.get_file_entries().map_err(template_error)?;
-    let inodes = if files.is_empty() {
-        Vec::new()
-    } else {
-        meta.header
-            .get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEINODES)
-            .map_err(template_error)?
-    };
-    let mut entries = Vec::with_capacity(files.len());
-    let mut sizes = Vec::with_capacity(files.len());
-    for (i, f) in files.iter().enumerate() {
-        let path = f.path().to_string_lossy().into_owned();
-        let (size, content) = match f.file_type() {
-            _ if f.flags().contains(FileFlags::GHOST) => {
-                sizes.push(0);
-                continue;
-            }
-            FileType::Regular => match sources.get(&path) {
-                Some(Source::Inline(bytes)) => (bytes.len() as u64, Content::Inline(bytes)),
-                Some(Source::Path(source, size)) => (*size, Content::Path(source)),
-                None => return Err(RpmError::UnknownTemplateFile { path }),
-            },
-            FileType::SymbolicLink => {
-                let target = f.linkto().unwrap_or_default().as_bytes().to_vec();
-                (target.len() as u64, Content::Link(target))
-            }
-            _ => (0, Content::Empty),
-        };
-        sizes.push(size);
-        entries.push(Entry {
-            name: format!(".{path}"),
-            index: u32::try_from(i).unwrap_or(u32::MAX),
-            ino: inodes.get(i).copied().unwrap_or(0),
-            mode: u32::from(f.mode().raw_mode()),
-            mtime: f.modified_at().into(),
-            rdev: f.rdev(),
-            size,
-            content,
-        });
-    }
-    Ok((entries, sizes))
-}
-
-impl RpmPackage {
-    /// The file name of the package: `falco-<version>-<arch>.rpm`.
-    pub fn file_name(&self) -> &str {
-        &self.file_name
-    }
-
-    /// Signs (or re-signs) the header with `signer`, replacing any earlier signature.
-    pub fn sign(&mut self, signer: &dyn Signer) -> Result<(), RpmError> {
-        sign_metadata(&mut self.metadata, signer)
-    }
-
-    /// Writes the package to `out`: the headers, then the payload copied from its temporary
-    /// file.
-    pub fn write(&self, out: &mut impl Write) -> Result<(), RpmError> {
-        self.metadata.write(out).map_err(RpmError::Write)?;
-        let mut file = self.payload.lock().unwrap_or_else(PoisonError::into_inner);
-        file.seek(SeekFrom::Start(0))
-            .map_err(RpmError::CopyPayload)?;
-        let copied = io::copy(&mut io::Read::take(&mut *file, self.payload_len), out)
-            .map_err(RpmError::CopyPayload)?;
-        if copied != self.payload_len {
-            return Err(RpmError::CopyPayload(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the temporary payload file is shorter than what was written to it",
-            )));
-        }
-        Ok(())
-    }
-
-    /// Writes the package into `dir` under [`file_name`](Self::file_name) and returns its path.
-    /// The file appears complete or not at all: it is written under a temporary name first.
-    pub fn write_to_dir(&self, dir: &Path) -> Result<PathBuf, RpmError> {
-        let path = dir.join(&self.file_name);
-        let tmp = dir.join(format!(".{}.part-{}", self.file_name, std::process::id()));
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| RpmError::io("create", &tmp, e))?;
-        let mut out = io::BufWriter::new(file);
-        let written = self
-            .write(&mut out)
-            .and_then(|()| out.flush().map_err(|e| RpmError::io("write", &tmp, e)))
-            .and_then(|()| {
-                fs::rename(&tmp, &path).map_err(|e| RpmError::io("rename into", &path, e))
-            });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        Ok(path)
-    }
-
-    /// The lead and headers as the `rpm` crate reads them, for anything this crate does not
-    /// wrap.
-    pub fn metadata(&self) -> &PackageMetadata {
-        &self.metadata
-    }
-
-    /// The size of the compressed payload in bytes.
-    pub fn payload_size(&self) -> u64 {
-        self.payload_len
+        ))
     }
 }
 
