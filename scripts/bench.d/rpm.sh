@@ -52,7 +52,8 @@ SPEC
   echo "payload: $(du -sm "$src" | cut -f1) MiB, binary-like; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "rpm $(rpm --eval '%{_rpmversion}'), %_binary_payload: $(rpm --eval '%{?_binary_payload}%{!?_binary_payload:(undefined)}')"
   local name peer_opts ours_opts
-  for name in gzip xz xz-peer-threads; do
+  # BENCH_RPM_CODECS picks rows (xz at 256 MiB takes minutes per tool on 2 cores).
+  for name in ${BENCH_RPM_CODECS:-gzip xz xz-peer-threads}; do
     case $name in
       gzip) peer_opts="w6.gzdio"; ours_opts="--compression gzip --level 6" ;;
       xz) peer_opts="w6.xzdio"; ours_opts="--compression xz --level 6" ;;
