@@ -35,7 +35,7 @@
 //! description with empty placeholder files; the sizes and digests are then put in (it keeps
 //! its own payload writer and compressors private, and holds the payload in memory).
 //! Memory: a 1 MiB copy buffer plus the encoder's state (a few 256 KiB chunks per thread for
-//! gzip; liblzma's ~100 MiB per thread at xz level 6).
+//! gzip; about 130 MiB per thread for liblzma at xz level 6).
 //!
 //! # Example
 //!
