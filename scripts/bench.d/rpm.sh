@@ -1,7 +1,9 @@
 # The .rpm writer against `rpmbuild -bb` of an equivalent spec that installs the same files
 # (a binary-like $mb MiB /usr/bin/falco plus the sample's configs and units), at gzip level 6
 # and xz level 6. brp scripts, debuginfo and build-id links are off for rpmbuild: they would
-# only add work ours does not do. Both outputs are checked with `rpm -K`.
+# only add work ours does not do. Both outputs are checked with `rpm -K`. rpmbuild compresses on
+# one thread with `wN.xzdio` (what `%_binary_payload` spells unless a `T` is added); the last
+# row gives it every core (`w6T.xzdio`) for reference. Ours streams on every core.
 run_rpm() {
   build_examples falco-artifacts-pkg-rpm
   local dir=$work/rpm src=$work/rpm/src size=0
@@ -47,16 +49,19 @@ ln -s falco %{buildroot}/usr/bin/falco-driver-loader
 %dir /usr/share/falco/plugins
 SPEC
   # rpm's %post -f reads the script from a file relative to the build dir; absolute works.
-  echo "payload: $(du -sm "$src" | cut -f1) MiB, binary-like"
+  echo "payload: $(du -sm "$src" | cut -f1) MiB, binary-like; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "rpm $(rpm --eval '%{_rpmversion}'), %_binary_payload: $(rpm --eval '%{?_binary_payload}%{!?_binary_payload:(undefined)}')"
   local name peer_opts ours_opts
-  for name in gzip xz; do
+  # BENCH_RPM_CODECS picks rows (xz at 256 MiB takes minutes per tool on 2 cores).
+  for name in ${BENCH_RPM_CODECS:-gzip xz xz-peer-threads}; do
     case $name in
       gzip) peer_opts="w6.gzdio"; ours_opts="--compression gzip --level 6" ;;
       xz) peer_opts="w6.xzdio"; ours_opts="--compression xz --level 6" ;;
+      xz-peer-threads) peer_opts="w6T.xzdio"; ours_opts="--compression xz --level 6" ;;
     esac
     rm -rf "$dir/out" "$dir/top/RPMS" "$dir/top/BUILDROOT"
     mkdir -p "$dir/out"
-    compare ".rpm, $name level 6 (rpm crate keeps the payload in memory)" \
+    compare ".rpm, $name level 6 (peer $peer_opts; ours streamed, $(nproc) threads)" \
       "falco-artifacts build-rpm" \
       "$bin/build-rpm $dir/falco.yaml $dir/out --version 0.39.0 --arch x86_64 --source-date 1700000000 $ours_opts" \
       "rpmbuild -bb" \

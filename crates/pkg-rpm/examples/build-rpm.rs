@@ -38,6 +38,9 @@ struct Args {
     /// Compression level (default: gzip 6, xz 6, zstd 19).
     #[arg(long)]
     level: Option<i32>,
+    /// Compression threads (default: every core; the package is the same whatever the number).
+    #[arg(long)]
+    threads: Option<u32>,
 }
 
 fn run(args: Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -57,6 +60,9 @@ fn run(args: Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
         None => None,
     };
     let mut builder = RpmBuilder::new(&spec).with_compression(compression);
+    if let Some(threads) = args.threads {
+        builder = builder.with_threads(threads);
+    }
     if let Some(signer) = &signer {
         builder = builder.with_signer(signer);
     }

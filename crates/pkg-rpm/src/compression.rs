@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use falco_artifacts_core::compress::{self, Codec};
+
 use crate::RpmError;
 
 /// How the cpio payload is compressed, with the level.
@@ -75,6 +77,20 @@ impl Compression {
             Compression::Zstd(l) if (1..=22).contains(&l) => rpm::CompressionWithLevel::Zstd(l),
             Compression::Zstd(l) => return Err(out_of_range("zstd", l.into(), 1, 22)),
         })
+    }
+}
+
+impl Compression {
+    /// The settings of core's streaming encoder for this compressor, once
+    /// [`checked`](Self::checked).
+    pub(crate) fn encoder(self) -> compress::Compression {
+        let (codec, level) = match self {
+            Compression::None => (Codec::None, 0),
+            Compression::Gzip(l) => (Codec::Gzip, l),
+            Compression::Xz(l) => (Codec::Xz, l),
+            Compression::Zstd(l) => (Codec::Zstd, u32::try_from(l).unwrap_or(1)),
+        };
+        compress::Compression::new(codec, level)
     }
 }
 

@@ -56,6 +56,12 @@ pub enum RpmError {
         #[source]
         source: rpm::Error,
     },
+    /// The `rpm` crate listed a file the description does not have (its path rules changed).
+    #[error("the rpm crate listed {path}, which is not in the package description")]
+    UnknownTemplateFile {
+        /// The path as the crate listed it.
+        path: String,
+    },
     /// Signing the header failed.
     #[error("cannot sign the rpm header")]
     Sign(#[source] SignError),
@@ -76,6 +82,12 @@ pub enum RpmError {
         #[source]
         source: std::io::Error,
     },
+    /// A file changed size while it was being packaged.
+    #[error("{path} changed while it was being packaged")]
+    SourceChanged {
+        /// The file.
+        path: PathBuf,
+    },
     /// Writing the package to a stream failed.
     #[error("cannot write the rpm")]
     Write(#[source] rpm::Error),
@@ -88,6 +100,9 @@ pub enum RpmError {
         #[source]
         source: rpm::Error,
     },
+    /// Copying the payload into the package failed.
+    #[error("cannot copy the payload into the rpm")]
+    CopyPayload(#[source] std::io::Error),
     /// The bytes are not a well-formed rpm: a bound, magic or size check failed.
     #[error("{origin} is not a well-formed rpm: {why}{}", offset.map(|o| format!(" (at byte {o})")).unwrap_or_default())]
     Corrupt {

@@ -24,13 +24,18 @@
 //! only: use RSA for repositories EL7 machines read; Ed25519 needs rpm ≥ 4.14 (EL8+). zstd
 //! payloads need rpm ≥ 4.14 (EL8+); gzip and xz work everywhere.
 //!
-//! # Memory
+//! # Memory and threads
 //!
-//! The `rpm` crate streams file contents into the compressor but keeps the *compressed*
-//! payload in memory until the package is written (about the package's size in RAM, plus the
-//! compressor's own state: ~95 MiB for xz level 6). Streaming it would need the payload
-//! written to a temporary file or a seekable output first, because the SHA-256 payload digest
-//! and the header+payload size precede the payload on disk.
+//! The payload is never held in memory: [`RpmBuilder::build`] writes the cpio archive file by
+//! file through core's streaming encoders (pigz-style parallel gzip, multi-threaded xz and
+//! zstd, the same bytes whatever the thread count) into an unnamed temporary file, computing
+//! each file's SHA-256, the archive's and the compressed payload's in the same pass; the
+//! headers, which need those digests and sizes, are assembled afterwards and the payload is
+//! copied after them when the package is written. The `rpm` crate builds the header from the
+//! description with empty placeholder files; the sizes and digests are then put in (it keeps
+//! its own payload writer and compressors private, and holds the payload in memory).
+//! Memory: a 1 MiB copy buffer plus the encoder's state (a few 256 KiB chunks per thread for
+//! gzip; about 130 MiB per thread for liblzma at xz level 6).
 //!
 //! # Example
 //!
@@ -80,8 +85,12 @@
 #![deny(missing_docs)]
 
 mod compression;
+mod cpio;
 mod error;
 mod extract;
+mod header;
+mod package;
+mod payload;
 mod read;
 mod relation;
 mod sign;
@@ -94,6 +103,7 @@ pub use falco_artifacts_core as core;
 pub use compression::Compression;
 pub use error::RpmError;
 pub use extract::{extract, ExtractReport};
+pub use package::RpmPackage;
 pub use read::{split_evr, Changelog, Comparison, FileInfo, FileKind, Relation, RpmInfo};
 pub use sign::resign_file;
-pub use write::{ChangelogEntry, RpmBuilder, RpmPackage};
+pub use write::{ChangelogEntry, RpmBuilder};

@@ -156,17 +156,16 @@ pub(crate) fn sign_header(signer: &dyn Signer, header: &[u8]) -> Result<Vec<u8>,
         .map_err(RpmError::Sign)
 }
 
-/// Signs a package held in memory, keeping the signature header's size when it can.
-pub(crate) fn sign_package(
-    package: &mut rpm::Package,
+/// Signs the headers of a package being built, keeping the signature header's size when it
+/// can.
+pub(crate) fn sign_metadata(
+    meta: &mut PackageMetadata,
     signer: &dyn Signer,
 ) -> Result<(), RpmError> {
-    let meta = &package.metadata;
     let header = meta.header_bytes().map_err(RpmError::Write)?;
     let signature = sign_header(signer, &header)?;
     let target = padded_size(&meta.lead, &meta.signature);
-    let sig = new_signature_header(&meta.lead, &meta.signature, signature, target)?;
-    package.metadata.signature = sig;
+    meta.signature = new_signature_header(&meta.lead, &meta.signature, signature, target)?;
     Ok(())
 }
 

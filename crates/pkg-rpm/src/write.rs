@@ -1,18 +1,24 @@
-//! Turning a [`PackageSpec`] into an `.rpm` on the `rpm` crate.
+//! Turning a [`PackageSpec`] into an `.rpm`: the `rpm` crate builds the header from the
+//! description with empty placeholder files, the payload is streamed through core's parallel
+//! encoder into a temporary file (see [`crate::payload`]), and the header gets the sizes and
+//! digests measured on the way (see [`crate::header`]).
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 use falco_artifacts_core::package::{
     ConfigKind, ContentEntry, ContentKind, ContentSource, Format, PackageSpec, Relations, Script,
 };
 use falco_artifacts_core::Signer;
-use rpm::{Dependency, DependencyFlags, FileOptions, Scriptlet};
+use rpm::{Dependency, DependencyFlags, FileOptions, Scriptlet, SignatureHeaderBuilder};
 
+use crate::header::{main_header, Measured};
+use crate::package::RpmPackage;
+use crate::payload::{normalized, payload_entries, write_payload, Options, Source};
 use crate::relation::parse_relation;
-use crate::sign::sign_package;
+use crate::sign::sign_metadata;
 use crate::{Compression, RpmError};
 
 /// A changelog entry written into the package (`%changelog`).
@@ -29,9 +35,10 @@ pub struct ChangelogEntry {
 /// Builds an `.rpm` from a format-neutral [`PackageSpec`].
 ///
 /// Required: the description. Optional: compression (gzip level 6 by default), epoch, packager
-/// (the maintainer by default), group, `noarch`, changelog, and a [`Signer`] that signs the
-/// header (SHA-256). [`build`](Self::build) checks everything and assembles the package; the
-/// payload is held in memory until it is written.
+/// (the maintainer by default), group, `noarch`, changelog, a [`Signer`] that signs the
+/// header (SHA-256), the number of compression threads and the temporary directory.
+/// [`build`](Self::build) checks everything, streams the compressed payload into an unnamed
+/// temporary file and assembles the headers; memory stays bounded whatever the payload size.
 #[derive(Debug)]
 pub struct RpmBuilder<'a> {
     spec: &'a PackageSpec,
@@ -42,13 +49,9 @@ pub struct RpmBuilder<'a> {
     noarch: bool,
     changelog: Vec<ChangelogEntry>,
     signer: Option<&'a dyn Signer>,
-}
-
-/// A built package, ready to write.
-#[derive(Debug)]
-pub struct RpmPackage {
-    package: rpm::Package,
-    file_name: String,
+    threads: u32,
+    temp_dir: Option<PathBuf>,
+    large_file_format: bool,
 }
 
 impl<'a> RpmBuilder<'a> {
@@ -63,7 +66,34 @@ impl<'a> RpmBuilder<'a> {
             noarch: false,
             changelog: Vec::new(),
             signer: None,
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+            temp_dir: None,
+            large_file_format: false,
         }
+    }
+
+    /// Compression threads (all cores by default; 0 counts as 1). The package is
+    /// byte-identical whatever the number.
+    pub fn with_threads(mut self, threads: u32) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Writes rpm's large-file format (64-bit sizes, the "stripped" cpio payload and
+    /// `rpmlib(LargeFiles)`) even for a small package; it is chosen anyway when the files total
+    /// 4 GiB or more. Such packages need rpm ≥ 4.12 (EL8 and later; not EL7).
+    pub fn with_large_file_format(mut self) -> Self {
+        self.large_file_format = true;
+        self
+    }
+
+    /// Where the compressed payload waits until the package is written (the system temporary
+    /// directory, `$TMPDIR`, by default). The file has no name and is gone when the package is
+    /// dropped.
+    pub fn with_temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.temp_dir = Some(dir.into());
+        self
     }
 
     /// Payload compression and level.
@@ -154,8 +184,9 @@ impl<'a> RpmBuilder<'a> {
             b.add_changelog_entry(&entry.author, &entry.text, entry.time);
         }
         add_relations(&mut b, &spec.relations_for(Format::Rpm))?;
+        let mut sources = BTreeMap::new();
         for entry in spec.contents_for(Format::Rpm) {
-            add_entry(&mut b, entry, date)?;
+            add_entry(&mut b, entry, date, &mut sources)?;
         }
         let scripts = &spec.scripts;
         if let Some(s) = &scripts.post_install {
@@ -167,51 +198,63 @@ impl<'a> RpmBuilder<'a> {
         if let Some(s) = &scripts.post_remove {
             b.post_uninstall_script(scriptlet(s));
         }
-        let mut package = b.build().map_err(|source| RpmError::Build {
+        // The crate's package has empty placeholder files: only its headers are kept.
+        let template = b.build().map_err(|source| RpmError::Build {
             name: spec.name.clone(),
             source,
         })?;
+        let mut metadata = template.metadata;
+        let (entries, sizes) = payload_entries(&metadata, &sources)?;
+        let installed = sizes.iter().sum::<u64>();
+        let large = self.large_file_format || installed > u64::from(u32::MAX);
+        let temp_dir = self.temp_dir.unwrap_or_else(std::env::temp_dir);
+        let options = Options {
+            compression: self.compression.encoder(),
+            threads: self.threads,
+            temp_dir: &temp_dir,
+            large,
+        };
+        let payload = write_payload(&entries, &options)?;
+        let mut digests = vec![String::new(); sizes.len()];
+        for (entry, digest) in entries.iter().zip(&payload.digests) {
+            if let (Some(slot), Some(digest)) = (digests.get_mut(entry.index as usize), digest) {
+                *slot = digest.to_hex();
+            }
+        }
+        let measured = Measured {
+            sizes,
+            digests,
+            installed,
+            payload_sha256: payload.compressed.sha256.to_hex(),
+            archive_sha256: payload.archive.sha256.to_hex(),
+            large,
+        };
+        metadata.header = main_header(&metadata.header, &measured)?;
+        let header = metadata.header_bytes().map_err(RpmError::Write)?;
+        let signature_error = |source| RpmError::Header {
+            field: "signature header",
+            source,
+        };
+        metadata.signature = SignatureHeaderBuilder::from_existing(&metadata.signature)
+            .map_err(signature_error)?
+            .set_content_length(header.len() as u64 + payload.compressed.size)
+            .calculate_digests(&header)
+            .build()
+            .map_err(signature_error)?;
         if let Some(signer) = self.signer {
-            sign_package(&mut package, signer)?;
+            sign_metadata(&mut metadata, signer)?;
         }
         let file_name = if self.noarch {
             format!("{}-{}-noarch.rpm", spec.name, spec.version)
         } else {
             spec.file_name(Format::Rpm)
         };
-        Ok(RpmPackage { package, file_name })
-    }
-}
-
-impl RpmPackage {
-    /// The file name of the package: `falco-<version>-<arch>.rpm`.
-    pub fn file_name(&self) -> &str {
-        &self.file_name
-    }
-
-    /// Signs (or re-signs) the header with `signer`, replacing any earlier signature.
-    pub fn sign(&mut self, signer: &dyn Signer) -> Result<(), RpmError> {
-        sign_package(&mut self.package, signer)
-    }
-
-    /// Writes the package to `out`.
-    pub fn write(&self, out: &mut impl Write) -> Result<(), RpmError> {
-        self.package.write(out).map_err(RpmError::Write)
-    }
-
-    /// Writes the package into `dir` under [`file_name`](Self::file_name) and returns its path.
-    pub fn write_to_dir(&self, dir: &Path) -> Result<PathBuf, RpmError> {
-        let path = dir.join(&self.file_name);
-        let file = fs::File::create(&path).map_err(|e| RpmError::io("create", &path, e))?;
-        let mut out = std::io::BufWriter::new(file);
-        self.write(&mut out)?;
-        out.flush().map_err(|e| RpmError::io("write", &path, e))?;
-        Ok(path)
-    }
-
-    /// The package as the `rpm` crate holds it, for anything this crate does not wrap.
-    pub fn as_rpm(&self) -> &rpm::Package {
-        &self.package
+        Ok(RpmPackage::new(
+            metadata,
+            payload.file,
+            payload.compressed.size,
+            file_name,
+        ))
     }
 }
 
@@ -256,7 +299,19 @@ fn permissions(entry: &ContentEntry) -> u16 {
     u16::try_from(entry.mode & 0o7777).unwrap_or(0o644)
 }
 
-fn add_entry(b: &mut rpm::PackageBuilder, entry: &ContentEntry, date: u32) -> Result<(), RpmError> {
+/// The `rpm` crate's files under this directory carry dependencies read from their content
+/// (`user()`/`group()` provides): those get their real content, every other regular file an
+/// empty placeholder whose size and digest the payload pass fills in.
+fn content_read_by_the_crate(dst: &str) -> bool {
+    dst.starts_with("/usr/lib/sysusers.d/") && dst.ends_with(".conf")
+}
+
+fn add_entry<'a>(
+    b: &mut rpm::PackageBuilder,
+    entry: &'a ContentEntry,
+    date: u32,
+    sources: &mut BTreeMap<String, Source<'a>>,
+) -> Result<(), RpmError> {
     let dst = entry.dst.as_ref();
     let err = |source| RpmError::AddEntry {
         path: dst.to_owned(),
@@ -284,10 +339,17 @@ fn add_entry(b: &mut rpm::PackageBuilder, entry: &ContentEntry, date: u32) -> Re
                 ConfigKind::Config => o.config(),
                 ConfigKind::ConfigNoReplace => o.config().noreplace(),
             };
+            let key = normalized(dst);
+            let read_by_crate = content_read_by_the_crate(&key);
             match source {
                 ContentSource::Inline(bytes) => {
-                    b.with_file_contents(bytes.to_vec(), owned(o))
-                        .map_err(err)?;
+                    let placeholder = if read_by_crate {
+                        bytes.to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    b.with_file_contents(placeholder, owned(o)).map_err(err)?;
+                    sources.insert(key, Source::Inline(bytes));
                 }
                 ContentSource::Path(path) => {
                     let meta = fs::metadata(path).map_err(|e| RpmError::io("read", path, e))?;
@@ -299,7 +361,13 @@ fn add_entry(b: &mut rpm::PackageBuilder, entry: &ContentEntry, date: u32) -> Re
                         .map_or(u64::from(date), |d| d.as_secs());
                     let clamped = u32::try_from(mtime.min(u64::from(date))).unwrap_or(date);
                     let o = owned(o).modified_at(rpm::Timestamp::from(clamped));
-                    b.with_file(path, o).map_err(err)?;
+                    let placeholder = if read_by_crate {
+                        fs::read(path).map_err(|e| RpmError::io("read", path, e))?
+                    } else {
+                        Vec::new()
+                    };
+                    b.with_file_contents(placeholder, o).map_err(err)?;
+                    sources.insert(key, Source::Path(path, meta.len()));
                 }
             }
         }

@@ -8,3 +8,4 @@ mod hostile;
 mod install;
 mod reader;
 mod signing;
+mod stream;
