@@ -165,7 +165,7 @@ fn pipeline_of(
         .repository
         .as_deref()
         .ok_or("no repository: give --repo or repository: in the configuration")?;
-    let pipeline = Pipeline::new(url, Arc::new(key.clone()))?;
+    let pipeline = Pipeline::with_options(url, &config.store.options(), Arc::new(key.clone()))?;
     Ok((key, pipeline))
 }
 

@@ -14,6 +14,10 @@
 //!   # key_file: /run/secrets/falco.asc    # or in this file
 //! gate:
 //!   command: [make, test]                 # or: evidence: test-results.json
+//! store:                                  # S3-compatible endpoints only
+//!   endpoint: https://s3.example.com
+//!   region: us-east-1
+//!   path_style: true
 //! channels:
 //!   development:
 //!     retention: { deb: 50, rpm: 50, bin: 10 }
@@ -64,9 +68,44 @@ pub struct PipelineConfig {
     /// Per-channel overrides.
     #[serde(default)]
     pub channels: ChannelsConfig,
+    /// How to reach an S3 repository (endpoint, region, addressing); credentials come from
+    /// the usual `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` environment.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Container images; no images are built without this section.
     #[serde(default)]
     pub images: Option<super::ImagesConfig>,
+}
+
+/// The `store:` section: S3 settings (all optional; AWS itself needs none).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// An S3-compatible endpoint (`http://127.0.0.1:9000`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Allow a plain `http://` endpoint.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// `endpoint/bucket/key` addressing instead of `bucket.endpoint/key`.
+    #[serde(default)]
+    pub path_style: bool,
+}
+
+impl StoreConfig {
+    /// The publish crate's options for these settings.
+    pub fn options(&self) -> falco_artifacts_publish::StoreOptions {
+        falco_artifacts_publish::StoreOptions {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            allow_http: self.allow_http,
+            path_style: self.path_style,
+            ..falco_artifacts_publish::StoreOptions::default()
+        }
+    }
 }
 
 /// Where the signing key comes from; the key itself is never in the file.

@@ -50,7 +50,7 @@ use falco_artifacts_core::{Arch, Release, Signer};
 
 pub use config::{
     AllKeyword, ChannelOverride, ChannelsConfig, GateConfig, Keep, PipelineConfig, RepoKindName,
-    SigningConfig,
+    SigningConfig, StoreConfig,
 };
 pub use error::PipelineError;
 pub use gate::{Gate, GatePassed};

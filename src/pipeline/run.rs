@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use falco_artifacts_core::{Channel, PublishedFile, Publisher, Release, RepoKind, Signer};
-use falco_artifacts_publish::{AptRepository, BinRepository, RepoStore, VerifyOptions};
+use falco_artifacts_publish::{
+    AptRepository, BinRepository, RepoStore, StoreOptions, VerifyOptions,
+};
 use object_store::ObjectStoreExt as _;
 
 use super::report::{arch_dir, RunReport};
@@ -29,10 +31,20 @@ impl Pipeline {
     /// The repositories under `url` (`file:///srv/falco`, `s3://bucket/prefix`), signing
     /// indexes with `signer`.
     pub fn new(url: &str, signer: Arc<dyn Signer>) -> Result<Pipeline, PipelineError> {
-        let store = RepoStore::from_url(url).map_err(|source| PipelineError::Repository {
-            url: url.to_owned(),
-            source: Box::new(source),
-        })?;
+        Pipeline::with_options(url, &StoreOptions::default(), signer)
+    }
+
+    /// The same with store options (an S3 endpoint, its region and addressing).
+    pub fn with_options(
+        url: &str,
+        options: &StoreOptions,
+        signer: Arc<dyn Signer>,
+    ) -> Result<Pipeline, PipelineError> {
+        let store =
+            RepoStore::from_url_with(url, options).map_err(|source| PipelineError::Repository {
+                url: url.to_owned(),
+                source: Box::new(source),
+            })?;
         Pipeline::with_store(url, store, signer)
     }
 

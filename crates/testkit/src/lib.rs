@@ -36,6 +36,7 @@
 
 use std::time::Duration;
 
+mod apt;
 mod client;
 mod docker;
 mod error;
@@ -47,6 +48,7 @@ mod process;
 mod registry;
 mod tool;
 
+pub use apt::AptSandbox;
 pub use docker::{ApiResponse, DockerEngine};
 pub use error::TestkitError;
 pub use gpg::{GpgHome, GpgVerification};

@@ -97,6 +97,27 @@ impl MotoS3 {
         Ok(())
     }
 
+    /// Creates the bucket `name` with a policy letting anyone read its objects, like a public
+    /// download bucket that apt and dnf fetch from over plain HTTP.
+    pub fn create_public_bucket(&self, name: &str) -> Result<(), TestkitError> {
+        self.create_bucket(name)?;
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{name}/*"}}]}}"#
+        );
+        let url = format!("{}/{}?policy", self.endpoint(), encode_path(name));
+        let request = format!("PUT {url}");
+        let call = client::agent(REQUEST_TIMEOUT)
+            .put(&url)
+            .header("Authorization", self.authorization())
+            .header("Content-Type", "application/json")
+            .send(policy.as_bytes());
+        let reply = client::reply(&request, call)?;
+        if !(200..300).contains(&reply.status) {
+            return Err(reply.unexpected(&request));
+        }
+        Ok(())
+    }
+
     /// Stores `body` at `bucket`/`key`, unconditionally.
     pub fn put_object(&self, bucket: &str, key: &str, body: &[u8]) -> Result<(), TestkitError> {
         let url = self.object_url(bucket, key);

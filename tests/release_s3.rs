@@ -1,0 +1,54 @@
+//! End to end on S3 (moto_server on loopback, path-style): `release run` publishes into a
+//! bucket, and `apt-get` installs from it over HTTP with `signed-by` our key.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
+
+use falco_artifacts_testkit::{AptSandbox, MotoS3};
+
+mod common;
+use common::site::{entry, sha256_hex, ReleaseSite};
+
+#[test]
+fn a_release_into_s3_installs_with_apt_over_http() {
+    let s3 = MotoS3::start().unwrap();
+    s3.create_public_bucket("falco-release").unwrap();
+    let site = ReleaseSite::new(
+        "s3://falco-release/",
+        &format!(
+            "store:\n  endpoint: {}\n  region: {}\n  allow_http: true\n  path_style: true\n",
+            s3.endpoint(),
+            s3.region()
+        ),
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", s3.access_key()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_key()),
+    ];
+    let report = site.release("0.45.0", &env);
+    assert!(
+        entry(&report, "falco-0.45.0-x86_64.deb")["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://falco-release/packages/deb/stable/"),
+        "{report}"
+    );
+    let apt = AptSandbox::new(
+        &format!("{}/falco-release/packages/deb", s3.endpoint()),
+        "stable",
+        &site.public_key,
+    )
+    .unwrap();
+    apt.update().unwrap();
+    let bytes = apt.download("falco", "0.45.0").unwrap();
+    assert_eq!(
+        sha256_hex(&bytes),
+        entry(&report, "falco-0.45.0-x86_64.deb")["sha256"]
+    );
+
+    // The same release again: nothing to upload.
+    let again = site.release("0.45.0", &env);
+    assert!(again["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["status"] == "unchanged"));
+}
