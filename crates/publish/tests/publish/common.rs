@@ -104,29 +104,7 @@ pub(crate) fn s3_options(s3: &MotoS3) -> StoreOptions {
 #[cfg(feature = "s3")]
 /// A bucket anyone may read, like a public download bucket, and a store on it.
 pub(crate) fn s3_store(s3: &MotoS3, bucket: &str) -> RepoStore {
-    s3.create_bucket(bucket).unwrap();
-    let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
-    );
-    let auth = format!(
-        "Authorization: AWS4-HMAC-SHA256 Credential={}/20000101/{}/s3/aws4_request, \
-         SignedHeaders=host, Signature=0",
-        s3.access_key(),
-        s3.region()
-    );
-    let status = Command::new(curl())
-        .args(["-fsS", "-o", "/dev/null", "-X", "PUT", "-H", &auth])
-        // Without it the server's web framework parses the body as a form and drops it.
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &policy,
-        ])
-        .arg(format!("{}/{bucket}?policy", s3.endpoint()))
-        .status()
-        .unwrap();
-    assert!(status.success(), "setting the bucket policy failed");
+    s3.create_public_bucket(bucket).unwrap();
     RepoStore::from_url_with(&format!("s3://{bucket}"), &s3_options(s3)).unwrap()
 }
 
