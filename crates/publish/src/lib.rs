@@ -85,6 +85,7 @@ mod plan;
 mod retention;
 mod store;
 mod verify;
+mod yum;
 
 pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
@@ -97,6 +98,7 @@ pub use options::RepositoryOptions;
 pub use plan::PublishPlan;
 pub use store::{RepoStore, StoreOptions};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
+pub use yum::{BadMetadata, YumRepository, YumRepositoryBuilder};
 
 /// The format-neutral package description and the vocabulary this crate builds on.
 pub use falco_artifacts_core as core;
