@@ -12,3 +12,5 @@ mod generic;
 mod protocol;
 #[cfg(feature = "s3")]
 mod s3;
+mod yum;
+mod yumclient;
