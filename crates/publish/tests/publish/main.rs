@@ -14,3 +14,6 @@ mod protocol;
 mod s3;
 mod yum;
 mod yumclient;
+mod yumfail;
+#[cfg(feature = "s3")]
+mod yums3;
