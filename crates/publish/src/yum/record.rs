@@ -114,12 +114,27 @@ fn file_element(w: &mut W, file: &FileInfo) -> io::Result<()> {
         .map(drop)
 }
 
-fn relations(w: &mut W, tag: &str, list: &[Relation], requires: bool) -> io::Result<()> {
+/// Whether createrepo_c leaves a requirement out: rpm's own capabilities (`rpmlib(…)`, which
+/// rpm itself satisfies), and what the package satisfies itself (one of its own provides,
+/// exactly, or one of its own files).
+fn self_satisfied(r: &Relation, info: &RpmInfo) -> bool {
+    r.name.starts_with("rpmlib(")
+        || info.provides.iter().any(|p| {
+            p.name == r.name && p.comparison == r.comparison && p.evr == r.evr
+        })
+        || (r.name.starts_with('/') && info.files.iter().any(|f| f.path == r.name))
+}
+
+fn relations(
+    w: &mut W,
+    tag: &str,
+    list: &[Relation],
+    requires: Option<&RpmInfo>,
+) -> io::Result<()> {
     let mut seen: Vec<(&str, u32, &str)> = Vec::new();
     let kept: Vec<&Relation> = list
         .iter()
-        // rpm's own capabilities are satisfied by rpm itself; createrepo_c leaves them out.
-        .filter(|r| !(requires && r.name.starts_with("rpmlib(")))
+        .filter(|r| !requires.is_some_and(|info| self_satisfied(r, info)))
         .filter(|r| {
             let key = (r.name.as_str(), r.raw_flags, r.evr.as_str());
             let new = !seen.contains(&key);
@@ -143,7 +158,7 @@ fn relations(w: &mut W, tag: &str, list: &[Relation], requires: bool) -> io::Res
                 entry.push_attribute(("rel", rel));
             }
         }
-        if requires && r.pre {
+        if requires.is_some() && r.pre {
             entry.push_attribute(("pre", "1"));
         }
         w.write_event(Event::Empty(entry))?;
@@ -206,14 +221,14 @@ fn primary(
     w.create_element("rpm:header-range")
         .with_attributes([("start", range[0].as_str()), ("end", range[1].as_str())])
         .write_empty()?;
-    relations(&mut w, "rpm:provides", &info.provides, false)?;
-    relations(&mut w, "rpm:requires", &info.requires, true)?;
-    relations(&mut w, "rpm:conflicts", &info.conflicts, false)?;
-    relations(&mut w, "rpm:obsoletes", &info.obsoletes, false)?;
-    relations(&mut w, "rpm:suggests", &info.suggests, false)?;
-    relations(&mut w, "rpm:enhances", &info.enhances, false)?;
-    relations(&mut w, "rpm:recommends", &info.recommends, false)?;
-    relations(&mut w, "rpm:supplements", &info.supplements, false)?;
+    relations(&mut w, "rpm:provides", &info.provides, None)?;
+    relations(&mut w, "rpm:requires", &info.requires, Some(info))?;
+    relations(&mut w, "rpm:conflicts", &info.conflicts, None)?;
+    relations(&mut w, "rpm:obsoletes", &info.obsoletes, None)?;
+    relations(&mut w, "rpm:suggests", &info.suggests, None)?;
+    relations(&mut w, "rpm:enhances", &info.enhances, None)?;
+    relations(&mut w, "rpm:recommends", &info.recommends, None)?;
+    relations(&mut w, "rpm:supplements", &info.supplements, None)?;
     for file in info.files.iter().filter(|f| in_primary(&f.path)) {
         file_element(&mut w, file)?;
     }

@@ -15,5 +15,6 @@ mod s3;
 mod yum;
 mod yumclient;
 mod yumfail;
+mod yumparity;
 #[cfg(feature = "s3")]
 mod yums3;
