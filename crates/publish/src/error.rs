@@ -214,18 +214,18 @@ pub enum PublishError {
     NotAnRpm {
         /// The artifact's file name.
         name: String,
-        /// The reader's error.
+        /// The reader's error (boxed: it is large).
         #[source]
-        source: falco_artifacts_pkg_rpm::RpmError,
+        source: Box<falco_artifacts_pkg_rpm::RpmError>,
     },
     /// Signing an unsigned `.rpm` on publish failed.
     #[error("cannot sign package {name}")]
     SignPackage {
         /// The artifact's file name.
         name: String,
-        /// pkg-rpm's error.
+        /// pkg-rpm's error (boxed: it is large).
         #[source]
-        source: falco_artifacts_pkg_rpm::RpmError,
+        source: Box<falco_artifacts_pkg_rpm::RpmError>,
     },
     /// A repodata document we read back (`repomd.xml`, `primary.xml.gz` …) is not valid.
     #[error("{key} is not valid repodata")]

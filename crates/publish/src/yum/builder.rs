@@ -24,7 +24,9 @@ impl YumRepositoryBuilder {
         self
     }
 
-    /// The gzip level of the metadata (0–9); 6 by default, what createrepo_c uses.
+    /// The gzip level of the metadata (0–9); 1 by default: the three documents are rewritten
+    /// on every publish, and level 6 (createrepo_c's) costs about three times the time for
+    /// about a sixth fewer bytes.
     pub fn with_gzip(mut self, level: u32) -> Self {
         self.repo.gzip_level = level;
         self

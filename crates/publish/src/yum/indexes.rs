@@ -41,14 +41,15 @@ impl YumRepository {
         let mut this_generation = Vec::new();
         for kind in Kind::ALL {
             let what = || format!("repodata/{}.xml.gz", kind.name());
-            let plain = metadata::assemble(kind, &records).map_err(|source| {
-                PublishError::Compress {
+            let plain =
+                metadata::assemble(kind, &records).map_err(|source| PublishError::Compress {
                     what: what(),
                     source,
-                }
+                })?;
+            let gz = gzip(&plain, self.gzip_level).map_err(|source| PublishError::Compress {
+                what: what(),
+                source,
             })?;
-            let gz = gzip(&plain, self.gzip_level)
-                .map_err(|source| PublishError::Compress { what: what(), source })?;
             let checksum = Sha256Digest::of_bytes(&gz);
             let href = format!("repodata/{checksum}-{}.xml.gz", kind.name());
             this_generation.push(href.clone());
@@ -96,14 +97,12 @@ impl YumRepository {
         });
 
         let signature = match &self.signer {
-            Some(signer) => Some(
-                signer
-                    .sign_detached_armored(&mut &repomd[..])
-                    .map_err(|source| PublishError::Sign {
-                        what: "repomd.xml",
-                        source,
-                    })?,
-            ),
+            Some(signer) => Some(signer.sign_detached_armored(&mut &repomd[..]).map_err(
+                |source| PublishError::Sign {
+                    what: "repomd.xml",
+                    source,
+                },
+            )?),
             None => None,
         };
         // repomd.xml is the commit point; its signature follows it. Should that second write
@@ -118,9 +117,7 @@ impl YumRepository {
                 key: REPOMD_ASC.into(),
                 bytes: Bytes::from(signature),
             });
-            commit
-                .restore
-                .push((REPOMD.into(), live.repomd.clone()));
+            commit.restore.push((REPOMD.into(), live.repomd.clone()));
         }
         commit.delete = delete.into_iter().collect();
         Ok(commit)

@@ -54,7 +54,11 @@ impl Kind {
 /// The document `kind` listing `records`, in their order.
 pub(crate) fn assemble(kind: Kind, records: &[&Record]) -> io::Result<Vec<u8>> {
     let mut w = Writer::new(Vec::with_capacity(
-        records.iter().map(|r| kind.chunk(r).len() + 1).sum::<usize>() + 256,
+        records
+            .iter()
+            .map(|r| kind.chunk(r).len() + 1)
+            .sum::<usize>()
+            + 256,
     ));
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     w.get_mut().push(b'\n');

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use falco_artifacts_core::{
-    Arch, Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher,
-    RepoKind, Signer, Version,
+    Arch, Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
+    Signer, Version,
 };
 
 pub use builder::YumRepositoryBuilder;
@@ -57,6 +57,45 @@ pub(crate) const REPOMD_ASC: &str = "repodata/repomd.xml.asc";
 /// architecture in rpm version order; the metadata of the last
 /// [`index_generations`](RepositoryOptions::index_generations) generations stays, so a client
 /// that read an older `repomd.xml` a moment ago still finds what it names.
+///
+/// ```
+/// use std::sync::Arc;
+/// use falco_artifacts_pkg_rpm::RpmBuilder;
+/// use falco_artifacts_publish::core::package::{load_manifest_str, ManifestOptions};
+/// use falco_artifacts_publish::core::{
+///     Artifact, ArtifactKind, ChannelConfig, KeyAlgorithm, LocalArtifact, PgpSigner, Publisher,
+///     RepoKind,
+/// };
+/// use falco_artifacts_publish::{RepoStore, VerifyOptions, YumRepository};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+/// let yaml = "name: falco\nversion: 0.39.0\narch: x86_64\nmaintainer: M <m@example.org>\n\
+///             description: Falco\nlicense: Apache-2.0\nsource_date: 1700000000\n";
+/// let spec = load_manifest_str(yaml, std::path::Path::new("."), &ManifestOptions::default())?;
+/// let dir = tempfile::tempdir()?;
+/// let path = RpmBuilder::new(&spec).build()?.write_to_dir(dir.path())?;
+/// let package: Arc<dyn Artifact> = Arc::new(
+///     LocalArtifact::from_path(ArtifactKind::Rpm, &path)?
+///         .with_version(spec.version.clone())
+///         .with_arch(spec.arch),
+/// );
+///
+/// let site = tempfile::tempdir()?;
+/// let store = RepoStore::from_url(&format!("file://{}", site.path().display()))?;
+/// let signer = Arc::new(PgpSigner::generate("Falco <f@example.org>", KeyAlgorithm::Ed25519)?);
+/// let yum = YumRepository::builder(store).with_signer(signer).build()?;
+/// let stable = ChannelConfig::stable();
+/// // The unsigned package is signed on publish, and gets an `.asc`.
+/// let report = yum.publish(&stable, &[package]).await?;
+/// assert_eq!(report.uploaded.len(), 2);
+/// let repo = site.path().join("packages/rpm");
+/// assert!(repo.join("repodata/repomd.xml.asc").exists());
+/// assert!(repo.join("falco-0.39.0-x86_64.rpm.asc").exists());
+/// assert_eq!(yum.list(&stable, RepoKind::Rpm).await?.len(), 1);
+/// assert!(yum.verify(&stable, &VerifyOptions::default()).await?.is_clean());
+/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct YumRepository {
     store: RepoStore,
@@ -76,7 +115,7 @@ impl YumRepository {
                 base: "packages".into(),
                 architectures: Arch::ALL.to_vec(),
                 signer: None,
-                gzip_level: 6,
+                gzip_level: 1,
                 options: RepositoryOptions::default(),
             },
         }
@@ -180,9 +219,9 @@ impl YumRepository {
                     .get(&r.record.href)
                     .is_some_and(|l| l.pkgid == r.record.pkgid)
             })
-            && staged.iter().all(|s| {
-                !s.key.ends_with(".rpm") || live.records.contains_key(s.key.as_str())
-            })
+            && staged
+                .iter()
+                .all(|s| !s.key.ends_with(".rpm") || live.records.contains_key(s.key.as_str()))
     }
 
     /// Publishes, returning this crate's error (with its typed context) rather than core's.
@@ -245,8 +284,7 @@ impl YumRepository {
         let result = async {
             let live = state::read(&files.store).await?;
             let merged = merge::merge(&live, &[], channel.retention(RepoKind::Rpm));
-            if !live.exists() || (merged.pruned.is_empty() && live.bookkeeping.pruned.is_empty())
-            {
+            if !live.exists() || (merged.pruned.is_empty() && live.bookkeeping.pruned.is_empty()) {
                 return Ok(Vec::new());
             }
             let commit = self.commit(&live, &merged, files.generations)?;

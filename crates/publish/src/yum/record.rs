@@ -68,7 +68,8 @@ impl Record {
 type W = Writer<Vec<u8>>;
 
 fn into_string(writer: W) -> io::Result<String> {
-    String::from_utf8(writer.into_inner()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    String::from_utf8(writer.into_inner())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 fn text_element(w: &mut W, name: &str, text: &str) -> io::Result<()> {
@@ -119,9 +120,10 @@ fn file_element(w: &mut W, file: &FileInfo) -> io::Result<()> {
 /// exactly, or one of its own files).
 fn self_satisfied(r: &Relation, info: &RpmInfo) -> bool {
     r.name.starts_with("rpmlib(")
-        || info.provides.iter().any(|p| {
-            p.name == r.name && p.comparison == r.comparison && p.evr == r.evr
-        })
+        || info
+            .provides
+            .iter()
+            .any(|p| p.name == r.name && p.comparison == r.comparison && p.evr == r.evr)
         || (r.name.starts_with('/') && info.files.iter().any(|f| f.path == r.name))
 }
 
@@ -216,8 +218,16 @@ fn primary(
     text_element(&mut w, "rpm:license", &info.license)?;
     text_element(&mut w, "rpm:vendor", info.vendor.as_deref().unwrap_or(""))?;
     text_element(&mut w, "rpm:group", info.group.as_deref().unwrap_or(""))?;
-    text_element(&mut w, "rpm:buildhost", info.build_host.as_deref().unwrap_or(""))?;
-    text_element(&mut w, "rpm:sourcerpm", info.source_rpm.as_deref().unwrap_or(""))?;
+    text_element(
+        &mut w,
+        "rpm:buildhost",
+        info.build_host.as_deref().unwrap_or(""),
+    )?;
+    text_element(
+        &mut w,
+        "rpm:sourcerpm",
+        info.source_rpm.as_deref().unwrap_or(""),
+    )?;
     w.create_element("rpm:header-range")
         .with_attributes([("start", range[0].as_str()), ("end", range[1].as_str())])
         .write_empty()?;

@@ -56,7 +56,7 @@ fn read_bytes(artifact: &dyn Artifact) -> Result<Vec<u8>, PublishError> {
 fn parse(name: &str, bytes: &[u8]) -> Result<RpmInfo, PublishError> {
     RpmInfo::read(bytes).map_err(|source| PublishError::NotAnRpm {
         name: name.to_owned(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -72,7 +72,7 @@ fn sign(name: &str, bytes: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, Publis
     falco_artifacts_pkg_rpm::resign_file(&path, signer).map_err(|source| {
         PublishError::SignPackage {
             name: name.to_owned(),
-            source,
+            source: Box::new(source),
         }
     })?;
     std::fs::read(&path).map_err(io_err)

@@ -113,22 +113,19 @@ async fn read_with(store: &RepoStore, repomd: Option<Bytes>) -> Result<Live, Pub
     let listed = repomd::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| bad(REPOMD, e))?;
     let mut docs: BTreeMap<Kind, String> = BTreeMap::new();
     for kind in Kind::ALL {
-        let entry = listed
-            .iter()
-            .find(|l| l.kind == kind)
-            .ok_or_else(|| {
-                bad(
-                    REPOMD,
-                    BadMetadata::Missing {
-                        element: "repomd",
-                        what: match kind {
-                            Kind::Primary => "primary <data>",
-                            Kind::Filelists => "filelists <data>",
-                            Kind::Other => "other <data>",
-                        },
+        let entry = listed.iter().find(|l| l.kind == kind).ok_or_else(|| {
+            bad(
+                REPOMD,
+                BadMetadata::Missing {
+                    element: "repomd",
+                    what: match kind {
+                        Kind::Primary => "primary <data>",
+                        Kind::Filelists => "filelists <data>",
+                        Kind::Other => "other <data>",
                     },
-                )
-            })?;
+                },
+            )
+        })?;
         docs.insert(kind, document(store, entry).await?);
     }
     let doc = |k: Kind| docs.get(&k).map_or("", String::as_str);

@@ -21,7 +21,10 @@ pub(crate) fn yum(store: RepoStore) -> YumRepository {
 pub(crate) fn keep(n: usize) -> ChannelConfig {
     ChannelConfig::development()
         .to_builder()
-        .with_retention(RepoKind::Rpm, Retention::KeepLast(NonZeroUsize::new(n).unwrap()))
+        .with_retention(
+            RepoKind::Rpm,
+            Retention::KeepLast(NonZeroUsize::new(n).unwrap()),
+        )
         .build()
         .unwrap()
 }
@@ -59,7 +62,11 @@ pub(crate) async fn publish_install_upgrade(store: RepoStore, repo_url: &str) {
     ] {
         let (status, body) = http_get(&format!("{repo_url}/{file}"));
         // curl reports no status for file:// URLs.
-        let expected = if repo_url.starts_with("file://") { 0 } else { 200 };
+        let expected = if repo_url.starts_with("file://") {
+            0
+        } else {
+            200
+        };
         assert_eq!(status, expected, "{file}");
         std::fs::write(dir.path().join(file.rsplit('/').next().unwrap()), body).unwrap();
     }
@@ -126,10 +133,7 @@ async fn unsigned_packages_are_signed_on_publish_once() {
     let report = repo.publish(&dev, &unsigned.artifacts).await.unwrap();
     // The package and the .asc made over its signed bytes.
     assert_eq!(report.uploaded.len(), 2, "{report:?}");
-    let stored = site
-        .path()
-        .join("packages/rpm-dev")
-        .join(unsigned.name());
+    let stored = site.path().join("packages/rpm-dev").join(unsigned.name());
     let bytes = std::fs::read(&stored).unwrap();
     assert_ne!(
         falco_artifacts_core::Sha256Digest::of_bytes(&bytes),
@@ -153,10 +157,7 @@ async fn unsigned_packages_are_signed_on_publish_once() {
     // dnf checks the signature made on publish (gpgcheck=1).
     let dnf = DnfSandbox::new(&format!("{}/packages/rpm-dev", http.url()));
     dnf.must(&["install", "falco"]);
-    assert_eq!(
-        dnf.installed().as_deref(),
-        Some("falco-0.45.0_3+1307474-1")
-    );
+    assert_eq!(dnf.installed().as_deref(), Some("falco-0.45.0_3+1307474-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -171,10 +172,7 @@ async fn retention_keeps_two_and_the_dry_run_says_so() {
     repo.publish(&dev, &second.artifacts).await.unwrap();
     let dnf = DnfSandbox::new(&format!("{}/packages/rpm-dev", http.url()));
     dnf.must(&["install", "falco"]);
-    assert_eq!(
-        dnf.installed().as_deref(),
-        Some("falco-0.45.0_2+abcdef0-1")
-    );
+    assert_eq!(dnf.installed().as_deref(), Some("falco-0.45.0_2+abcdef0-1"));
 
     let third = rpm("0.45.0-10+abcdef0", "x86_64", "3", true);
     let before = snapshot(site.path());

@@ -144,7 +144,10 @@ impl DnfSandbox {
             .arg(format!("--setopt=logdir={}", d.join("log").display()))
             .arg(format!("--repofrompath=falco,{}", self.repo_url))
             .args(["--repo=falco", "--releasever=1", "--nodocs"])
-            .args(["--setopt=falco.gpgcheck=1", "--setopt=falco.repo_gpgcheck=1"])
+            .args([
+                "--setopt=falco.gpgcheck=1",
+                "--setopt=falco.repo_gpgcheck=1",
+            ])
             .arg(format!(
                 "--setopt=falco.gpgkey=file://{}",
                 d.join("falco.asc").display()

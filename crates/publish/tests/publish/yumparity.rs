@@ -139,19 +139,21 @@ fn build(dir: &Path, version: &str, arch: &str, changelog: bool) -> Arc<dyn Arti
     let scripts = tempfile::tempdir().unwrap();
     if changelog {
         // Scriptlets add `Requires(post)` and friends: `pre="1"` entries.
-        std::fs::write(scripts.path().join("post.sh"), "#!/bin/sh\necho installed\n").unwrap();
+        std::fs::write(
+            scripts.path().join("post.sh"),
+            "#!/bin/sh\necho installed\n",
+        )
+        .unwrap();
         std::fs::write(scripts.path().join("prerm.sh"), "#!/bin/sh\necho bye\n").unwrap();
         yaml.push_str("scripts:\n  post_install: post.sh\n  pre_remove: prerm.sh\n");
     }
-    let spec = load_manifest_str(
-        &yaml,
-        scripts.path(),
-        &ManifestOptions::default(),
-    )
-    .unwrap();
+    let spec = load_manifest_str(&yaml, scripts.path(), &ManifestOptions::default()).unwrap();
     let mut builder = RpmBuilder::new(&spec).with_signer(signer());
     if changelog {
-        for (n, text) in ["- first & <oldest>", "- second", "- newest"].iter().enumerate() {
+        for (n, text) in ["- first & <oldest>", "- second", "- newest"]
+            .iter()
+            .enumerate()
+        {
             builder = builder.with_changelog(ChangelogEntry {
                 author: format!("M <m@example.invalid> - {version}-1"),
                 time: 1_690_000_000 + u32::try_from(n).unwrap() * 86_400,
@@ -172,7 +174,7 @@ fn build(dir: &Path, version: &str, arch: &str, changelog: bool) -> Arc<dyn Arti
 async fn metadata_matches_createrepo_c_on_the_same_packages() {
     let createrepo = require_tool("createrepo_c", "Debian package createrepo-c").unwrap();
     let packages = tempfile::tempdir().unwrap();
-    let artifacts = vec![
+    let artifacts = [
         build(packages.path(), "0.45.0-1+1307474", "x86_64", true),
         build(packages.path(), "0.45.0-1+1307474", "aarch64", false),
         build(packages.path(), "0.45.0-2+1307474", "x86_64", false),

@@ -14,11 +14,7 @@ use crate::yumfail::{eight_yum_publishers, yum_fail_at_every_request};
 async fn dnf_installs_and_upgrades_from_a_repository_on_s3() {
     let s3 = MotoS3::start().unwrap();
     let store = s3_store(&s3, "falco-yum");
-    publish_install_upgrade(
-        store,
-        &format!("{}/falco-yum/packages/rpm", s3.endpoint()),
-    )
-    .await;
+    publish_install_upgrade(store, &format!("{}/falco-yum/packages/rpm", s3.endpoint())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
