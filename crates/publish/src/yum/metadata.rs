@@ -7,7 +7,7 @@ use std::io;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 use quick_xml::{Reader, Writer};
 
-use super::record::Record;
+use super::record::{Elements, Record};
 use super::xml::{self, BadMetadata, NS_COMMON, NS_FILELISTS, NS_OTHER, NS_RPM};
 
 /// The three documents of a repodata generation.
@@ -42,27 +42,24 @@ impl Kind {
         }
     }
 
-    fn chunk(self, record: &Record) -> &str {
-        match self {
-            Kind::Primary => &record.primary,
-            Kind::Filelists => &record.filelists,
-            Kind::Other => &record.other,
-        }
+    /// This kind's element of `record`, when it has its elements.
+    pub(crate) fn element(self, record: &Record) -> Option<&str> {
+        let e = record.elements.as_ref()?;
+        Some(match self {
+            Kind::Primary => &e.primary,
+            Kind::Filelists => &e.filelists,
+            Kind::Other => &e.other,
+        })
     }
 }
 
-/// The document `kind` listing `records`, in their order.
-pub(crate) fn assemble(kind: Kind, records: &[&Record]) -> io::Result<Vec<u8>> {
-    let mut w = Writer::new(Vec::with_capacity(
-        records
-            .iter()
-            .map(|r| kind.chunk(r).len() + 1)
-            .sum::<usize>()
-            + 256,
-    ));
+/// The start of document `kind` listing `count` packages: the XML declaration and the root
+/// element's start tag.
+pub(crate) fn header(kind: Kind, count: usize) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new(Vec::new());
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     w.get_mut().push(b'\n');
-    let count = records.len().to_string();
+    let count = count.to_string();
     let mut root = BytesStart::new(kind.root());
     match kind {
         Kind::Primary => {
@@ -74,17 +71,28 @@ pub(crate) fn assemble(kind: Kind, records: &[&Record]) -> io::Result<Vec<u8>> {
     }
     root.push_attribute(("packages", count.as_str()));
     w.write_event(Event::Start(root))?;
-    // Each element was written by the same writer when its package was first published;
-    // reusing it verbatim is what makes adding a package cost no re-encoding of the others.
-    for record in records {
-        let out = w.get_mut();
-        out.push(b'\n');
-        out.extend_from_slice(kind.chunk(record).as_bytes());
-    }
     w.get_mut().push(b'\n');
+    Ok(w.into_inner())
+}
+
+/// The end of document `kind`.
+pub(crate) fn footer(kind: Kind) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new(Vec::new());
     w.write_event(Event::End(BytesEnd::new(kind.root())))?;
     w.get_mut().push(b'\n');
     Ok(w.into_inner())
+}
+
+/// The elements of `elements`, one per line, as they sit between header and footer. Each was
+/// written by the same XML writer when its package was first published; reusing it verbatim
+/// is what makes adding a package cost no re-encoding of the others.
+pub(crate) fn fragment<'a>(elements: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for element in elements {
+        out.extend_from_slice(element.as_bytes());
+        out.push(b'\n');
+    }
+    out
 }
 
 fn xml_err(reader: &Reader<&[u8]>, source: quick_xml::Error) -> BadMetadata {
@@ -96,6 +104,11 @@ fn xml_err(reader: &Reader<&[u8]>, source: quick_xml::Error) -> BadMetadata {
 
 /// The `<package>` elements directly under the root of `doc`, as written.
 fn packages(doc: &str) -> Result<Vec<&str>, BadMetadata> {
+    elements_at(doc, 2)
+}
+
+/// The `<package>` elements at nesting `level` (1: a fragment, 2: under a root element).
+fn elements_at(doc: &str, level: usize) -> Result<Vec<&str>, BadMetadata> {
     let mut reader = Reader::from_str(doc);
     let mut depth = 0usize;
     let mut start = 0usize;
@@ -105,12 +118,12 @@ fn packages(doc: &str) -> Result<Vec<&str>, BadMetadata> {
         match reader.read_event().map_err(|e| xml_err(&reader, e))? {
             Event::Start(e) => {
                 depth += 1;
-                if depth == 2 && e.name().as_ref() == b"package" {
+                if depth == level && e.name().as_ref() == b"package" {
                     start = before;
                 }
             }
             Event::End(e) => {
-                if depth == 2 && e.name().as_ref() == b"package" {
+                if depth == level && e.name().as_ref() == b"package" {
                     let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
                     out.push(doc.get(start..end).ok_or(BadMetadata::Missing {
                         element: "package",
@@ -253,11 +266,13 @@ pub(crate) fn parse(
                 what,
             };
             Ok(Record {
-                filelists: filelists
-                    .remove(&fields.pkgid)
-                    .ok_or(missing("filelists entry"))?,
-                other: other.remove(&fields.pkgid).ok_or(missing("other entry"))?,
-                primary: chunk.to_owned(),
+                elements: Some(Elements {
+                    filelists: filelists
+                        .remove(&fields.pkgid)
+                        .ok_or(missing("filelists entry"))?,
+                    other: other.remove(&fields.pkgid).ok_or(missing("other entry"))?,
+                    primary: chunk.to_owned(),
+                }),
                 name: fields.name,
                 arch: fields.arch,
                 epoch: fields.epoch,
@@ -269,4 +284,32 @@ pub(crate) fn parse(
             })
         })
         .collect()
+}
+
+/// The elements of a fragment of document `kind`, keyed as [`Kind::key`] keys a record.
+pub(crate) fn split_fragment(
+    kind: Kind,
+    fragment: &str,
+) -> Result<BTreeMap<String, String>, BadMetadata> {
+    elements_at(fragment, 1)?
+        .into_iter()
+        .map(|element| {
+            let key = match kind {
+                Kind::Primary => primary_fields(element)?.href,
+                Kind::Filelists | Kind::Other => keyed_pkgid(element)?,
+            };
+            Ok((key, element.to_owned()))
+        })
+        .collect()
+}
+
+impl Kind {
+    /// How a fragment's elements are found for a record: `primary` by location, the others by
+    /// `pkgid`.
+    pub(crate) fn key(self, record: &Record) -> String {
+        match self {
+            Kind::Primary => record.href.clone(),
+            Kind::Filelists | Kind::Other => record.pkgid.to_hex(),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The YUM/DNF repository: `packages/rpm[-dev]/` with the packages at its root and
 //! `repodata/` (`repomd.xml`, its `.asc`, content-addressed `primary`/`filelists`/`other`).
 
+mod blocks;
 mod builder;
 mod indexes;
 mod merge;

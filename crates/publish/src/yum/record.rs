@@ -12,9 +12,19 @@ use quick_xml::Writer;
 /// How many changelog entries `other.xml` keeps per package, as createrepo_c does by default.
 const CHANGELOG_LIMIT: usize = 10;
 
-/// One package of the repository: what retention, listing and verification need, and its
-/// three `<package>` elements, kept as written so an unchanged package is never re-encoded.
+/// A package's three `<package>` elements, kept as written so an unchanged package is never
+/// re-encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Elements {
+    pub(crate) primary: String,
+    pub(crate) filelists: String,
+    pub(crate) other: String,
+}
+
+/// One package of the repository: what retention, listing and verification need, and its
+/// elements when they were read or written (a package read from the bookkeeping alone has
+/// none: its elements stay compressed in the live documents).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Record {
     pub(crate) name: String,
     pub(crate) arch: String,
@@ -26,9 +36,8 @@ pub(crate) struct Record {
     pub(crate) size: u64,
     /// The `.rpm`'s key, relative to the repository (`location href`).
     pub(crate) href: String,
-    pub(crate) primary: String,
-    pub(crate) filelists: String,
-    pub(crate) other: String,
+    #[serde(skip)]
+    pub(crate) elements: Option<Elements>,
 }
 
 impl Record {
@@ -58,9 +67,11 @@ impl Record {
             pkgid,
             size,
             href: href.to_owned(),
-            primary: primary(info, &epoch, &pkgid, size, href)?,
-            filelists: filelists(info, &epoch, &pkgid)?,
-            other: other(info, &epoch, &pkgid)?,
+            elements: Some(Elements {
+                primary: primary(info, &epoch, &pkgid, size, href)?,
+                filelists: filelists(info, &epoch, &pkgid)?,
+                other: other(info, &epoch, &pkgid)?,
+            }),
         })
     }
 }

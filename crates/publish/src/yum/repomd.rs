@@ -19,9 +19,6 @@ pub(crate) struct Data {
     /// Of the compressed file.
     pub(crate) checksum: Sha256Digest,
     pub(crate) size: u64,
-    /// Of the uncompressed document.
-    pub(crate) open_checksum: Sha256Digest,
-    pub(crate) open_size: u64,
     pub(crate) timestamp: i64,
 }
 
@@ -46,15 +43,11 @@ pub(crate) fn render(revision: i64, data: &[Data]) -> io::Result<Vec<u8>> {
         w.create_element("checksum")
             .with_attribute(("type", "sha256"))
             .write_text_content(BytesText::new(&d.checksum.to_hex()))?;
-        w.create_element("open-checksum")
-            .with_attribute(("type", "sha256"))
-            .write_text_content(BytesText::new(&d.open_checksum.to_hex()))?;
         w.create_element("location")
             .with_attribute(("href", d.href.as_str()))
             .write_empty()?;
         text(&mut w, "timestamp", &d.timestamp.to_string())?;
         text(&mut w, "size", &d.size.to_string())?;
-        text(&mut w, "open-size", &d.open_size.to_string())?;
         w.write_event(Event::End(BytesEnd::new("data")))?;
     }
     w.write_event(Event::End(BytesEnd::new("repomd")))?;

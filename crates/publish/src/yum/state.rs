@@ -3,11 +3,11 @@
 //! bookkeeping.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 
 use bytes::Bytes;
 use falco_artifacts_core::Sha256Digest;
 
+use super::blocks::{self, Layout, LiveDoc};
 use super::metadata::{self, Kind};
 use super::record::Record;
 use super::repomd;
@@ -19,6 +19,15 @@ use crate::store::RepoStore;
 
 pub(crate) const BOOKKEEPING: &str = ".publish/yum-state.json";
 
+/// Where the bucket layout of the generation whose `repomd.xml` is `repomd` is kept: named by
+/// that file's digest, so it is written before the switch and always matches what is live.
+pub(crate) fn layout_key(repomd: &[u8]) -> String {
+    format!(
+        ".publish/yum-layout/{}.json",
+        Sha256Digest::of_bytes(repomd)
+    )
+}
+
 /// The live state.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Live {
@@ -27,6 +36,9 @@ pub(crate) struct Live {
     pub(crate) bookkeeping: Bookkeeping,
     /// The live `repomd.xml`, as read.
     pub(crate) repomd: Option<Bytes>,
+    /// The live documents and their buckets, when their layout is known (then the records
+    /// have no elements: they stay compressed in here until a bucket changes).
+    pub(crate) docs: BTreeMap<Kind, LiveDoc>,
 }
 
 impl Live {
@@ -70,11 +82,11 @@ fn bad(key: &str, source: BadMetadata) -> PublishError {
     }
 }
 
-/// Fetches a document `repomd.xml` names, checks its digest and decompresses it.
+/// Fetches a document `repomd.xml` names and checks its digest.
 pub(crate) async fn document(
     store: &RepoStore,
     listed: &repomd::Listed,
-) -> Result<String, PublishError> {
+) -> Result<Bytes, PublishError> {
     let key = &listed.href;
     let bytes = store.get(key).await?.ok_or_else(|| PublishError::Store {
         store: format!("{store:?}"),
@@ -95,14 +107,25 @@ pub(crate) async fn document(
             },
         ));
     }
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_string(&mut text)
-        .map_err(|e| bad(key, BadMetadata::Decompress(e)))?;
-    Ok(text)
+    Ok(bytes)
+}
+
+/// Reads the live state, parsing every document (what verification does, and the way in for
+/// a repository whose bucket layout is unknown, such as one createrepo_c made).
+pub(crate) async fn read_full(store: &RepoStore) -> Result<Live, PublishError> {
+    let repomd = store.get(REPOMD).await?;
+    read_docs(store, repomd, false).await
 }
 
 async fn read_with(store: &RepoStore, repomd: Option<Bytes>) -> Result<Live, PublishError> {
+    read_docs(store, repomd, true).await
+}
+
+async fn read_docs(
+    store: &RepoStore,
+    repomd: Option<Bytes>,
+    use_layout: bool,
+) -> Result<Live, PublishError> {
     let mut live = Live {
         bookkeeping: bookkeeping(store).await?,
         ..Live::default()
@@ -111,7 +134,7 @@ async fn read_with(store: &RepoStore, repomd: Option<Bytes>) -> Result<Live, Pub
         return Ok(live);
     };
     let listed = repomd::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| bad(REPOMD, e))?;
-    let mut docs: BTreeMap<Kind, String> = BTreeMap::new();
+    let mut entries = Vec::new();
     for kind in Kind::ALL {
         let entry = listed.iter().find(|l| l.kind == kind).ok_or_else(|| {
             bad(
@@ -126,12 +149,48 @@ async fn read_with(store: &RepoStore, repomd: Option<Bytes>) -> Result<Live, Pub
                 },
             )
         })?;
-        docs.insert(kind, document(store, entry).await?);
+        entries.push((kind, entry));
     }
-    let doc = |k: Kind| docs.get(&k).map_or("", String::as_str);
-    let records = metadata::parse(doc(Kind::Primary), doc(Kind::Filelists), doc(Kind::Other))
-        .map_err(|e| bad(REPOMD, e))?;
-    live.records = records.into_iter().map(|r| (r.href.clone(), r)).collect();
+    let layout_key = layout_key(&bytes);
+    let layout = if use_layout {
+        store.get(&layout_key).await?
+    } else {
+        None
+    };
+    let fetched = futures::future::try_join_all(entries.iter().map(|(kind, entry)| async move {
+        Ok::<_, PublishError>((*kind, document(store, entry).await?))
+    }))
+    .await?;
+    if let Some(layout) = layout {
+        let layout: Layout =
+            serde_json::from_slice(&layout).map_err(|source| PublishError::Corrupt {
+                key: layout_key.clone(),
+                source,
+            })?;
+        for (kind, doc) in fetched {
+            live.docs.insert(
+                kind,
+                LiveDoc {
+                    bytes: doc,
+                    members: layout.members(kind).to_vec(),
+                },
+            );
+        }
+        live.records = layout
+            .records
+            .into_iter()
+            .map(|r| (r.href.clone(), r))
+            .collect();
+    } else {
+        let mut docs: BTreeMap<Kind, String> = BTreeMap::new();
+        for ((kind, doc), (_, entry)) in fetched.into_iter().zip(&entries) {
+            docs.insert(kind, blocks::gunzip(&doc).map_err(|e| bad(&entry.href, e))?);
+        }
+        let doc = |k: Kind| docs.get(&k).map_or("", String::as_str);
+        let records = metadata::parse(doc(Kind::Primary), doc(Kind::Filelists), doc(Kind::Other))
+            .map_err(|e| bad(REPOMD, e))?;
+        live.records = records.into_iter().map(|r| (r.href.clone(), r)).collect();
+    }
     live.repomd = Some(bytes);
     Ok(live)
 }

@@ -57,7 +57,7 @@ pub(super) async fn verify(
     if !report.problems.is_empty() {
         return Ok(report);
     }
-    let live = state::read(store).await?;
+    let live = state::read_full(store).await?;
     let mut named = BTreeSet::new();
     for record in live.records.values() {
         let path = record.href.as_str();

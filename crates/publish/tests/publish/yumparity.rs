@@ -112,9 +112,11 @@ fn documents(dir: &Path) -> BTreeMap<String, String> {
                 let href = attributes(&e).trim_start_matches("href=").to_owned();
                 if href.ends_with(".xml.gz") {
                     let mut text = String::new();
-                    flate2::read::GzDecoder::new(std::fs::File::open(dir.join(&href)).unwrap())
-                        .read_to_string(&mut text)
-                        .unwrap();
+                    flate2::read::MultiGzDecoder::new(
+                        std::fs::File::open(dir.join(&href)).unwrap(),
+                    )
+                    .read_to_string(&mut text)
+                    .unwrap();
                     out.insert(kind.clone(), text);
                 }
             }
