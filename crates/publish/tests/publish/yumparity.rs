@@ -228,3 +228,44 @@ async fn metadata_matches_createrepo_c_on_the_same_packages() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repository_createrepo_c_made_is_taken_over() {
+    let createrepo = require_tool("createrepo_c", "Debian package createrepo-c").unwrap();
+    let site = tempfile::tempdir().unwrap();
+    let http = falco_artifacts_testkit::HttpServer::serve(site.path()).unwrap();
+    let root = site.path().join("packages/rpm");
+    std::fs::create_dir_all(&root).unwrap();
+    let first = crate::yumclient::rpm("0.39.0", "x86_64", "a", true);
+    std::fs::copy(&first.path, root.join(first.name())).unwrap();
+    // With its sqlite databases, as Falco's current script makes it.
+    let status = Command::new(createrepo)
+        .arg("-q")
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "createrepo_c failed");
+
+    // No bucket layout is known: the documents are parsed in full, then written our way.
+    let repo = YumRepository::builder(file_store(site.path()))
+        .with_signer(shared_signer())
+        .build()
+        .unwrap();
+    let stable = ChannelConfig::stable();
+    let next = crate::yumclient::rpm("0.40.0", "x86_64", "b", true);
+    repo.publish(&stable, &next.artifacts).await.unwrap();
+    let listed = repo
+        .list(&stable, falco_artifacts_core::RepoKind::Rpm)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let report = repo
+        .verify(&stable, &falco_artifacts_publish::VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let dnf = crate::yumclient::DnfSandbox::new(&format!("{}/packages/rpm", http.url()));
+    assert_eq!(dnf.download("0.39.0"), first.sha256);
+    dnf.must(&["install", "falco"]);
+    assert_eq!(dnf.installed().as_deref(), Some("falco-0.40.0-1"));
+}
