@@ -154,7 +154,7 @@ impl DnfSandbox {
             ))
             .args(["--setopt=install_weak_deps=0", "--setopt=tsflags=noscripts"])
             // Metadata is fetched afresh each time: the test publishes between runs.
-            .args(["--setopt=metadata_expire=0"])
+            .args(["--refresh", "--setopt=metadata_expire=0"])
             .args(args)
             .output()
             .unwrap()
