@@ -23,6 +23,10 @@ pub(crate) struct Commit {
     pub(crate) content_addressed: Vec<IndexFile>,
     pub(crate) canonical: Vec<IndexFile>,
     pub(crate) top: Vec<IndexFile>,
+    /// When a top file after the first fails to be written, the earlier ones are put back
+    /// to these contents (`None`: deleted), so a top file and its signature keep matching.
+    /// Best effort: a publisher that dies there leaves the mismatch to the next publish.
+    pub(crate) restore: Vec<(String, Option<Bytes>)>,
     pub(crate) delete: Vec<String>,
 }
 
@@ -51,8 +55,19 @@ impl Commit {
             store.overwrite(&file.key, file.bytes.into()).await?;
         }
         guard.check().await?;
-        for file in self.top {
-            store.overwrite(&file.key, file.bytes.into()).await?;
+        for (n, file) in self.top.into_iter().enumerate() {
+            if let Err(error) = store.overwrite(&file.key, file.bytes.into()).await {
+                if n > 0 {
+                    for (key, bytes) in self.restore {
+                        // Already failing: the publish's own error is the one to report.
+                        let _ = match bytes {
+                            Some(bytes) => store.overwrite(&key, bytes.into()).await,
+                            None => store.delete(&key).await,
+                        };
+                    }
+                }
+                return Err(error);
+            }
         }
         for key in self.delete {
             store.delete(&key).await?;

@@ -360,6 +360,7 @@ impl FileRepo {
                 key: INDEX_JSON.into(),
                 bytes: json,
             }],
+            restore: Vec::new(),
             delete: delete.into_iter().collect(),
         }
     }

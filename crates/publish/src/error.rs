@@ -209,6 +209,33 @@ pub enum PublishError {
         #[source]
         source: falco_artifacts_pkg_deb::ReadError,
     },
+    /// An artifact offered as an `.rpm` is not one.
+    #[error("artifact {name} is not a readable .rpm")]
+    NotAnRpm {
+        /// The artifact's file name.
+        name: String,
+        /// The reader's error (boxed: it is large).
+        #[source]
+        source: Box<falco_artifacts_pkg_rpm::RpmError>,
+    },
+    /// Signing an unsigned `.rpm` on publish failed.
+    #[error("cannot sign package {name}")]
+    SignPackage {
+        /// The artifact's file name.
+        name: String,
+        /// pkg-rpm's error (boxed: it is large).
+        #[source]
+        source: Box<falco_artifacts_pkg_rpm::RpmError>,
+    },
+    /// A repodata document we read back (`repomd.xml`, `primary.xml.gz` …) is not valid.
+    #[error("{key} is not valid repodata")]
+    BadRepodata {
+        /// The object key.
+        key: String,
+        /// What is wrong.
+        #[source]
+        source: crate::yum::BadMetadata,
+    },
     /// A package's architecture is not one the repository serves.
     #[error("artifact {name} is for architecture {arch:?}; the repository serves {allowed:?}")]
     ArchNotServed {
@@ -295,18 +322,20 @@ impl From<PublishError> for CoreError {
             },
             PublishError::Corrupt { .. }
             | PublishError::BadIndex { .. }
+            | PublishError::BadRepodata { .. }
             | PublishError::Compress { .. }
             | PublishError::Task(_) => CoreError::Backend {
                 backend: "publish".into(),
                 action: "reading the repository".into(),
                 source: Box::new(error),
             },
-            PublishError::Sign { .. } => CoreError::Backend {
+            PublishError::Sign { .. } | PublishError::SignPackage { .. } => CoreError::Backend {
                 backend: "signer".into(),
                 action: "signing an index".into(),
                 source: Box::new(error),
             },
             PublishError::NotADeb { .. }
+            | PublishError::NotAnRpm { .. }
             | PublishError::ArchNotServed { .. }
             | PublishError::Mismatch { .. }
             | PublishError::SchemeDisabled { .. }

@@ -13,14 +13,17 @@
 //!    store, `file://` included;
 //! 3. the live index is read (never the packages), merged, and the channel's retention
 //!    applied;
-//! 4. content-addressed index files are written first (`by-hash/SHA256/<digest>`), then the
+//! 4. content-addressed index files are written first (`by-hash/SHA256/<digest>`,
+//!    `repodata/<digest>-primary.xml.gz`), then the
 //!    canonical names, then, after checking the lock is still ours, the top file that makes
 //!    the new generation live;
 //! 5. pruned files are deleted only after that, still under the lock, and the lock released.
 //!
 //! [`AptRepository`] (`packages/deb[-dev]`: pool, `Packages{,.gz,.xz}` with `by-hash/`,
 //! `Release`/`Release.gpg`/`InRelease` signed by core's `Signer`, control fields read through
-//! pkg-deb), [`BinRepository`] (release tarballs, `index.json` + `index.html`) and
+//! pkg-deb), [`YumRepository`] (`packages/rpm[-dev]`: `repodata/repomd.xml` with its detached
+//! `.asc`, content-addressed `primary`/`filelists`/`other.xml.gz` written with quick-xml from
+//! headers read through pkg-rpm, unsigned packages signed on publish), [`BinRepository`] (release tarballs, `index.json` + `index.html`) and
 //! [`GenericRepository`] (any keys under a prefix, e.g. prebuilt drivers) implement core's
 //! [`Publisher`](falco_artifacts_core::Publisher). Each has a dry run (`plan`) and a `verify`
 //! that reads the repository like a client and lists every [`Problem`]. The generic repository
@@ -89,6 +92,7 @@ mod plan;
 mod retention;
 mod store;
 mod verify;
+mod yum;
 
 pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
@@ -103,6 +107,7 @@ pub use options::RepositoryOptions;
 pub use plan::PublishPlan;
 pub use store::{RepoStore, StoreOptions};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
+pub use yum::{BadMetadata, YumRepository, YumRepositoryBuilder};
 
 /// The format-neutral package description and the vocabulary this crate builds on.
 pub use falco_artifacts_core as core;

@@ -7,7 +7,7 @@ mod merge;
 mod packages;
 mod release;
 mod stage;
-mod state;
+pub(crate) mod state;
 mod verify;
 mod version;
 

@@ -13,3 +13,9 @@ mod maintain;
 mod protocol;
 #[cfg(feature = "s3")]
 mod s3;
+mod yum;
+mod yumclient;
+mod yumfail;
+mod yumparity;
+#[cfg(feature = "s3")]
+mod yums3;

@@ -1,0 +1,209 @@
+//! The next generation's files: the three documents (compressed, content-addressed), then
+//! `repomd.xml` and its detached signature.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use chrono::Utc;
+use falco_artifacts_core::Sha256Digest;
+
+use super::blocks::{self, Layout, LiveDoc, NewDoc};
+use super::merge::Merged;
+use super::metadata::{self, Kind};
+use super::record::Record;
+use super::repomd::{self, Data};
+use super::state::{layout_key, Live, BOOKKEEPING};
+use super::xml::BadMetadata;
+use super::{YumRepository, REPOMD, REPOMD_ASC};
+use crate::apt::state::Bookkeeping;
+use crate::commit::{Commit, IndexFile};
+use crate::error::PublishError;
+
+/// Which packages a bucket holds: when the same, its compressed member is reused as is.
+fn bucket_sets(records: &[&Record]) -> BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> {
+    let mut out: BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> = BTreeMap::new();
+    for r in records {
+        out.entry(blocks::bucket(&r.href))
+            .or_default()
+            .insert((r.href.clone(), r.pkgid));
+    }
+    out
+}
+
+impl YumRepository {
+    /// The commit making `merged` live after `live`.
+    pub(super) fn commit(
+        &self,
+        live: &Live,
+        merged: &Merged,
+        generations: usize,
+    ) -> Result<Commit, PublishError> {
+        let mut commit = Commit::default();
+        let records = merged.ordered();
+        let now = Utc::now().timestamp();
+        let mut data = Vec::new();
+        let mut this_generation = Vec::new();
+        let live_records: Vec<&Record> = live.records.values().collect();
+        let live_sets = bucket_sets(&live_records);
+        let new_sets = bucket_sets(&records);
+        let buckets = blocks::by_bucket(&records);
+        let mut layout = Layout {
+            records: records
+                .iter()
+                .map(|r| Record {
+                    elements: None,
+                    ..(*r).clone()
+                })
+                .collect(),
+            ..Layout::default()
+        };
+        for kind in Kind::ALL {
+            let what = || format!("repodata/{}.xml.gz", kind.name());
+            let compress_err = |source| PublishError::Compress {
+                what: what(),
+                source,
+            };
+            let mut doc = NewDoc::default();
+            let header = metadata::header(kind, records.len()).map_err(compress_err)?;
+            doc.push(
+                None,
+                &blocks::gzip(&header, self.gzip_level).map_err(compress_err)?,
+            );
+            let live_doc = live.docs.get(&kind);
+            for (bucket, list) in &buckets {
+                let reused = live_doc
+                    .filter(|_| live_sets.get(bucket) == new_sets.get(bucket))
+                    .and_then(|d| d.member(*bucket));
+                if let Some(member) = reused {
+                    doc.push(Some(*bucket), member);
+                    continue;
+                }
+                let fragment = self.fragment(kind, *bucket, list, live_doc)?;
+                let member = blocks::gzip(&fragment, self.gzip_level).map_err(compress_err)?;
+                doc.push(Some(*bucket), &member);
+            }
+            let footer = metadata::footer(kind).map_err(compress_err)?;
+            doc.push(
+                None,
+                &blocks::gzip(&footer, self.gzip_level).map_err(compress_err)?,
+            );
+            let checksum = Sha256Digest::of_bytes(&doc.bytes);
+            let href = format!("repodata/{checksum}-{}.xml.gz", kind.name());
+            this_generation.push(href.clone());
+            data.push(Data {
+                kind,
+                href: href.clone(),
+                checksum,
+                size: doc.bytes.len() as u64,
+                timestamp: now,
+            });
+            layout.members.insert(kind.name().to_owned(), doc.members);
+            commit.content_addressed.push(IndexFile {
+                key: href,
+                bytes: Bytes::from(doc.bytes),
+            });
+        }
+        let repomd = repomd::render(now, &data).map_err(|source| PublishError::Compress {
+            what: REPOMD.into(),
+            source,
+        })?;
+        // The layout is named after the repomd.xml it describes, and goes with its generation.
+        let layout_key = layout_key(&repomd);
+        this_generation.push(layout_key.clone());
+        commit.content_addressed.push(IndexFile {
+            key: layout_key,
+            bytes: Bytes::from(serde_json::to_vec(&layout).unwrap_or_default()),
+        });
+
+        let mut by_hash = vec![this_generation];
+        by_hash.extend(live.bookkeeping.by_hash.iter().cloned());
+        let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
+        let kept: BTreeSet<&String> = by_hash.iter().flatten().collect();
+        let pruned: Vec<String> = merged
+            .pruned
+            .iter()
+            .flat_map(|r| [r.href.clone(), format!("{}.asc", r.href)])
+            .collect();
+        let mut delete: BTreeSet<String> = live
+            .bookkeeping
+            .pruned
+            .iter()
+            .filter(|f| !merged.records.contains_key(f.trim_end_matches(".asc")))
+            .cloned()
+            .collect();
+        delete.extend(pruned.iter().cloned());
+        delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
+        let bookkeeping = Bookkeeping { by_hash, pruned };
+        commit.canonical.push(IndexFile {
+            key: BOOKKEEPING.into(),
+            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()),
+        });
+
+        let signature = match &self.signer {
+            Some(signer) => Some(signer.sign_detached_armored(&mut &repomd[..]).map_err(
+                |source| PublishError::Sign {
+                    what: "repomd.xml",
+                    source,
+                },
+            )?),
+            None => None,
+        };
+        // repomd.xml is the commit point; its signature follows it. Should that second write
+        // fail, the previous repomd.xml is put back so clients checking signatures see a
+        // matching pair (see `Commit::restore`).
+        commit.top.push(IndexFile {
+            key: REPOMD.into(),
+            bytes: Bytes::from(repomd),
+        });
+        if let Some(signature) = signature {
+            commit.top.push(IndexFile {
+                key: REPOMD_ASC.into(),
+                bytes: Bytes::from(signature),
+            });
+            commit.restore.push((REPOMD.into(), live.repomd.clone()));
+        }
+        commit.delete = delete.into_iter().collect();
+        Ok(commit)
+    }
+}
+
+impl YumRepository {
+    /// The uncompressed elements of `bucket` in document `kind`: each package's own element
+    /// when it has one, otherwise the one in the live document's member of that bucket.
+    fn fragment(
+        &self,
+        kind: Kind,
+        bucket: u8,
+        list: &[&Record],
+        live_doc: Option<&LiveDoc>,
+    ) -> Result<Vec<u8>, PublishError> {
+        let bad = |source| PublishError::BadRepodata {
+            key: format!("repodata/{}.xml.gz", kind.name()),
+            source,
+        };
+        let mut old: Option<BTreeMap<String, String>> = None;
+        let mut elements: Vec<String> = Vec::with_capacity(list.len());
+        for record in list {
+            if let Some(element) = kind.element(record) {
+                elements.push(element.to_owned());
+                continue;
+            }
+            if old.is_none() {
+                let member = live_doc.and_then(|d| d.member(bucket)).unwrap_or_default();
+                let text = blocks::gunzip(member).map_err(bad)?;
+                old = Some(metadata::split_fragment(kind, &text).map_err(bad)?);
+            }
+            let element = old
+                .as_mut()
+                .and_then(|o| o.remove(&kind.key(record)))
+                .ok_or_else(|| {
+                    bad(BadMetadata::Missing {
+                        element: "package",
+                        what: "an element in its bucket of the live document",
+                    })
+                })?;
+            elements.push(element);
+        }
+        Ok(metadata::fragment(elements.iter().map(String::as_str)))
+    }
+}

@@ -1,0 +1,357 @@
+//! The YUM/DNF repository: `packages/rpm[-dev]/` with the packages at its root and
+//! `repodata/` (`repomd.xml`, its `.asc`, content-addressed `primary`/`filelists`/`other`).
+
+mod blocks;
+mod builder;
+mod indexes;
+mod merge;
+mod metadata;
+mod record;
+mod repomd;
+mod stage;
+mod state;
+mod verify;
+mod xml;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use falco_artifacts_core::{
+    Arch, Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
+    Signer, Version,
+};
+
+pub use builder::YumRepositoryBuilder;
+pub use xml::BadMetadata;
+
+use self::record::Record;
+use self::stage::RpmStaged;
+use self::state::Live;
+use crate::engine::{finish, Action, FileRepo, Staged};
+use crate::error::PublishError;
+use crate::index::{FileKind, IndexEntry, RepoIndex};
+use crate::lock::LockGuard;
+use crate::options::RepositoryOptions;
+use crate::plan::PublishPlan;
+use crate::store::RepoStore;
+use crate::verify::{VerifyOptions, VerifyReport};
+
+/// How many packages are read, parsed and signed at once.
+const READ_CONCURRENCY: usize = 8;
+/// The top file, relative to the repository.
+pub(crate) const REPOMD: &str = "repodata/repomd.xml";
+/// Its detached, ASCII-armored signature (what dnf's `repo_gpgcheck` reads).
+pub(crate) const REPOMD_ASC: &str = "repodata/repomd.xml.asc";
+
+/// A YUM/DNF repository per channel under `<base>/<channel's rpm repository>/`: the packages
+/// `falco-<version>-<arch>.rpm` (and `.asc`) at its root, `repodata/repomd.xml` with its
+/// detached signature `repomd.xml.asc`, and `repodata/<sha256>-{primary,filelists,other}.xml.gz`
+/// written before it, as `createrepo_c` lays them out (a `baseurl` at the repository works
+/// with yum and dnf unchanged).
+///
+/// Publishing reads the live `repomd.xml` and the three documents it names, and merges: it
+/// never reads the other packages, and an unchanged package's entries are reused as they were
+/// written. With a signer, packages without a signature are signed on publish through
+/// pkg-rpm (their `.asc` made over the signed bytes, replacing an offered one), and
+/// `repomd.xml.asc` is written. Retention keeps the newest N versions per package name and
+/// architecture in rpm version order; the metadata of the last
+/// [`index_generations`](RepositoryOptions::index_generations) generations stays, so a client
+/// that read an older `repomd.xml` a moment ago still finds what it names.
+///
+/// ```
+/// use std::sync::Arc;
+/// use falco_artifacts_pkg_rpm::RpmBuilder;
+/// use falco_artifacts_publish::core::package::{load_manifest_str, ManifestOptions};
+/// use falco_artifacts_publish::core::{
+///     Artifact, ArtifactKind, ChannelConfig, KeyAlgorithm, LocalArtifact, PgpSigner, Publisher,
+///     RepoKind,
+/// };
+/// use falco_artifacts_publish::{RepoStore, VerifyOptions, YumRepository};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+/// let yaml = "name: falco\nversion: 0.39.0\narch: x86_64\nmaintainer: M <m@example.org>\n\
+///             description: Falco\nlicense: Apache-2.0\nsource_date: 1700000000\n";
+/// let spec = load_manifest_str(yaml, std::path::Path::new("."), &ManifestOptions::default())?;
+/// let dir = tempfile::tempdir()?;
+/// let path = RpmBuilder::new(&spec).build()?.write_to_dir(dir.path())?;
+/// let package: Arc<dyn Artifact> = Arc::new(
+///     LocalArtifact::from_path(ArtifactKind::Rpm, &path)?
+///         .with_version(spec.version.clone())
+///         .with_arch(spec.arch),
+/// );
+///
+/// let site = tempfile::tempdir()?;
+/// let store = RepoStore::from_url(&format!("file://{}", site.path().display()))?;
+/// let signer = Arc::new(PgpSigner::generate("Falco <f@example.org>", KeyAlgorithm::Ed25519)?);
+/// let yum = YumRepository::builder(store).with_signer(signer).build()?;
+/// let stable = ChannelConfig::stable();
+/// // The unsigned package is signed on publish, and gets an `.asc`.
+/// let report = yum.publish(&stable, &[package]).await?;
+/// assert_eq!(report.uploaded.len(), 2);
+/// let repo = site.path().join("packages/rpm");
+/// assert!(repo.join("repodata/repomd.xml.asc").exists());
+/// assert!(repo.join("falco-0.39.0-x86_64.rpm.asc").exists());
+/// assert_eq!(yum.list(&stable, RepoKind::Rpm).await?.len(), 1);
+/// assert!(yum.verify(&stable, &VerifyOptions::default()).await?.is_clean());
+/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct YumRepository {
+    store: RepoStore,
+    base: String,
+    architectures: Vec<Arch>,
+    signer: Option<Arc<dyn Signer>>,
+    gzip_level: u32,
+    options: RepositoryOptions,
+}
+
+impl YumRepository {
+    /// A builder for the YUM repositories in `store`.
+    pub fn builder(store: RepoStore) -> YumRepositoryBuilder {
+        YumRepositoryBuilder {
+            repo: YumRepository {
+                store,
+                base: "packages".into(),
+                architectures: Arch::ALL.to_vec(),
+                signer: None,
+                gzip_level: 1,
+                options: RepositoryOptions::default(),
+            },
+        }
+    }
+
+    fn rpm_arches(&self) -> Vec<String> {
+        self.architectures
+            .iter()
+            .map(|a| a.rpm_name().to_owned())
+            .collect()
+    }
+
+    fn files(&self, channel: &dyn Channel) -> Result<FileRepo, PublishError> {
+        let name = channel.repository(RepoKind::Rpm);
+        let path = if self.base.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.base)
+        };
+        Ok(FileRepo {
+            name: name.to_owned(),
+            store: self.store.at(&path)?,
+            lock: self.options.lock,
+            generations: self.options.index_generations,
+        })
+    }
+
+    /// The live packages as an index, for the shared upload checks.
+    fn hint(live: &Live) -> RepoIndex {
+        let mut index = RepoIndex::empty("");
+        index.files = live
+            .records
+            .values()
+            .map(|r| IndexEntry {
+                path: r.href.clone(),
+                name: r.href.clone(),
+                kind: FileKind::Rpm,
+                version: None,
+                arch: None,
+                size: r.size,
+                sha256: r.pkgid,
+                time: chrono::DateTime::<Utc>::UNIX_EPOCH,
+            })
+            .collect();
+        index
+    }
+
+    fn published(repository: &str, record: &Record) -> PublishedFile {
+        PublishedFile {
+            repository: repository.to_owned(),
+            file_name: record.href.clone(),
+            sha256: record.pkgid,
+            size: record.size,
+            version: version_of(record),
+            arch: record.arch.parse().ok(),
+        }
+    }
+
+    /// The dry run: what [`Publisher::publish`] would upload, replace and prune.
+    pub async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, PublishError> {
+        let files = self.files(channel)?;
+        let (staged, rpms) = self.stage(&files.store, channel, artifacts).await?;
+        let live = state::read(&files.store).await?;
+        let actions = files
+            .classify(&staged, &Self::hint(&live), channel.overwrite())
+            .await?;
+        let merged = merge::merge(&live, &rpms, channel.retention(RepoKind::Rpm));
+        let commit = self.commit(&live, &merged, files.generations)?;
+        let mut plan = PublishPlan {
+            repository: files.store.root().to_owned(),
+            index_files: commit.written_keys(),
+            prune: merged
+                .pruned
+                .iter()
+                .map(|r| Self::published(&files.name, r))
+                .collect(),
+            ..PublishPlan::default()
+        };
+        for (s, action) in staged.iter().zip(actions) {
+            let file = s.published(&files.name);
+            match action {
+                Action::Upload => plan.upload.push(file),
+                Action::Unchanged => plan.unchanged.push(file),
+                Action::Replace => plan.replace.push(file),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Whether everything offered is live already and nothing is left to prune.
+    fn all_live(live: &Live, staged: &[Staged], actions: &[Action], rpms: &[RpmStaged]) -> bool {
+        live.exists()
+            && live.bookkeeping.pruned.is_empty()
+            && actions.iter().all(|a| *a == Action::Unchanged)
+            && rpms.iter().all(|r| {
+                live.records
+                    .get(&r.record.href)
+                    .is_some_and(|l| l.pkgid == r.record.pkgid)
+            })
+            && staged
+                .iter()
+                .all(|s| !s.key.ends_with(".rpm") || live.records.contains_key(s.key.as_str()))
+    }
+
+    /// Publishes, returning this crate's error (with its typed context) rather than core's.
+    pub async fn publish_files(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, PublishError> {
+        let files = self.files(channel)?;
+        let retention = channel.retention(RepoKind::Rpm);
+        let overwrite = channel.overwrite();
+        // 1. Check and read every file before writing any, so a refused publish changes nothing.
+        let (staged, rpms) = self.stage(&files.store, channel, artifacts).await?;
+        let hint_state = state::read(&files.store).await?;
+        let mut actions = files
+            .classify(&staged, &Self::hint(&hint_state), overwrite)
+            .await?;
+        if Self::all_live(&hint_state, &staged, &actions, &rpms)
+            && merge::merge(&hint_state, &rpms, retention)
+                .pruned
+                .is_empty()
+        {
+            return Ok(PublishReport {
+                unchanged: staged.iter().map(|s| s.published(&files.name)).collect(),
+                ..PublishReport::default()
+            });
+        }
+        // 2. Upload new files under immutable names.
+        files.upload_new(&staged, &mut actions, overwrite).await?;
+        // 3. Lock, merge with the live metadata, commit.
+        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
+        let result = async {
+            let live = state::refresh(&files.store, hint_state).await?;
+            files.settle(&staged, &actions).await?;
+            let merged = merge::merge(&live, &rpms, retention);
+            let commit = self.commit(&live, &merged, files.generations)?;
+            commit.apply(&files.store, &guard).await?;
+            Ok(merged.pruned)
+        }
+        .await;
+        let pruned = finish(guard, result).await?;
+        let mut report = PublishReport::default();
+        for (s, action) in staged.iter().zip(&actions) {
+            match action {
+                Action::Upload | Action::Replace => report.uploaded.push(s.published(&files.name)),
+                Action::Unchanged => report.unchanged.push(s.published(&files.name)),
+            }
+        }
+        report.pruned = pruned
+            .iter()
+            .map(|r| Self::published(&files.name, r))
+            .collect();
+        Ok(report)
+    }
+
+    /// Applies `channel`'s retention now.
+    pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PublishError> {
+        let files = self.files(channel)?;
+        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
+        let result = async {
+            let live = state::read(&files.store).await?;
+            let merged = merge::merge(&live, &[], channel.retention(RepoKind::Rpm));
+            if !live.exists() || (merged.pruned.is_empty() && live.bookkeeping.pruned.is_empty()) {
+                return Ok(Vec::new());
+            }
+            let commit = self.commit(&live, &merged, files.generations)?;
+            commit.apply(&files.store, &guard).await?;
+            Ok(merged.pruned)
+        }
+        .await;
+        let pruned = finish(guard, result).await?;
+        Ok(pruned
+            .iter()
+            .map(|r| Self::published(&files.name, r))
+            .collect())
+    }
+
+    /// Reads the repository like dnf does and reports every problem.
+    pub async fn verify(
+        &self,
+        channel: &dyn Channel,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, PublishError> {
+        verify::verify(self, &self.files(channel)?, options).await
+    }
+}
+
+/// The release version of a package named `<name>-<version>-<arch>.rpm`, when it parses.
+fn version_of(record: &Record) -> Option<Version> {
+    let rest = record.href.strip_prefix(&format!("{}-", record.name))?;
+    let version = rest.strip_suffix(&format!("-{}.rpm", record.arch))?;
+    Version::parse(version).ok()
+}
+
+#[async_trait]
+impl Publisher for YumRepository {
+    async fn publish(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, CoreError> {
+        Ok(self.publish_files(channel, artifacts).await?)
+    }
+
+    async fn list(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<PublishedFile>, CoreError> {
+        if kind != RepoKind::Rpm {
+            return Ok(Vec::new());
+        }
+        let files = self.files(channel)?;
+        let live = state::read(&files.store).await?;
+        Ok(live
+            .records
+            .values()
+            .map(|r| Self::published(&files.name, r))
+            .collect())
+    }
+
+    async fn apply_retention(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<PublishedFile>, CoreError> {
+        if kind != RepoKind::Rpm {
+            return Ok(Vec::new());
+        }
+        Ok(self.prune(channel).await?)
+    }
+}
