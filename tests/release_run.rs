@@ -237,7 +237,7 @@ fn a_release_is_published_once_and_a_rerun_is_a_noop() {
     }
     assert_eq!(
         report["verified"],
-        serde_json::json!(["packages/deb", "packages/bin"])
+        serde_json::json!(["packages/deb", "packages/rpm", "packages/bin"])
     );
 
     let before = site.files();

@@ -1,11 +1,11 @@
 //! End to end on S3 (moto_server on loopback, path-style): `release run` publishes into a
-//! bucket, and `apt-get` installs from it over HTTP with `signed-by` our key.
+//! bucket, and `apt-get` and `dnf` install from it over HTTP, trusting only our key.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
-use falco_artifacts_testkit::{AptSandbox, MotoS3};
+use falco_artifacts_testkit::{AptSandbox, DnfSandbox, MotoS3};
 
 mod common;
-use common::site::{entry, sha256_hex, ReleaseSite};
+use common::site::{base_system, entry, sha256_hex, ReleaseSite};
 
 #[test]
 fn a_release_into_s3_installs_with_apt_over_http() {
@@ -43,6 +43,15 @@ fn a_release_into_s3_installs_with_apt_over_http() {
         sha256_hex(&bytes),
         entry(&report, "falco-0.45.0-x86_64.deb")["sha256"]
     );
+
+    let dnf = DnfSandbox::new(
+        &format!("{}/falco-release/packages/rpm", s3.endpoint()),
+        &site.public_key,
+    )
+    .unwrap();
+    base_system(&dnf.root());
+    dnf.must(&["install", "falco"]).unwrap();
+    assert_eq!(dnf.installed("falco").unwrap().unwrap(), "falco-0.45.0-1");
 
     // The same release again: nothing to upload.
     let again = site.release("0.45.0", &env);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use falco_artifacts_core::{Channel, PublishedFile, Publisher, Release, RepoKind, Signer};
 use falco_artifacts_publish::{
-    AptRepository, BinRepository, RepoStore, StoreOptions, VerifyOptions,
+    AptRepository, BinRepository, RepoStore, StoreOptions, VerifyOptions, YumRepository,
 };
 use object_store::ObjectStoreExt as _;
 
@@ -16,6 +16,7 @@ pub struct Pipeline {
     url: String,
     store: RepoStore,
     apt: AptRepository,
+    yum: YumRepository,
     bin: BinRepository,
 }
 
@@ -62,6 +63,10 @@ impl Pipeline {
             .with_signer(Arc::clone(&signer))
             .build()
             .map_err(failed)?;
+        let yum = YumRepository::builder(store.clone())
+            .with_signer(Arc::clone(&signer))
+            .build()
+            .map_err(failed)?;
         let bin = BinRepository::builder(store.clone())
             .build()
             .map_err(failed)?;
@@ -69,6 +74,7 @@ impl Pipeline {
             url: url.to_owned(),
             store,
             apt,
+            yum,
             bin,
         })
     }
@@ -117,6 +123,18 @@ impl Pipeline {
         report.add(&self.url, &apt, |f: &PublishedFile| {
             format!("packages/{}/stable/{}", f.repository, f.file_name)
         });
+        let rpm_repo = channel.repository(RepoKind::Rpm);
+        let yum = self
+            .yum
+            .publish_files(channel, &packaged.rpms)
+            .await
+            .map_err(|source| PipelineError::Publish {
+                repository: rpm_repo.to_owned(),
+                source: Box::new(source),
+            })?;
+        report.add(&self.url, &yum, |f: &PublishedFile| {
+            format!("packages/{}/{}", f.repository, f.file_name)
+        });
         let bin_repo = channel.repository(RepoKind::Bin);
         let bin = self
             .bin
@@ -136,43 +154,58 @@ impl Pipeline {
     /// Verifies the channel's repositories; an error lists what is wrong.
     pub async fn verify(&self, channel: &dyn Channel) -> Result<Vec<String>, PipelineError> {
         let options = VerifyOptions::default();
-        let deb_repo = channel.repository(RepoKind::Deb).to_owned();
-        let bin_repo = channel.repository(RepoKind::Bin).to_owned();
-        let apt =
-            self.apt
-                .verify(channel, &options)
-                .await
-                .map_err(|source| PipelineError::Publish {
-                    repository: deb_repo.clone(),
-                    source: Box::new(source),
-                })?;
-        let bin =
-            self.bin
-                .verify(channel, &options)
-                .await
-                .map_err(|source| PipelineError::Publish {
-                    repository: bin_repo.clone(),
-                    source: Box::new(source),
-                })?;
-        for (name, check) in [(&deb_repo, &apt), (&bin_repo, &bin)] {
+        let failed = |kind: RepoKind| {
+            let repository = channel.repository(kind).to_owned();
+            move |source| PipelineError::Publish {
+                repository,
+                source: Box::new(source),
+            }
+        };
+        let checks = [
+            (
+                RepoKind::Deb,
+                self.apt
+                    .verify(channel, &options)
+                    .await
+                    .map_err(failed(RepoKind::Deb))?,
+            ),
+            (
+                RepoKind::Rpm,
+                self.yum
+                    .verify(channel, &options)
+                    .await
+                    .map_err(failed(RepoKind::Rpm))?,
+            ),
+            (
+                RepoKind::Bin,
+                self.bin
+                    .verify(channel, &options)
+                    .await
+                    .map_err(failed(RepoKind::Bin))?,
+            ),
+        ];
+        let mut verified = Vec::new();
+        for (kind, check) in checks {
+            let name = channel.repository(kind);
             if !check.is_clean() {
                 return Err(PipelineError::Verify {
-                    repository: name.clone(),
+                    repository: name.to_owned(),
                     problems: format!("{check:?}"),
                 });
             }
+            verified.push(format!("packages/{name}"));
         }
-        Ok(vec![
-            format!("packages/{deb_repo}"),
-            format!("packages/{bin_repo}"),
-        ])
+        Ok(verified)
     }
 
     /// Applies the channel's retention to its repositories now.
     pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PipelineError> {
         let mut pruned = Vec::new();
-        let repos: [(&dyn Publisher, RepoKind); 2] =
-            [(&self.apt, RepoKind::Deb), (&self.bin, RepoKind::Bin)];
+        let repos: [(&dyn Publisher, RepoKind); 3] = [
+            (&self.apt, RepoKind::Deb),
+            (&self.yum, RepoKind::Rpm),
+            (&self.bin, RepoKind::Bin),
+        ];
         for (repo, kind) in repos {
             let files = repo
                 .apply_retention(channel, kind)

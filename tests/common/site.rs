@@ -85,3 +85,28 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 pub(crate) fn exists(root: &Path, path: &str) -> bool {
     root.join(path).exists()
 }
+
+/// Installs a stub into a dnf sandbox's root that provides what the sample package requires
+/// from a base system (`systemd`, `/bin/sh`), as any real install root has: the sandbox starts
+/// from an empty rpm database.
+pub(crate) fn base_system(root: &Path) {
+    use falco_artifacts::core::package::{load_manifest_str, ManifestOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: base-system-stub\nversion: 1.0.0\narch: x86_64\n\
+                maintainer: Test <t@example.invalid>\ndescription: d\nlicense: MIT\n\
+                source_date: 1700000000\nrelations:\n  provides: [systemd, /bin/sh]\n\
+                contents:\n  - { dst: /etc/base-system-stub, inline: \"stub\\n\" }\n";
+    let spec = load_manifest_str(yaml, dir.path(), &ManifestOptions::default()).unwrap();
+    let rpm = falco_artifacts::rpm::RpmBuilder::new(&spec)
+        .build()
+        .unwrap()
+        .write_to_dir(dir.path())
+        .unwrap();
+    let out = std::process::Command::new("rpm")
+        .arg(format!("--root={}", root.display()))
+        .args(["-i", "--nodeps", "--noscripts"])
+        .arg(&rpm)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 mod apt;
 mod client;
+mod dnf;
 mod docker;
 mod error;
 mod gpg;
@@ -49,6 +50,7 @@ mod registry;
 mod tool;
 
 pub use apt::AptSandbox;
+pub use dnf::DnfSandbox;
 pub use docker::{ApiResponse, DockerEngine};
 pub use error::TestkitError;
 pub use gpg::{GpgHome, GpgVerification};
