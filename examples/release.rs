@@ -18,8 +18,8 @@ use falco_artifacts::core::{
 use std::sync::Arc;
 
 use falco_artifacts::pipeline::{
-    load_specs, package_release, run_release, Gate, GatePassed, Pipeline, PipelineConfig,
-    ReleaseJob,
+    load_specs, package_release, run_release, DriversJob, DriversReport, Gate, GatePassed,
+    Pipeline, PipelineConfig, ReleaseJob,
 };
 use serde::Serialize;
 
@@ -52,6 +52,25 @@ enum Cmd {
     },
     /// Gate, package, publish and verify a release.
     Run(RunArgs),
+    /// Validate driverkit configs, plan what the driver repository lacks, publish drivers
+    /// already built, and rewrite the index of prebuilt drivers.
+    Drivers {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The driverkit config directory.
+        #[arg(long, value_name = "DIR")]
+        configs: PathBuf,
+        /// The release list (`<falco version> <driver version>` per line): only the driver
+        /// versions of the last two stable releases are planned.
+        #[arg(long, value_name = "FILE")]
+        releases: Option<PathBuf>,
+        /// Drivers built by driverkit or the local builder (`output/<driverversion>/<arch>/`).
+        #[arg(long, value_name = "DIR")]
+        built: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a channel's repositories.
     Verify {
         #[command(flatten)]
@@ -259,6 +278,46 @@ fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn print_drivers(report: &DriversReport) {
+    println!(
+        "  drivers  {} configs ({} invalid), shipping {}: {} builds ({} outputs) to do, {} outputs already published, {} uploaded, index of {} driver versions written",
+        report.configs,
+        report.invalid,
+        if report.shipped.is_empty() {
+            "every driver version".to_owned()
+        } else {
+            report.shipped.join(", ")
+        },
+        report.to_build,
+        report.outputs_to_build,
+        report.already_published,
+        report.uploaded.len(),
+        report.index_versions
+    );
+    for problem in &report.problems {
+        println!("    {problem}");
+    }
+}
+
+fn run_drivers(
+    repo: RepoArgs,
+    job: DriversJob,
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let config = repo.config()?;
+    let (_, pipeline) = pipeline_of(&config)?;
+    let report = runtime()?.block_on(pipeline.drivers(&job))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_drivers(&report);
+    }
+    if report.invalid > 0 {
+        return Err(format!("{} invalid driverkit configs", report.invalid).into());
+    }
+    Ok(())
+}
+
 fn run_verify(repo: RepoArgs, channel: String) -> Result<(), Box<dyn std::error::Error>> {
     let config = repo.config()?;
     let channel = channel_named(&config, &channel)?;
@@ -299,8 +358,12 @@ struct Plan {
     image_tags: Vec<String>,
 }
 
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample")
+}
+
 fn sample_manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample/falco.yaml")
+    sample_dir().join("falco.yaml")
 }
 
 fn plan(
@@ -439,10 +502,9 @@ fn demo_history(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Packs the release for every arch (DEB, RPM, tarball), publishes the DEBs into the APT
-/// repository and the tarballs into the bin repository of the release's channel, and
-/// verifies both, through the same library calls as `run`. RPMs are built and signed into
-/// `build/`; the YUM repository comes with its own issue.
+/// Packs the release for every arch (DEB, RPM, tarball), publishes them into the APT, YUM and
+/// bin repositories of the release's channel and verifies them, through the same library calls
+/// as `run`.
 async fn package_and_publish(
     release: &Release,
     out: &Path,
@@ -537,16 +599,37 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
             &package_signer,
         ))?;
     }
+    println!("4. drivers: the sample driverkit configs against the driver repository");
+    let drivers = runtime.block_on(pipeline.drivers(&DriversJob {
+        configs: sample_dir().join("driverkit/config"),
+        releases: Some(sample_dir().join("falco-releases.txt")),
+        built: None,
+    }))?;
+    print_drivers(&drivers);
+    println!(
+        "   nothing is compiled here: building needs kernel headers and a driver source; \
+         `release drivers --built <dir>` publishes what driverkit or the local builder made"
+    );
     println!(
         "\nThe repository is file://{repo}\n\
          APT:      deb [signed-by={key}] file://{repo}/packages/deb stable main\n\
          APT dev:  deb [signed-by={key}] file://{repo}/packages/deb-dev stable main\n\
+         YUM:      /etc/yum.repos.d/falcosecurity.repo\n\
+         \n\
+         [falcosecurity]\n\
+         name=Falco\n\
+         baseurl=file://{repo}/packages/rpm\n\
+         enabled=1\n\
+         gpgcheck=1\n\
+         repo_gpgcheck=1\n\
+         gpgkey=file://{key}\n\
+         \n\
+         YUM dev:  baseurl=file://{repo}/packages/rpm-dev\n\
          Tarballs: file://{repo}/packages/bin/index.html\n\
-         Verify:   gpg --import {key} && gpg --verify {repo}/plan-stable.json.asc\n\
-         RPMs are built and signed under {build}; the YUM repository joins this demo with its issue.",
+         Drivers:  file://{repo}/driver/site/index.html\n\
+         Verify:   gpg --import {key} && gpg --verify {repo}/plan-stable.json.asc",
         repo = repo.display(),
         key = public.display(),
-        build = out.join("build").display(),
     );
     Ok(())
 }
@@ -562,6 +645,21 @@ fn main() -> ExitCode {
             json,
         } => run_plan(tag, merge, branch, manifest, json),
         Cmd::Run(args) => run_run(args),
+        Cmd::Drivers {
+            repo,
+            configs,
+            releases,
+            built,
+            json,
+        } => run_drivers(
+            repo,
+            DriversJob {
+                configs,
+                releases,
+                built,
+            },
+            json,
+        ),
         Cmd::Verify { repo, channel } => run_verify(repo, channel),
         Cmd::Prune { repo, channel } => run_prune(repo, channel),
         Cmd::Demo { out } => run_demo(out),

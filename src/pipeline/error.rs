@@ -132,6 +132,15 @@ pub enum PipelineError {
         /// What is wrong.
         problems: String,
     },
+    /// The drivers step failed.
+    #[error("drivers: {what} failed")]
+    Drivers {
+        /// The step.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The images step failed.
     #[error("images: {what} failed")]
     Images {

@@ -35,6 +35,7 @@
 //! ```
 
 mod config;
+mod drivers;
 mod error;
 mod gate;
 mod images;
@@ -52,6 +53,7 @@ pub use config::{
     AllKeyword, ChannelOverride, ChannelsConfig, GateConfig, Keep, PipelineConfig, RepoKindName,
     SigningConfig, StoreConfig,
 };
+pub use drivers::{DriversJob, DriversReport};
 pub use error::PipelineError;
 pub use gate::{Gate, GatePassed};
 pub use images::{publish_images, ImagesConfig, ImagesReport};

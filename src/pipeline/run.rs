@@ -79,6 +79,11 @@ impl Pipeline {
         })
     }
 
+    /// The store under the repository root.
+    pub fn store(&self) -> &RepoStore {
+        &self.store
+    }
+
     /// Fails unless the repository answers: run before packaging so that an unreachable
     /// repository stops a release before anything is built or uploaded.
     pub async fn probe(&self) -> Result<(), PipelineError> {

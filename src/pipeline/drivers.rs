@@ -1,0 +1,117 @@
+//! The drivers step: validate the driverkit configs, keep the driver versions of the last two
+//! stable Falco releases, plan what the driver repository lacks, publish what was built, and
+//! rewrite the index of prebuilt drivers.
+
+use std::path::{Path, PathBuf};
+
+use falco_artifacts_driver_grid::{
+    check_tree, config_root, parse_releases, scan_built, ship, DriverRepository, Plan, PlanFilter,
+    ShipPolicy,
+};
+use serde::Serialize;
+
+use super::{Pipeline, PipelineError};
+
+/// What the drivers step works on.
+#[derive(Debug, Clone)]
+pub struct DriversJob {
+    /// The config directory (`driverkit/config`, or a checkout holding it).
+    pub configs: PathBuf,
+    /// The release list (`<falco version> <driver version>` per line); without it every
+    /// driver version in the configs is planned.
+    pub releases: Option<PathBuf>,
+    /// Drivers already built, in driverkit's `output/<driverversion>/<arch>/` layout.
+    pub built: Option<PathBuf>,
+}
+
+/// What the drivers step found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DriversReport {
+    /// Config files read.
+    pub configs: usize,
+    /// Of which invalid (they never reach a build).
+    pub invalid: usize,
+    /// Problems, one line each, with file and line.
+    pub problems: Vec<String>,
+    /// Driver versions shipped.
+    pub shipped: Vec<String>,
+    /// Builds the repository still lacks.
+    pub to_build: usize,
+    /// Their outputs (`.ko` and `.o`).
+    pub outputs_to_build: usize,
+    /// Outputs already published.
+    pub already_published: usize,
+    /// Keys uploaded from `built`.
+    pub uploaded: Vec<String>,
+    /// Driver versions listed in the index.
+    pub index_versions: usize,
+}
+
+fn failed(what: &str, source: impl std::error::Error + Send + Sync + 'static) -> PipelineError {
+    PipelineError::Drivers {
+        what: what.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+fn read(path: &Path) -> Result<String, PipelineError> {
+    std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl Pipeline {
+    /// The driver repository (`driver/`) under this pipeline's repository root.
+    pub fn driver_repository(&self) -> Result<DriverRepository, PipelineError> {
+        DriverRepository::new(self.store().clone()).map_err(|e| failed("the driver repository", e))
+    }
+
+    /// Runs the drivers step; built drivers are checked whole before anything is uploaded.
+    pub async fn drivers(&self, job: &DriversJob) -> Result<DriversReport, PipelineError> {
+        let report = check_tree(&config_root(&job.configs))
+            .map_err(|e| failed("loading the driverkit configs", e))?;
+        let mut out = DriversReport {
+            configs: report.files,
+            invalid: report.invalid_count(),
+            problems: report.problems.iter().map(ToString::to_string).collect(),
+            ..DriversReport::default()
+        };
+        let mut filter = PlanFilter::default();
+        if let Some(path) = &job.releases {
+            let releases = parse_releases(&read(path)?)
+                .map_err(|e| failed(&format!("reading {}", path.display()), e))?;
+            let versions = ship(&releases, &ShipPolicy::default())
+                .map_err(|e| failed("choosing the driver versions to ship", e))?;
+            out.shipped = versions.iter().map(ToString::to_string).collect();
+            filter = filter.with_driver_versions(versions);
+        }
+        let built = match &job.built {
+            Some(dir) => scan_built(dir).map_err(|e| failed("reading the built drivers", e))?,
+            None => Vec::new(),
+        };
+        let repo = self.driver_repository()?;
+        let listing = repo
+            .listing()
+            .await
+            .map_err(|e| failed("listing the driver repository", e))?;
+        let (plan, skipped) =
+            Plan::new(&report.valid, &filter).without_existing(&listing.existing_keys());
+        out.to_build = plan.builds.len();
+        out.outputs_to_build = plan.output_count();
+        out.already_published = skipped;
+        if !built.is_empty() {
+            let published = repo
+                .publish(&built)
+                .await
+                .map_err(|e| failed("publishing the built drivers", e))?;
+            out.uploaded = published.uploaded;
+        }
+        let index = repo
+            .regenerate_index()
+            .await
+            .map_err(|e| failed("writing the index of prebuilt drivers", e))?;
+        out.index_versions = index.versions.len();
+        Ok(out)
+    }
+}

@@ -1,0 +1,93 @@
+//! `release drivers`: the sample driverkit configs are validated and planned against the
+//! driver repository, drivers already built are published under `driver/`, and the index of
+//! prebuilt drivers lists them.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
+
+use falco_artifacts::core::{KeyAlgorithm, PgpSigner};
+
+mod common;
+use common::run;
+
+#[test]
+fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
+    let key_file = dir.path().join("key.asc");
+    std::fs::write(&key_file, key.secret_key_armored().unwrap()).unwrap();
+    let built = dir.path().join("output/9.0.0+driver/x86_64");
+    std::fs::create_dir_all(&built).unwrap();
+    std::fs::write(
+        built.join("falco_debian_6.1.0-56-amd64_1.ko"),
+        b"module bytes",
+    )
+    .unwrap();
+    std::fs::write(
+        built.join("falco_debian_6.1.0-56-amd64_1.o"),
+        b"probe bytes",
+    )
+    .unwrap();
+    let repo = dir.path().join("repo");
+    let url = format!("file://{}", repo.display());
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sample");
+    let drivers = |built: Option<&std::path::Path>| {
+        let configs = format!("{sample}/driverkit/config");
+        let releases = format!("{sample}/falco-releases.txt");
+        let key = key_file.display().to_string();
+        let built = built.map(|b| b.display().to_string());
+        let mut args = vec![
+            "drivers",
+            "--configs",
+            &configs,
+            "--releases",
+            &releases,
+            "--repo",
+            &url,
+            "--key-file",
+            &key,
+            "--json",
+        ];
+        if let Some(built) = &built {
+            args.extend(["--built", built]);
+        }
+        let out = run(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+
+    let first = drivers(None);
+    assert_eq!(first["configs"], 4);
+    assert_eq!(
+        first["shipped"],
+        serde_json::json!(["9.0.0+driver", "8.0.0+driver"])
+    );
+    assert_eq!(first["outputs_to_build"], 8);
+
+    let published = drivers(Some(&dir.path().join("output")));
+    assert_eq!(
+        published["uploaded"],
+        serde_json::json!([
+            "driver/9.0.0+driver/x86_64/falco_debian_6.1.0-56-amd64_1.ko",
+            "driver/9.0.0+driver/x86_64/falco_debian_6.1.0-56-amd64_1.o"
+        ])
+    );
+    assert_eq!(
+        std::fs::read(repo.join("driver/9.0.0+driver/x86_64/falco_debian_6.1.0-56-amd64_1.ko"))
+            .unwrap(),
+        b"module bytes"
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("driver/site/index.json")).unwrap())
+            .unwrap();
+    assert!(index.to_string().contains("9.0.0+driver"), "{index}");
+
+    // Published outputs leave the plan; publishing again uploads nothing.
+    let again = drivers(Some(&dir.path().join("output")));
+    assert_eq!(again["outputs_to_build"], 6);
+    assert_eq!(again["already_published"], 2);
+    assert_eq!(again["uploaded"], serde_json::json!([]));
+}
