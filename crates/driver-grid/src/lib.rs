@@ -65,6 +65,7 @@ pub use falco_artifacts_core as core;
 pub use falco_artifacts_publish as publish;
 
 mod base64;
+pub mod build;
 mod built;
 mod changes;
 mod cleanup;
