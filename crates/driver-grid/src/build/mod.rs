@@ -94,7 +94,7 @@ pub enum BuildError {
         source: io::Error,
     },
     /// A step's program failed (a compile error); its output is in the log.
-    #[error("{step} failed ({status}); see {}", log.display())]
+    #[error("{step} failed ({status}); its output is in the build log")]
     Failed {
         /// The build step (`module`, `probe`, `driverkit`).
         step: &'static str,

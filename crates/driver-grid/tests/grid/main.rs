@@ -2,6 +2,8 @@
 //! Fixtures come from `tests/fixtures/make-fixtures.py`.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
+#[cfg(feature = "publish")]
+mod build;
 mod changes;
 mod configs;
 mod generate;
