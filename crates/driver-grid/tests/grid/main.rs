@@ -4,6 +4,8 @@
 
 #[cfg(feature = "publish")]
 mod build;
+mod build_driverkit;
+mod build_rpm;
 mod changes;
 mod configs;
 mod generate;
