@@ -184,7 +184,7 @@ impl LocalBuilder {
         let release = config.kernel_release.as_str();
         if complete.is_file() {
             ctx.note(&format!("reusing the kernel tree {}", root.display()));
-            return repair(&root, release).map_err(BuildError::Unpack);
+            return repair(&root, release).map_err(BuildError::unpack);
         }
         // A tree left by an interrupted run is incomplete: start over.
         if dir.exists() {
@@ -194,10 +194,10 @@ impl LocalBuilder {
         let unpacked = (|| {
             for package in &packages {
                 ctx.check("unpack")?;
-                let format = unpack_package(&package.path, &root).map_err(BuildError::Unpack)?;
+                let format = unpack_package(&package.path, &root).map_err(BuildError::unpack)?;
                 ctx.note(&format!("unpacked {} ({format:?})", package.path.display()));
             }
-            let tree = repair(&root, release).map_err(BuildError::Unpack)?;
+            let tree = repair(&root, release).map_err(BuildError::unpack)?;
             if let Some(data) = &kernel_config {
                 let path = tree.build_dir.join(".config");
                 fs::write(&path, data).map_err(BuildError::io("write", &path))?;

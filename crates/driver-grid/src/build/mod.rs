@@ -70,7 +70,7 @@ pub enum BuildError {
     },
     /// The header packages could not be unpacked into a kernel build directory.
     #[error("cannot prepare the kernel headers")]
-    Unpack(#[source] UnpackError),
+    Unpack(#[source] Box<UnpackError>),
     /// `kernelconfigdata` is not base64.
     #[error("kernelconfigdata is not valid base64")]
     KernelConfig(#[source] base64::DecodeError),
@@ -145,6 +145,10 @@ impl BuildError {
             path: path.to_owned(),
             source,
         }
+    }
+
+    pub(crate) fn unpack(error: UnpackError) -> BuildError {
+        BuildError::Unpack(Box::new(error))
     }
 
     pub(crate) fn missing(tool: &str, install: &str) -> BuildError {

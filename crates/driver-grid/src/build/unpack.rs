@@ -39,7 +39,7 @@ pub enum UnpackError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: ReadError,
+        source: Box<ReadError>,
     },
     /// The `.rpm` is damaged or unsafe.
     #[error("cannot unpack the RPM package {}", path.display())]
@@ -48,7 +48,7 @@ pub enum UnpackError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: RpmError,
+        source: Box<RpmError>,
     },
     /// No kernel build directory for the release was found among the packages.
     #[error("no kernel build directory for {release} in the header packages (looked for {})", looked.join(", "))]
@@ -122,7 +122,7 @@ pub fn unpack_package(package: &Path, root: &Path) -> Result<PackageFormat, Unpa
         PackageFormat::Deb => {
             let deb_err = |source| UnpackError::Deb {
                 path: package.to_owned(),
-                source,
+                source: Box::new(source),
             };
             let options = ExtractOptions {
                 absolute_symlinks: AbsoluteSymlinks::Rebase,
@@ -136,7 +136,7 @@ pub fn unpack_package(package: &Path, root: &Path) -> Result<PackageFormat, Unpa
             fs::create_dir_all(root).map_err(io_err("create", root))?;
             falco_artifacts_pkg_rpm::extract(package, root).map_err(|source| UnpackError::Rpm {
                 path: package.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         }
     }

@@ -260,7 +260,10 @@ fn builds_real_drivers_against_debian_headers_and_reports_each_failure() {
         other => panic!("404: {other:?}"),
     }
     match error(record(&report, "3")) {
-        BuildError::Unpack(UnpackError::Deb { path, .. }) => {
+        BuildError::Unpack(unpack) => {
+            let UnpackError::Deb { path, .. } = unpack.as_ref() else {
+                panic!("corrupt package: {unpack:?}")
+            };
             assert!(path.ends_with(corrupt), "{}", path.display())
         }
         other => panic!("corrupt package: {other:?}"),

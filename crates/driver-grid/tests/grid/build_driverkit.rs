@@ -15,7 +15,11 @@ fn a_missing_driverkit_is_named_with_what_to_install() {
     let work = tempfile::tempdir().unwrap();
     let program = work.path().join("bin/driverkit");
     let builder = DriverkitBuilder::docker().with_program(program.display().to_string());
-    let runner = GridRunner::new(&builder, work.path().join("output"), work.path().join("work"));
+    let runner = GridRunner::new(
+        &builder,
+        work.path().join("output"),
+        work.path().join("work"),
+    );
     let err = runner.run(&jobs).unwrap_err();
     match &err {
         BuildError::ToolMissing { tool, install } => {

@@ -89,9 +89,13 @@ fn kernel_devel_rpm_unpacks_into_a_kernel_build_directory() {
     let tree = builder.prepare_kernel(&jobs[0], &mut ctx).unwrap();
 
     // kernel-devel keeps sources and generated files in one directory.
-    assert!(tree.build_dir.ends_with(format!("usr/src/kernels/{RELEASE}")));
+    assert!(tree
+        .build_dir
+        .ends_with(format!("usr/src/kernels/{RELEASE}")));
     assert_eq!(tree.source_dir, tree.build_dir);
-    assert!(tree.build_dir.starts_with(tree.root.canonicalize().unwrap()));
+    assert!(tree
+        .build_dir
+        .starts_with(tree.root.canonicalize().unwrap()));
     // The absolute `build` link now points inside the root, relatively.
     let build = tree.root.join(format!("lib/modules/{RELEASE}/build"));
     let target = std::fs::read_link(&build).unwrap();
@@ -99,7 +103,10 @@ fn kernel_devel_rpm_unpacks_into_a_kernel_build_directory() {
     assert_eq!(build.canonicalize().unwrap(), tree.build_dir);
     // The relative link inside the package resolves as installed.
     let asm = tree.build_dir.join("arch/x86/include/asm/autoconf.h");
-    assert_eq!(std::fs::read_to_string(asm).unwrap(), "#define CONFIG_X86_64 1\n");
+    assert_eq!(
+        std::fs::read_to_string(asm).unwrap(),
+        "#define CONFIG_X86_64 1\n"
+    );
     // kernelconfigdata replaced the packaged .config.
     assert_eq!(
         std::fs::read_to_string(tree.build_dir.join(".config")).unwrap(),
@@ -110,5 +117,8 @@ fn kernel_devel_rpm_unpacks_into_a_kernel_build_directory() {
     let again = builder.prepare_kernel(&jobs[0], &mut ctx).unwrap();
     assert_eq!(again, tree);
     let log = std::fs::read_to_string(work.path().join("build.log")).unwrap();
-    assert!(log.contains("(cached)") && log.contains("reusing the kernel tree"), "{log}");
+    assert!(
+        log.contains("(cached)") && log.contains("reusing the kernel tree"),
+        "{log}"
+    );
 }
