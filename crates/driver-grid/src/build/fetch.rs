@@ -158,11 +158,15 @@ impl Fetcher {
             return Ok(hit);
         }
         fs::create_dir_all(&dir).map_err(io_err("create the cache directory", &dir))?;
-        let part = dir.join(".download.part");
-        let (sha256, size) = self.download(url, &part)?;
+        // A unique temporary name: another process may be downloading the same URL; the
+        // temporary file is removed when dropped before being persisted.
+        let part = tempfile::Builder::new()
+            .prefix(".download")
+            .tempfile_in(&dir)
+            .map_err(io_err("create a temporary file in", &dir))?;
+        let (sha256, size) = self.download(url, part.path())?;
         if let Some(expected) = self.expected.get(url) {
             if *expected != sha256 {
-                let _ = fs::remove_file(&part);
                 return Err(FetchError::Checksum {
                     url: url.to_owned(),
                     expected: *expected,
@@ -170,7 +174,11 @@ impl Fetcher {
                 });
             }
         }
-        fs::rename(&part, &path).map_err(io_err("move into the cache", &path))?;
+        part.persist(&path).map_err(|e| FetchError::Io {
+            action: "move into the cache",
+            path: path.clone(),
+            source: e.error,
+        })?;
         fs::write(&digest_file, sha256.to_hex()).map_err(io_err("write", &digest_file))?;
         Ok(Fetched {
             path,
@@ -244,6 +252,7 @@ impl Fetcher {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
+        // Truncates what an earlier attempt left.
         let mut out =
             fs::File::create(part).map_err(|e| Attempt::Fatal(io_err("create", part)(e)))?;
         let mut reader =

@@ -219,7 +219,7 @@ fn rewrite_includes(root: &Path, makefile: &Path) -> Result<(), UnpackError> {
         let rewritten = line
             .strip_prefix("include /")
             .map(|rest| rest.trim_end())
-            .filter(|rest| root.join(rest).is_file() && !Path::new(rest).starts_with(root))
+            .filter(|rest| root.join(rest).is_file())
             .map(|rest| format!("include {}\n", root.join(rest).display()));
         match rewritten {
             Some(new) => {
