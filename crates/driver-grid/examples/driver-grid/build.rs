@@ -151,7 +151,9 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         return Err(usage.into());
     };
     let report = check_tree(&config_root(&PathBuf::from(dir)))?;
-    eprint!("{}", report.to_text());
+    if !quiet || !report.is_ok() {
+        eprint!("{}", report.to_text());
+    }
     let plan = Plan::new(&report.valid, &filter);
     let jobs = GridJob::from_plan(&plan, &report.valid)?;
 

@@ -102,6 +102,9 @@ pub struct Fetcher {
     backoff: Duration,
     expected: HashMap<String, Sha256Digest>,
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    // Files checked or downloaded by this fetcher: a grid asks for the same URL once per
+    // build, and hashing a cached package each time would serialise the builds.
+    known: Mutex<HashMap<String, Fetched>>,
 }
 
 impl Fetcher {
@@ -121,6 +124,7 @@ impl Fetcher {
             backoff: Duration::from_millis(500),
             expected: HashMap::new(),
             locks: Mutex::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
         }
     }
 
@@ -149,6 +153,28 @@ impl Fetcher {
             Arc::clone(locks.entry(url.to_owned()).or_default())
         };
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(url)
+            .cloned();
+        if let Some(known) = known.filter(|k| k.path.is_file()) {
+            return Ok(Fetched {
+                cached: true,
+                ..known
+            });
+        }
+        let fetched = self.fetch_uncached(url)?;
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(url.to_owned(), fetched.clone());
+        Ok(fetched)
+    }
+
+    /// [`Fetcher::fetch`] without the memory of this fetcher's earlier answers.
+    fn fetch_uncached(&self, url: &str) -> Result<Fetched, FetchError> {
         let dir = self
             .cache
             .join(Sha256Digest::of_bytes(url.as_bytes()).to_hex());

@@ -182,9 +182,11 @@ impl LocalBuilder {
         let root = dir.join("root");
         let complete = dir.join("complete");
         let release = config.kernel_release.as_str();
-        if complete.is_file() {
+        // `complete` names the build and source directories of a finished tree; reading it
+        // instead of walking the tree again keeps this locked section short.
+        if let Some(tree) = read_complete(&complete, &root) {
             ctx.note(&format!("reusing the kernel tree {}", root.display()));
-            return repair(&root, release).map_err(BuildError::unpack);
+            return Ok(tree);
         }
         // A tree left by an interrupted run is incomplete: start over.
         if dir.exists() {
@@ -207,7 +209,12 @@ impl LocalBuilder {
         })();
         match unpacked {
             Ok(tree) => {
-                fs::write(&complete, b"").map_err(BuildError::io("write", &complete))?;
+                let text = format!(
+                    "{}\n{}\n",
+                    tree.build_dir.display(),
+                    tree.source_dir.display()
+                );
+                fs::write(&complete, text).map_err(BuildError::io("write", &complete))?;
                 ctx.note(&format!(
                     "kernel build directory {}, sources {}",
                     tree.build_dir.display(),
@@ -285,6 +292,18 @@ impl LocalBuilder {
         }
         Ok(object)
     }
+}
+
+/// The tree recorded in `complete` when both its directories still exist.
+fn read_complete(complete: &Path, root: &Path) -> Option<KernelTree> {
+    let text = fs::read_to_string(complete).ok()?;
+    let mut lines = text.lines().map(PathBuf::from);
+    let (build_dir, source_dir) = (lines.next()?, lines.next()?);
+    (build_dir.join("Makefile").is_file() && source_dir.is_dir()).then(|| KernelTree {
+        root: root.to_owned(),
+        build_dir,
+        source_dir,
+    })
 }
 
 fn host_arch() -> Arch {
