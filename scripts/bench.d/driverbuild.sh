@@ -35,6 +35,8 @@ run_driverbuild() {
   measure "second run (downloads cached; 2 workers)" \
     "${build[@]}" --workers 2 --work "$dir/w2" --cache "$dir/cache" --output "$dir/o2"
   awk -v a="$first" -v b="$LAST_SECS" 'BEGIN { if (b > 0) printf "  first / cached: %.2fx\n", a / b }'
+  # Other work on the machine takes cores from the 2-worker run: show how busy it was.
+  echo "  load average before the 1-vs-2 runs: $(cut -d' ' -f1-3 /proc/loadavg)"
   measure "1 worker (kernel tree unpacked)" \
     "${build[@]}" --workers 1 --work "$dir/w2" --cache "$dir/cache" --output "$dir/o3"
   local one=$LAST_SECS
