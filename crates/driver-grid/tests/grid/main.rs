@@ -5,6 +5,7 @@
 #[cfg(feature = "publish")]
 mod build;
 mod build_driverkit;
+mod build_fetch;
 mod build_rpm;
 mod changes;
 mod configs;
