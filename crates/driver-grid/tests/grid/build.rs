@@ -392,6 +392,11 @@ fn builds_real_drivers_against_debian_headers_and_reports_each_failure() {
     ));
     // `sleep 600` in the hanging make was killed with its process group.
     assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
+    // Reproducible: the same source built in another work directory gives the same bytes.
+    assert_eq!(
+        std::fs::read(dir.join(format!("falco_debian_{release}_4.ko"))).unwrap(),
+        std::fs::read(&ko).unwrap()
+    );
     let log = std::fs::read_to_string(record(&report, "4").log.as_ref().unwrap()).unwrap();
     assert!(
         log.contains("(cached)") && log.contains("reusing the kernel tree"),
