@@ -63,6 +63,8 @@
 //!   `falco-artifacts-publish`, for `file://` and `memory://` stores. Everything else
 //!   (configs, plans, the index as values, [`CleanupPlan`]) is pure and needs no store.
 //! - `s3`: `s3://bucket/prefix` stores (enables `publish`).
+//! - `https`: `https://` kernel URLs for [`build::Fetcher`] (rustls with the webpki roots);
+//!   without it such a URL fails with [`build::FetchError::HttpsDisabled`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

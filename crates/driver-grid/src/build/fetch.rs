@@ -52,6 +52,13 @@ pub enum FetchError {
         /// The digest of what arrived.
         actual: Sha256Digest,
     },
+    /// An `https://` URL while the crate was built without its `https` feature (no TLS in
+    /// the HTTP client).
+    #[error("{url}: https:// downloads need the `https` feature of falco-artifacts-driver-grid")]
+    HttpsDisabled {
+        /// The URL.
+        url: String,
+    },
     /// The cache could not be read or written.
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -175,6 +182,11 @@ impl Fetcher {
 
     /// [`Fetcher::fetch`] without the memory of this fetcher's earlier answers.
     fn fetch_uncached(&self, url: &str) -> Result<Fetched, FetchError> {
+        if cfg!(not(feature = "https")) && url.starts_with("https://") {
+            return Err(FetchError::HttpsDisabled {
+                url: url.to_owned(),
+            });
+        }
         let dir = self
             .cache
             .join(Sha256Digest::of_bytes(url.as_bytes()).to_hex());
@@ -335,6 +347,16 @@ pub(crate) fn file_name(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(feature = "https"))]
+    #[test]
+    fn https_needs_the_feature() {
+        let cache = tempfile::tempdir().unwrap();
+        let err = Fetcher::new(cache.path())
+            .fetch("https://127.0.0.1:9/linux-headers.deb")
+            .unwrap_err();
+        assert!(matches!(err, FetchError::HttpsDisabled { .. }), "{err}");
+    }
 
     #[test]
     fn file_names() {
