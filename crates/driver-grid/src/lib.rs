@@ -48,12 +48,23 @@
 //! writes the index of prebuilt drivers into the store, cleans up driver versions no longer
 //! shipped (dry run by default) and counts what a store holds.
 //!
+//! [`build`] compiles the drivers of a plan: [`build::LocalBuilder`] downloads a config's
+//! `kernelurls` (cached by URL), unpacks the header packages with our own `.deb`/`.rpm`
+//! readers, repairs their layout and runs `make -C <headers> M=<driver source> modules` and
+//! clang + `llc -march=bpf`; [`build::DriverkitBuilder`] runs the `driverkit` CLI instead;
+//! [`build::GridRunner`] runs the builds in parallel with a timeout and a log each, moves
+//! finished outputs into driverkit's `output/` layout atomically and reports
+//! ([`build::GridReport`]) what built, failed or was skipped, ready for
+//! [`DriverRepository::publish`]. The example's `build` command drives it with progress bars.
+//!
 //! # Features
 //!
 //! - `publish` (default): [`DriverRepository`] and the re-export [`publish`] of
 //!   `falco-artifacts-publish`, for `file://` and `memory://` stores. Everything else
 //!   (configs, plans, the index as values, [`CleanupPlan`]) is pure and needs no store.
 //! - `s3`: `s3://bucket/prefix` stores (enables `publish`).
+//! - `https`: `https://` kernel URLs for [`build::Fetcher`] (rustls with the webpki roots);
+//!   without it such a URL fails with [`build::FetchError::HttpsDisabled`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -65,6 +76,7 @@ pub use falco_artifacts_core as core;
 pub use falco_artifacts_publish as publish;
 
 mod base64;
+pub mod build;
 mod built;
 mod changes;
 mod cleanup;

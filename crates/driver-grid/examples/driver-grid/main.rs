@@ -8,6 +8,7 @@
 //!                  [--releases <file>] [--ship <n>]
 //! driver-grid stats <config-dir> [--json]
 //! driver-grid generate <list.json> <driver-version> <config-dir>
+//! driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]
 //! driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]
 //! driver-grid index --repo <url> [--base-url <url>]
 //! driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]
@@ -27,6 +28,7 @@
 //! server); drivers go under `driver/`, the index under `driver/site/`. `cleanup` only lists
 //! what it would delete unless `--confirm` is given.
 
+mod build;
 mod repo;
 
 use std::error::Error;
@@ -43,6 +45,7 @@ use falco_artifacts_driver_grid::{
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
 driver-grid generate <list.json> <driver-version> <config-dir>\n       \
+driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]\n       \
 driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
 driver-grid index --repo <url> [--base-url <url>]\n       \
 driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]\n       \
@@ -195,6 +198,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     let Some((command, rest)) = args.split_first() else {
         return Err(USAGE.into());
     };
+    if command == "build" {
+        return build::run(rest.to_vec());
+    }
     let mut options = parse_options(rest.to_vec())?;
     if command == "generate" {
         let [list, version, dir] = options.positional.as_slice() else {

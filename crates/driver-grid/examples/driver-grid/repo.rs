@@ -20,14 +20,14 @@ pub(crate) struct RepoArgs {
     pub(crate) base_url: String,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
 }
 
-fn open(args: &RepoArgs) -> Result<DriverRepository, Box<dyn Error>> {
+pub(crate) fn open(args: &RepoArgs) -> Result<DriverRepository, Box<dyn Error>> {
     let mut options = StoreOptions::default();
     if let Some(endpoint) = &args.s3_endpoint {
         options.endpoint = Some(endpoint.clone());

@@ -2,6 +2,11 @@
 //! Fixtures come from `tests/fixtures/make-fixtures.py`.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
+#[cfg(feature = "publish")]
+mod build;
+mod build_driverkit;
+mod build_fetch;
+mod build_rpm;
 mod changes;
 mod configs;
 mod generate;

@@ -1,0 +1,211 @@
+//! `driver-grid build`: runs a plan's builds with the local backend (or driverkit), shows
+//! progress bars, prints the report and publishes what built.
+//!
+//! ```text
+//! driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit]
+//!                   [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>]
+//!                   [--timeout <seconds>] [--target <t>]... [--kernel-release <glob>]
+//!                   [--driver-version <v>]... [--json] [--quiet]
+//!                   [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]
+//! ```
+//!
+//! Outputs go to `<output>/<driverversion>/<arch>/falco_….{ko,o}` (default `output`), build
+//! logs to `<work>/logs` (default work directory `driver-grid-work`), downloads to `<cache>`
+//! (default `<work>/downloads`). Exits with 1 when a build failed.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use falco_artifacts_driver_grid::build::{
+    BuildRecord, BuildStatus, DriverBuilder, DriverSource, DriverkitBuilder, Fetcher, GridJob,
+    GridRunner, LocalBuilder, Progress,
+};
+use falco_artifacts_driver_grid::{check_tree, config_root, Glob, Plan, PlanFilter};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::repo;
+
+/// One bar for the whole grid, one spinner per running build.
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    running: Mutex<HashMap<usize, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(builds: usize, quiet: bool) -> Bars {
+        let multi = MultiProgress::new();
+        if quiet {
+            multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let total = multi.add(ProgressBar::new(builds as u64));
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} builds {msg}") {
+            total.set_style(style);
+        }
+        Bars {
+            multi,
+            total,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn name(job: &GridJob) -> String {
+    format!(
+        "{} {} {}",
+        job.build.target, job.build.kernel_release, job.build.kernel_version
+    )
+}
+
+impl Progress for Bars {
+    fn started(&self, index: usize, job: &GridJob) {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_prefix(name(job));
+        if let Ok(style) = ProgressStyle::with_template("  {spinner} {prefix}: {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(index, bar);
+        }
+    }
+
+    fn step(&self, index: usize, _job: &GridJob, step: &str) {
+        if let Some(bar) = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&index).cloned())
+        {
+            bar.set_message(step.to_owned());
+        }
+    }
+
+    fn finished(&self, index: usize, record: &BuildRecord) {
+        if let Some(bar) = self.running.lock().ok().and_then(|mut r| r.remove(&index)) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        if let BuildStatus::Failed { error } = &record.status {
+            let _ = self.multi.println(format!(
+                "failed {} {} {}: {}",
+                record.target,
+                record.kernel_release,
+                record.kernel_version,
+                error.chain()
+            ));
+        }
+        self.total.inc(1);
+    }
+}
+
+pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
+    let usage = "usage: driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit] \
+                 [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>] [--timeout <seconds>] \
+                 [--target <t>]... [--kernel-release <glob>] [--driver-version <v>]... [--json] [--quiet] \
+                 [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]";
+    let mut positional = Vec::new();
+    let (mut source, mut backend, mut output, mut work, mut cache) = (
+        None,
+        "local".to_owned(),
+        PathBuf::from("output"),
+        PathBuf::from("driver-grid-work"),
+        None,
+    );
+    let (mut workers, mut timeout, mut json, mut quiet) = (None, 1800u64, false, false);
+    let (mut repo_url, mut base_url, mut s3_endpoint) = (None, String::new(), None);
+    let mut filter = PlanFilter::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{usage}"))
+        };
+        match arg.as_str() {
+            "--driver-source" => source = Some(PathBuf::from(value(&arg)?)),
+            "--backend" => backend = value(&arg)?,
+            "--output" => output = value(&arg)?.into(),
+            "--work" => work = value(&arg)?.into(),
+            "--cache" => cache = Some(PathBuf::from(value(&arg)?)),
+            "--workers" => workers = Some(value(&arg)?.parse::<usize>()?),
+            "--timeout" => timeout = value(&arg)?.parse()?,
+            "--target" => filter = filter.with_target(value(&arg)?.parse()?),
+            "--kernel-release" => filter = filter.with_kernel_release(Glob::new(&value(&arg)?)),
+            "--driver-version" => filter = filter.with_driver_version(value(&arg)?.parse()?),
+            "--repo" => repo_url = Some(value(&arg)?),
+            "--base-url" => base_url = value(&arg)?,
+            "--s3-endpoint" => s3_endpoint = Some(value(&arg)?),
+            "--json" => json = true,
+            "--quiet" => quiet = true,
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option {flag}\n{usage}").into())
+            }
+            _ => positional.push(arg),
+        }
+    }
+    let [dir] = positional.as_slice() else {
+        return Err(usage.into());
+    };
+    let report = check_tree(&config_root(&PathBuf::from(dir)))?;
+    if !quiet || !report.is_ok() {
+        eprint!("{}", report.to_text());
+    }
+    let plan = Plan::new(&report.valid, &filter);
+    let jobs = GridJob::from_plan(&plan, &report.valid)?;
+
+    let local;
+    let driverkit;
+    let builder: &dyn DriverBuilder = match backend.as_str() {
+        "local" => {
+            let source =
+                source.ok_or_else(|| format!("--driver-source <dir> is needed\n{usage}"))?;
+            let fetcher = Fetcher::new(cache.unwrap_or_else(|| work.join("downloads")));
+            local = LocalBuilder::new(fetcher, work.join("kernels"), DriverSource::new(source));
+            &local
+        }
+        "driverkit" => {
+            driverkit = DriverkitBuilder::docker();
+            &driverkit
+        }
+        other => return Err(format!("unknown backend {other:?} (local or driverkit)").into()),
+    };
+    let bars = Bars::new(jobs.len(), quiet || json);
+    let mut runner = GridRunner::new(builder, &output, &work)
+        .with_timeout(Duration::from_secs(timeout))
+        .with_progress(&bars);
+    if let Some(workers) = workers {
+        runner = runner.with_workers(workers);
+    }
+    let grid = runner.run(&jobs)?;
+    bars.total.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&grid.to_json())?);
+    } else {
+        print!("{}", grid.to_text());
+    }
+    if let Some(url) = repo_url {
+        let args = repo::RepoArgs {
+            url,
+            s3_endpoint,
+            base_url,
+        };
+        let drivers = grid.built_drivers();
+        if !drivers.is_empty() {
+            let outcome = repo::runtime()?.block_on(repo::open(&args)?.publish(&drivers))?;
+            eprintln!(
+                "published {} drivers, {} already there",
+                outcome.uploaded.len(),
+                outcome.skipped.len()
+            );
+        }
+    }
+    Ok(if grid.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

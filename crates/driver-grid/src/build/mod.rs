@@ -1,0 +1,172 @@
+//! Building drivers: the [`DriverBuilder`] contract, a local backend that compiles against
+//! downloaded header packages ([`LocalBuilder`]), a backend that runs driverkit
+//! ([`DriverkitBuilder`]) and the grid runner ([`GridRunner`]) that executes a plan with
+//! bounded parallelism, per-build timeouts and logs, and a final [`GridReport`].
+
+mod bpf;
+mod command;
+mod copy;
+mod driverkit;
+mod fetch;
+mod kbuild;
+mod report;
+mod runner;
+mod unpack;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+pub use command::{BuildContext, CancelToken};
+pub use driverkit::{DriverkitBuilder, DriverkitMode};
+pub use fetch::{FetchError, Fetched, Fetcher};
+pub use kbuild::{DriverSource, LocalBuilder};
+pub use report::{BuildRecord, BuildStatus, GridReport};
+pub use runner::{GridJob, GridRunner, JobsError, Progress};
+pub use unpack::{package_format, repair, unpack_package, KernelTree, PackageFormat, UnpackError};
+
+use crate::kernel::DriverKind;
+
+/// Builds the drivers of one config. Implementations must:
+///
+/// - write only inside the `work` directory they are given (it is private to the build and
+///   removed after it), never into the output directory: the runner moves the files they
+///   return into place, under their final names, only when every output of the build exists;
+/// - run external programs through [`BuildContext::run`], so that their output lands in the
+///   build's log and a build past its deadline or a cancelled run kills them;
+/// - return one file per output the job requests, or an error; never a partial list.
+pub trait DriverBuilder: Send + Sync {
+    /// A short name for reports (`local`, `driverkit`).
+    fn name(&self) -> &str;
+
+    /// Checks that the programs this backend runs are installed, for the kinds wanted; the
+    /// error names what to install.
+    fn check_tools(&self, kinds: &[DriverKind]) -> Result<(), BuildError>;
+
+    /// Builds every output of `job`, returning each file (inside `work`) with its kind.
+    fn build(
+        &self,
+        job: &GridJob,
+        work: &Path,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<Vec<(DriverKind, PathBuf)>, BuildError>;
+}
+
+/// Why one build failed. The grid records it and goes on with the other builds.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The config lists no header package to download.
+    #[error("the config has no kernelurls: no headers to build against")]
+    NoKernelUrls,
+    /// A header package could not be downloaded.
+    #[error("cannot download the header package {url}")]
+    Download {
+        /// The URL, from `kernelurls`.
+        url: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
+    /// The header packages could not be unpacked into a kernel build directory.
+    #[error("cannot prepare the kernel headers")]
+    Unpack(#[source] Box<UnpackError>),
+    /// `kernelconfigdata` is not base64.
+    #[error("kernelconfigdata is not valid base64")]
+    KernelConfig(#[source] base64::DecodeError),
+    /// A program the backend needs is not installed.
+    #[error("{tool} is not installed (install {install})")]
+    ToolMissing {
+        /// The program looked for on `PATH`.
+        tool: String,
+        /// What provides it.
+        install: String,
+    },
+    /// A program could not be started or watched.
+    #[error("cannot run {program} ({step})")]
+    Spawn {
+        /// The build step.
+        step: &'static str,
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A step's program failed (a compile error); its output is in the log.
+    #[error("{step} failed ({status}); its output is in the build log")]
+    Failed {
+        /// The build step (`module`, `probe`, `driverkit`).
+        step: &'static str,
+        /// How it exited.
+        status: ExitStatus,
+        /// The build's log.
+        log: PathBuf,
+    },
+    /// The build ran past its timeout; the step running then was killed.
+    #[error("timed out after {timeout:?} during {step}")]
+    TimedOut {
+        /// The step running at the deadline.
+        step: &'static str,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// A step succeeded but the file it should have made is not there.
+    #[error("the {kind} was not produced: {} is missing", path.display())]
+    NoOutput {
+        /// Module or probe.
+        kind: DriverKind,
+        /// Where it was expected.
+        path: PathBuf,
+    },
+    /// A file or directory of the build could not be read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl BuildError {
+    pub(crate) fn io<'p>(
+        action: &'static str,
+        path: &'p Path,
+    ) -> impl Fn(io::Error) -> BuildError + 'p {
+        move |source| BuildError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn unpack(error: UnpackError) -> BuildError {
+        BuildError::Unpack(Box::new(error))
+    }
+
+    pub(crate) fn missing(tool: &str, install: &str) -> BuildError {
+        BuildError::ToolMissing {
+            tool: tool.to_owned(),
+            install: install.to_owned(),
+        }
+    }
+
+    /// A one-line description with every cause, for reports.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}

@@ -1,0 +1,340 @@
+//! Unpacking header packages into one root and repairing what their layout assumes about
+//! being installed at `/`: the tree becomes a kernel build directory that kbuild accepts.
+//!
+//! All packages of a kernel are unpacked into the same root, so the relative links between
+//! them (Debian's `linux-headers-<v>-amd64/scripts -> ../../lib/linux-kbuild-<x.y>/scripts`)
+//! resolve as they do when installed. Absolute links (`lib/modules/<v>/build ->
+//! /usr/src/…`) are rebased inside the root, and a `Makefile` that includes an absolute
+//! path (`include /usr/src/linux-headers-<v>-common/Makefile`) is pointed into the root.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+
+use falco_artifacts_pkg_deb::{AbsoluteSymlinks, DebReader, ExtractOptions, ReadError};
+use falco_artifacts_pkg_rpm::RpmError;
+
+/// What a header package is, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFormat {
+    /// A Debian package (`!<arch>\n`).
+    Deb,
+    /// An RPM package (lead magic `ed ab ee db`).
+    Rpm,
+}
+
+/// Why header packages could not become a kernel build directory.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    /// The file is neither a `.deb` nor an `.rpm`.
+    #[error("{}: not a .deb or .rpm header package (its first bytes are neither `!<arch>` nor the RPM lead)", path.display())]
+    UnknownFormat {
+        /// The package.
+        path: PathBuf,
+    },
+    /// The `.deb` is damaged or unsafe.
+    #[error("cannot unpack the Debian package {}", path.display())]
+    Deb {
+        /// The package.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<ReadError>,
+    },
+    /// The `.rpm` is damaged or unsafe.
+    #[error("cannot unpack the RPM package {}", path.display())]
+    Rpm {
+        /// The package.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<RpmError>,
+    },
+    /// No kernel build directory for the release was found among the packages.
+    #[error("no kernel build directory for {release} in the header packages (looked for {})", looked.join(", "))]
+    NoKernelDir {
+        /// The kernel release.
+        release: String,
+        /// The paths tried, relative to the root.
+        looked: Vec<String>,
+    },
+    /// A link the kernel build directory needs points to nothing: a package is missing from
+    /// `kernelurls` (for Debian, usually `linux-kbuild-<x.y>` or `linux-headers-<v>-common`).
+    #[error("{link} points to {target}, which none of the header packages provides (is a package missing from kernelurls?)")]
+    DanglingLink {
+        /// The link, relative to the root.
+        link: String,
+        /// Its target.
+        target: String,
+    },
+    /// A file of the tree could not be read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err<'p>(action: &'static str, path: &'p Path) -> impl Fn(io::Error) -> UnpackError + 'p {
+    move |source| UnpackError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The format of the package at `path`, from its magic bytes.
+pub fn package_format(path: &Path) -> Result<PackageFormat, UnpackError> {
+    let mut magic = [0u8; 8];
+    let mut file = fs::File::open(path).map_err(io_err("open", path))?;
+    let n = read_up_to(&mut file, &mut magic).map_err(io_err("read", path))?;
+    match &magic[..n] {
+        b"!<arch>\n" => Ok(PackageFormat::Deb),
+        [0xed, 0xab, 0xee, 0xdb, ..] => Ok(PackageFormat::Rpm),
+        _ => Err(UnpackError::UnknownFormat {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Unpacks one header package into `root` with our own readers (pkg-deb, pkg-rpm); absolute
+/// links of a `.deb` are rebased inside `root` on the way, those of an `.rpm` by
+/// [`repair`].
+pub fn unpack_package(package: &Path, root: &Path) -> Result<PackageFormat, UnpackError> {
+    let format = package_format(package)?;
+    match format {
+        PackageFormat::Deb => {
+            let deb_err = |source| UnpackError::Deb {
+                path: package.to_owned(),
+                source: Box::new(source),
+            };
+            let options = ExtractOptions {
+                absolute_symlinks: AbsoluteSymlinks::Rebase,
+                max_bytes: None,
+            };
+            DebReader::open(package)
+                .and_then(|reader| reader.extract(root, &options))
+                .map_err(deb_err)?;
+        }
+        PackageFormat::Rpm => {
+            fs::create_dir_all(root).map_err(io_err("create", root))?;
+            falco_artifacts_pkg_rpm::extract(package, root).map_err(|source| UnpackError::Rpm {
+                path: package.to_owned(),
+                source: Box::new(source),
+            })?;
+        }
+    }
+    Ok(format)
+}
+
+/// A kernel build directory inside an unpacked root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelTree {
+    /// The root every package was unpacked into.
+    pub root: PathBuf,
+    /// The directory to run `make -C` in (kbuild's `objtree`: generated headers, `.config`,
+    /// `Module.symvers`).
+    pub build_dir: PathBuf,
+    /// kbuild's `srctree`: the headers proper. Debian splits them into
+    /// `linux-headers-<v>-common`; elsewhere it is `build_dir` itself.
+    pub source_dir: PathBuf,
+}
+
+/// Makes the unpacked `root` usable at its own path: absolute links become relative links
+/// inside it, `include /abs/path` lines of Makefiles under `usr/src/*/` point into it; then
+/// finds the build directory of `release` and checks that its top-level links resolve.
+pub fn repair(root: &Path, release: &str) -> Result<KernelTree, UnpackError> {
+    rebase_links(root, root)?;
+    let src = root.join("usr/src");
+    if src.is_dir() {
+        for entry in fs::read_dir(&src).map_err(io_err("list", &src))? {
+            let dir = entry.map_err(io_err("list", &src))?.path();
+            let makefile = dir.join("Makefile");
+            if dir.is_dir() && !dir.is_symlink() && makefile.is_file() {
+                rewrite_includes(root, &makefile)?;
+            }
+        }
+    }
+    let build_dir = find_build_dir(root, release)?;
+    check_links(root, &build_dir)?;
+    let source_dir = source_dir(&build_dir)?;
+    Ok(KernelTree {
+        root: root.to_owned(),
+        build_dir,
+        source_dir,
+    })
+}
+
+/// Replaces every absolute link under `dir` by the relative link to the same path in `root`.
+fn rebase_links(root: &Path, dir: &Path) -> Result<(), UnpackError> {
+    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io_err("inspect", &path))?;
+        if kind.is_dir() {
+            rebase_links(root, &path)?;
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&path).map_err(io_err("read the link", &path))?;
+            if target.is_absolute() {
+                let depth = path
+                    .strip_prefix(root)
+                    .map(|p| p.components().count().saturating_sub(1))
+                    .unwrap_or_default();
+                let inside: PathBuf = target
+                    .components()
+                    .filter(|c| matches!(c, Component::Normal(_)))
+                    .collect();
+                let relative = Path::new(&"../".repeat(depth)).join(inside);
+                let tmp = path.with_file_name(".rebase.tmp");
+                std::os::unix::fs::symlink(&relative, &tmp).map_err(io_err("create", &tmp))?;
+                fs::rename(&tmp, &path).map_err(io_err("replace", &path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Points `include /abs/…` lines of `makefile` into `root` when the file exists there.
+fn rewrite_includes(root: &Path, makefile: &Path) -> Result<(), UnpackError> {
+    let text = fs::read_to_string(makefile).map_err(io_err("read", makefile))?;
+    let mut changed = false;
+    let mut out = String::with_capacity(text.len() + 128);
+    for line in text.split_inclusive('\n') {
+        let rewritten = line
+            .strip_prefix("include /")
+            .map(|rest| rest.trim_end())
+            .filter(|rest| root.join(rest).is_file())
+            .map(|rest| format!("include {}\n", root.join(rest).display()));
+        match rewritten {
+            Some(new) => {
+                out.push_str(&new);
+                changed = true;
+            }
+            None => out.push_str(line),
+        }
+    }
+    if changed {
+        let tmp = makefile.with_file_name(".Makefile.tmp");
+        fs::write(&tmp, out).map_err(io_err("write", &tmp))?;
+        fs::rename(&tmp, makefile).map_err(io_err("replace", makefile))?;
+    }
+    Ok(())
+}
+
+/// The build directory of `release`: where `lib/modules/<release>/build` points, else
+/// `usr/src/kernels/<release>` (RPM `kernel-devel`), else `usr/src/linux-headers-<release>`.
+fn find_build_dir(root: &Path, release: &str) -> Result<PathBuf, UnpackError> {
+    let candidates = [
+        format!("lib/modules/{release}/build"),
+        format!("usr/lib/modules/{release}/build"),
+        format!("usr/src/kernels/{release}"),
+        format!("usr/src/linux-headers-{release}"),
+    ];
+    let canonical_root = root.canonicalize().map_err(io_err("resolve", root))?;
+    for candidate in &candidates {
+        if let Ok(dir) = root.join(candidate).canonicalize() {
+            if dir.starts_with(&canonical_root) && dir.join("Makefile").is_file() {
+                return Ok(dir);
+            }
+        }
+    }
+    Err(UnpackError::NoKernelDir {
+        release: release.to_owned(),
+        looked: candidates.to_vec(),
+    })
+}
+
+/// Every link directly in the build directory must resolve (`scripts`, `tools`, `source`).
+fn check_links(root: &Path, build_dir: &Path) -> Result<(), UnpackError> {
+    for entry in fs::read_dir(build_dir).map_err(io_err("list", build_dir))? {
+        let path = entry.map_err(io_err("list", build_dir))?.path();
+        if path.is_symlink() && !path.exists() {
+            let target = fs::read_link(&path).map_err(io_err("read the link", &path))?;
+            let link = path.strip_prefix(root).unwrap_or(&path);
+            return Err(UnpackError::DanglingLink {
+                link: link.display().to_string(),
+                target: target.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// kbuild's `srctree`: the directory a one-line Debian `Makefile` includes, else the build
+/// directory itself.
+fn source_dir(build_dir: &Path) -> Result<PathBuf, UnpackError> {
+    let makefile = build_dir.join("Makefile");
+    let text = fs::read_to_string(&makefile).map_err(io_err("read", &makefile))?;
+    let included = text
+        .lines()
+        .find_map(|line| line.strip_prefix("include "))
+        .map(|path| PathBuf::from(path.trim()))
+        .filter(|path| path.is_absolute() && path.ends_with("Makefile"))
+        .and_then(|path| path.parent().map(Path::to_owned))
+        .filter(|dir| dir.join("include/linux").is_dir());
+    Ok(included.unwrap_or_else(|| build_dir.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_format_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.deb");
+        fs::write(&path, b"<html>404</html>").unwrap();
+        let err = package_format(&path).unwrap_err();
+        assert!(err.to_string().contains("x.deb"), "{err}");
+    }
+
+    #[test]
+    fn absolute_links_and_includes_point_into_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let common = root.join("usr/src/linux-headers-1.0-common");
+        let arch = root.join("usr/src/linux-headers-1.0-amd64");
+        fs::create_dir_all(common.join("include/linux")).unwrap();
+        fs::create_dir_all(&arch).unwrap();
+        fs::create_dir_all(root.join("lib/modules/1.0-amd64")).unwrap();
+        fs::write(common.join("Makefile"), "all:\n").unwrap();
+        fs::write(
+            arch.join("Makefile"),
+            "include /usr/src/linux-headers-1.0-common/Makefile\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "/usr/src/linux-headers-1.0-amd64",
+            root.join("lib/modules/1.0-amd64/build"),
+        )
+        .unwrap();
+        let tree = repair(root, "1.0-amd64").unwrap();
+        assert_eq!(tree.build_dir, arch.canonicalize().unwrap());
+        assert_eq!(tree.source_dir, common);
+        assert_eq!(
+            fs::read_link(root.join("lib/modules/1.0-amd64/build")).unwrap(),
+            Path::new("../../../usr/src/linux-headers-1.0-amd64")
+        );
+
+        std::os::unix::fs::symlink("../../lib/linux-kbuild-1.0/scripts", arch.join("scripts"))
+            .unwrap();
+        let err = repair(root, "1.0-amd64").unwrap_err();
+        assert!(matches!(err, UnpackError::DanglingLink { .. }), "{err}");
+    }
+}
