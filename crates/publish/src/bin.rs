@@ -84,18 +84,12 @@ impl BinRepository {
     }
 
     fn repo(&self, channel: &dyn Channel) -> Result<FileRepo, PublishError> {
-        let name = channel.repository(RepoKind::Bin);
-        let path = if self.base.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}/{name}", self.base)
-        };
-        Ok(FileRepo {
-            name: name.to_owned(),
-            store: self.store.at(&path)?,
-            lock: self.options.lock,
-            generations: self.options.index_generations,
-        })
+        FileRepo::open(
+            &self.store,
+            &self.base,
+            channel.repository(RepoKind::Bin),
+            &self.options,
+        )
     }
 
     fn stage(

@@ -84,6 +84,29 @@ pub(crate) struct FileRepo {
     pub(crate) generations: usize,
 }
 
+impl FileRepo {
+    /// The repository `name` (`deb-dev`) under `base` (`packages`, or the store root when
+    /// empty), with the lock and generations of `options`.
+    pub(crate) fn open(
+        store: &RepoStore,
+        base: &str,
+        name: &str,
+        options: &crate::options::RepositoryOptions,
+    ) -> Result<FileRepo, PublishError> {
+        let path = if base.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{base}/{name}")
+        };
+        Ok(FileRepo {
+            name: name.to_owned(),
+            store: store.at(&path)?,
+            lock: options.lock,
+            generations: options.index_generations,
+        })
+    }
+}
+
 /// Reads an artifact's bytes off the async threads, checking them against its digest.
 pub(crate) async fn read_artifact(artifact: Arc<dyn Artifact>) -> Result<Bytes, PublishError> {
     tokio::task::spawn_blocking(move || {

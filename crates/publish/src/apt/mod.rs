@@ -135,18 +135,12 @@ impl AptRepository {
     }
 
     fn files(&self, channel: &dyn Channel) -> Result<FileRepo, PublishError> {
-        let name = channel.repository(RepoKind::Deb);
-        let path = if self.base.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}/{name}", self.base)
-        };
-        Ok(FileRepo {
-            name: name.to_owned(),
-            store: self.store.at(&path)?,
-            lock: self.options.lock,
-            generations: self.options.index_generations,
-        })
+        FileRepo::open(
+            &self.store,
+            &self.base,
+            channel.repository(RepoKind::Deb),
+            &self.options,
+        )
     }
 
     /// The live pool files as an index, for the shared upload checks.

@@ -130,18 +130,12 @@ impl YumRepository {
     }
 
     fn files(&self, channel: &dyn Channel) -> Result<FileRepo, PublishError> {
-        let name = channel.repository(RepoKind::Rpm);
-        let path = if self.base.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}/{name}", self.base)
-        };
-        Ok(FileRepo {
-            name: name.to_owned(),
-            store: self.store.at(&path)?,
-            lock: self.options.lock,
-            generations: self.options.index_generations,
-        })
+        FileRepo::open(
+            &self.store,
+            &self.base,
+            channel.repository(RepoKind::Rpm),
+            &self.options,
+        )
     }
 
     /// The live packages as an index, for the shared upload checks.
