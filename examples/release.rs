@@ -17,9 +17,10 @@ use falco_artifacts::core::{
 };
 use std::sync::Arc;
 
+use falco_artifacts::driver_grid::build::DriverkitMode;
 use falco_artifacts::pipeline::{
-    load_specs, package_release, run_release, DriversJob, DriversReport, Gate, GatePassed,
-    Pipeline, PipelineConfig, ReleaseJob,
+    load_specs, package_release, run_release, Backend, DriverBuild, DriversJob, DriversReport,
+    Gate, GatePassed, Pipeline, PipelineConfig, ReleaseJob,
 };
 use serde::Serialize;
 
@@ -67,6 +68,21 @@ enum Cmd {
         /// Drivers built by driverkit or the local builder (`output/<driverversion>/<arch>/`).
         #[arg(long, value_name = "DIR")]
         built: Option<PathBuf>,
+        /// Only configs added or changed since this commit (the configs' git repository).
+        #[arg(long, value_name = "COMMIT")]
+        since: Option<String>,
+        /// Build with kbuild and clang here, from this driver source (Falco's `driver/`).
+        #[arg(long, value_name = "DIR", conflicts_with = "build_driverkit")]
+        build_local: Option<PathBuf>,
+        /// Build with the `driverkit docker` CLI.
+        #[arg(long)]
+        build_driverkit: bool,
+        /// Downloads, kernels, logs and outputs of the builds (default: `build/drivers`).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Builds at a time (default: every core).
+        #[arg(long)]
+        workers: Option<usize>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -294,6 +310,13 @@ fn print_drivers(report: &DriversReport) {
         report.uploaded.len(),
         report.index_versions
     );
+    let (built, failed, skipped) = report.built;
+    if built + failed + skipped > 0 {
+        println!("  builds   {built} built, {failed} failed, {skipped} skipped");
+    }
+    for failure in &report.failures {
+        println!("    failed {failure}");
+    }
     for problem in &report.problems {
         println!("    {problem}");
     }
@@ -314,6 +337,13 @@ fn run_drivers(
     }
     if report.invalid > 0 {
         return Err(format!("{} invalid driverkit configs", report.invalid).into());
+    }
+    if report.built.1 > 0 {
+        return Err(format!(
+            "{} driver builds failed (the others were published)",
+            report.built.1
+        )
+        .into());
     }
     Ok(())
 }
@@ -604,6 +634,8 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
         configs: sample_dir().join("driverkit/config"),
         releases: Some(sample_dir().join("falco-releases.txt")),
         built: None,
+        since: None,
+        build: None,
     }))?;
     print_drivers(&drivers);
     println!(
@@ -650,16 +682,36 @@ fn main() -> ExitCode {
             configs,
             releases,
             built,
+            since,
+            build_local,
+            build_driverkit,
+            work_dir,
+            workers,
             json,
-        } => run_drivers(
-            repo,
-            DriversJob {
-                configs,
-                releases,
-                built,
-            },
-            json,
-        ),
+        } => {
+            let backend = match (build_local, build_driverkit) {
+                (Some(source), _) => Some(Backend::Local(source)),
+                (None, true) => Some(Backend::Driverkit(DriverkitMode::Docker)),
+                (None, false) => None,
+            };
+            let build = backend.map(|backend| DriverBuild {
+                backend,
+                work_dir: work_dir.unwrap_or_else(|| PathBuf::from("build/drivers")),
+                workers,
+                timeout: None,
+            });
+            run_drivers(
+                repo,
+                DriversJob {
+                    configs,
+                    releases,
+                    built,
+                    since,
+                    build,
+                },
+                json,
+            )
+        }
         Cmd::Verify { repo, channel } => run_verify(repo, channel),
         Cmd::Prune { repo, channel } => run_prune(repo, channel),
         Cmd::Demo { out } => run_demo(out),

@@ -4,9 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use falco_artifacts_driver_grid::build::{
+    DriverBuilder, DriverSource, DriverkitBuilder, DriverkitMode, Fetcher, GridJob, GridRunner,
+    LocalBuilder,
+};
 use falco_artifacts_driver_grid::{
-    check_tree, config_root, parse_releases, scan_built, ship, DriverRepository, Plan, PlanFilter,
-    ShipPolicy,
+    changed_configs, check_tree, config_root, parse_releases, scan_built, ship, DriverRepository,
+    Plan, PlanFilter, ShipPolicy,
 };
 use serde::Serialize;
 
@@ -22,6 +28,33 @@ pub struct DriversJob {
     pub releases: Option<PathBuf>,
     /// Drivers already built, in driverkit's `output/<driverversion>/<arch>/` layout.
     pub built: Option<PathBuf>,
+    /// Only configs added or changed since this commit of the git repository holding them.
+    pub since: Option<String>,
+    /// Build what the plan lists before publishing.
+    pub build: Option<DriverBuild>,
+}
+
+/// How the drivers step builds.
+#[derive(Debug, Clone)]
+pub struct DriverBuild {
+    /// The backend.
+    pub backend: Backend,
+    /// Downloads, unpacked kernels, logs and outputs (`<work_dir>/output`).
+    pub work_dir: PathBuf,
+    /// Builds at a time (default: every core).
+    pub workers: Option<usize>,
+    /// The time one build may take (default 30 minutes).
+    pub timeout: Option<Duration>,
+}
+
+/// A build backend.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// kbuild and clang on this machine, against downloaded header packages, for the driver
+    /// source in this directory (Falco's `driver/`: module `falco`, probe `bpf/probe.c`).
+    Local(PathBuf),
+    /// The `driverkit` CLI.
+    Driverkit(DriverkitMode),
 }
 
 /// What the drivers step found and did.
@@ -41,7 +74,11 @@ pub struct DriversReport {
     pub outputs_to_build: usize,
     /// Outputs already published.
     pub already_published: usize,
-    /// Keys uploaded from `built`.
+    /// Builds done by the build backend: built, failed, skipped.
+    pub built: (usize, usize, usize),
+    /// Failed builds with the log that says why.
+    pub failures: Vec<String>,
+    /// Keys uploaded.
     pub uploaded: Vec<String>,
     /// Driver versions listed in the index.
     pub index_versions: usize,
@@ -78,15 +115,17 @@ impl Pipeline {
             ..DriversReport::default()
         };
         let mut filter = PlanFilter::default();
+        let mut shipped = Vec::new();
         if let Some(path) = &job.releases {
             let releases = parse_releases(&read(path)?)
                 .map_err(|e| failed(&format!("reading {}", path.display()), e))?;
             let versions = ship(&releases, &ShipPolicy::default())
                 .map_err(|e| failed("choosing the driver versions to ship", e))?;
             out.shipped = versions.iter().map(ToString::to_string).collect();
+            shipped.clone_from(&versions);
             filter = filter.with_driver_versions(versions);
         }
-        let built = match &job.built {
+        let mut built = match &job.built {
             Some(dir) => scan_built(dir).map_err(|e| failed("reading the built drivers", e))?,
             None => Vec::new(),
         };
@@ -95,11 +134,34 @@ impl Pipeline {
             .listing()
             .await
             .map_err(|e| failed("listing the driver repository", e))?;
-        let (plan, skipped) =
+        let (mut plan, skipped) =
             Plan::new(&report.valid, &filter).without_existing(&listing.existing_keys());
+        if let Some(commit) = &job.since {
+            let changed = changed_configs(&job.configs, commit, "HEAD", &shipped)
+                .map_err(|e| failed(&format!("the configs changed since {commit}"), e))?;
+            plan.builds.retain(|b| {
+                changed.iter().any(|c| {
+                    c.driver_version == b.driver_version
+                        && c.arch == b.arch
+                        && c.path.file_name() == b.config.file_name()
+                })
+            });
+        }
         out.to_build = plan.builds.len();
         out.outputs_to_build = plan.output_count();
         out.already_published = skipped;
+        if let Some(build) = &job.build {
+            let grid = run_grid(build, &plan, &report.valid)?;
+            out.built = grid.counts();
+            out.failures = grid
+                .failures()
+                .map(|f| match &f.log {
+                    Some(log) => format!("{}: see {}", f.config.display(), log.display()),
+                    None => format!("{}: failed", f.config.display()),
+                })
+                .collect();
+            built.extend(grid.built_drivers());
+        }
         if !built.is_empty() {
             let published = repo
                 .publish(&built)
@@ -114,4 +176,36 @@ impl Pipeline {
         out.index_versions = index.versions.len();
         Ok(out)
     }
+}
+
+/// Runs the plan's builds on the chosen backend; failed builds are in the report, the rest
+/// still build.
+fn run_grid(
+    build: &DriverBuild,
+    plan: &Plan,
+    configs: &[falco_artifacts_driver_grid::ValidConfig],
+) -> Result<falco_artifacts_driver_grid::build::GridReport, PipelineError> {
+    let jobs = GridJob::from_plan(plan, configs).map_err(|e| failed("the build jobs", e))?;
+    let backend: Box<dyn DriverBuilder> = match &build.backend {
+        Backend::Local(source) => Box::new(LocalBuilder::new(
+            Fetcher::new(build.work_dir.join("downloads")),
+            build.work_dir.join("kernels"),
+            DriverSource::new(source),
+        )),
+        Backend::Driverkit(mode) => Box::new(DriverkitBuilder::new(mode.clone())),
+    };
+    let mut runner = GridRunner::new(
+        backend.as_ref(),
+        build.work_dir.join("output"),
+        build.work_dir.join("work"),
+    );
+    if let Some(workers) = build.workers {
+        runner = runner.with_workers(workers);
+    }
+    if let Some(timeout) = build.timeout {
+        runner = runner.with_timeout(timeout);
+    }
+    runner
+        .run(&jobs)
+        .map_err(|e| failed("building the drivers", e))
 }

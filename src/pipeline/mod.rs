@@ -53,7 +53,7 @@ pub use config::{
     AllKeyword, ChannelOverride, ChannelsConfig, GateConfig, Keep, PipelineConfig, RepoKindName,
     SigningConfig, StoreConfig,
 };
-pub use drivers::{DriversJob, DriversReport};
+pub use drivers::{Backend, DriverBuild, DriversJob, DriversReport};
 pub use error::PipelineError;
 pub use gate::{Gate, GatePassed};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
