@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use falco_artifacts::driver_grid::build::DriverkitMode;
 use falco_artifacts::pipeline::{
-    load_specs, package_release, run_release, Backend, DriverBuild, DriversJob, DriversReport,
-    Gate, GatePassed, Pipeline, PipelineConfig, ReleaseJob,
+    load_specs, package_release, run_release_with_progress, Backend, DriverBuild, DriversJob,
+    DriversReport, Gate, GatePassed, Pipeline, PipelineConfig, ReleaseJob,
 };
 use serde::Serialize;
 
@@ -86,6 +86,11 @@ enum Cmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Rewrite the index of prebuilt drivers from a listing of the driver repository.
+    Index {
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// Verify a channel's repositories.
     Verify {
@@ -285,7 +290,13 @@ fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         // publishing it again finds everything unchanged.
         signer: Arc::new(key.with_signature_time(source_date.system_time())),
     };
-    let report = runtime()?.block_on(run_release(&job, &pipeline))?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = runtime()?.block_on(run_release_with_progress(&job, &pipeline, |step| {
+        spinner.set_message(step.to_owned())
+    }));
+    spinner.finish_and_clear();
+    let report = report?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -345,6 +356,18 @@ fn run_drivers(
         )
         .into());
     }
+    Ok(())
+}
+
+fn run_index(repo: RepoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = repo.config()?;
+    let (_, pipeline) = pipeline_of(&config)?;
+    let drivers = pipeline.driver_repository()?;
+    let index = runtime()?.block_on(drivers.regenerate_index())?;
+    println!(
+        "driver/site/index.json and index.html rewritten: {} driver versions",
+        index.versions.len()
+    );
     Ok(())
 }
 
@@ -712,6 +735,7 @@ fn main() -> ExitCode {
                 json,
             )
         }
+        Cmd::Index { repo } => run_index(repo),
         Cmd::Verify { repo, channel } => run_verify(repo, channel),
         Cmd::Prune { repo, channel } => run_prune(repo, channel),
         Cmd::Demo { out } => run_demo(out),

@@ -85,6 +85,23 @@ fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
             .unwrap();
     assert!(index.to_string().contains("9.0.0+driver"), "{index}");
 
+    // `release index` rewrites a lost index from a listing of the repository.
+    std::fs::remove_file(repo.join("driver/site/index.json")).unwrap();
+    let key = key_file.display().to_string();
+    let out = run(&["index", "--repo", &url, "--key-file", &key]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 driver versions"),
+        "{out:?}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(repo.join("driver/site/index.json")).unwrap()
+        )
+        .unwrap(),
+        index
+    );
+
     // Published outputs leave the plan; publishing again uploads nothing.
     let again = drivers(Some(&dir.path().join("output")));
     assert_eq!(again["outputs_to_build"], 6);

@@ -4,7 +4,8 @@
 //! A run goes: **gate** (the tests passed, or nothing happens) → **load** every arch's manifest
 //! (bad input stops here) → **probe** the repository (unreachable stops here) → **package**
 //! DEB, RPM and tarball per arch, signed → **publish** into the channel's repositories →
-//! **verify** them → build and push the **images** when configured → a [`RunReport`] of every file with its digest and URL. Publishing the
+//! **verify** them → build and push the **images** when configured → a [`RunReport`]
+//! ([`run_release_with_progress`] tells a progress display each step) of every file with its digest and URL. Publishing the
 //! same release again uploads nothing and says so ([`RunReport::is_noop`]).
 //!
 //! # Example
@@ -98,30 +99,45 @@ impl std::fmt::Debug for ReleaseJob {
     }
 }
 
-/// Runs the whole release: gate, load, probe, package, publish, verify.
+/// Runs the whole release: gate, load, probe, package, publish, verify, images.
 pub async fn run_release(
     job: &ReleaseJob,
     pipeline: &Pipeline,
+) -> Result<RunReport, PipelineError> {
+    run_release_with_progress(job, pipeline, |_| {}).await
+}
+
+/// [`run_release`], telling `progress` each step as it starts (and the images' build output).
+pub async fn run_release_with_progress(
+    job: &ReleaseJob,
+    pipeline: &Pipeline,
+    mut progress: impl FnMut(&str),
 ) -> Result<RunReport, PipelineError> {
     std::fs::create_dir_all(&job.work_dir).map_err(|source| PipelineError::Io {
         path: job.work_dir.clone(),
         source,
     })?;
     let gate = job.gate.as_ref().ok_or(PipelineError::GateNotRun)?;
+    progress("gate: running the tests");
     let passed = gate.check(&job.work_dir.join("gate.log"), job.commit.as_deref())?;
+    progress("loading the manifests");
     let specs = load_specs(&job.release, &job.manifest, &job.arches, job.source_date)?;
+    progress("probing the repository");
     pipeline.probe().await?;
+    progress("packing DEB, RPM and tarball for every arch");
     let dir = job.work_dir.join(job.release.version.file_name_part());
     let packaged = package_release(&specs, job.signer.as_ref(), &dir)?;
+    progress("publishing and verifying");
     let mut report = pipeline.publish(&job.release, &packaged, &passed).await?;
     if let Some(images) = &job.images {
+        progress("building and pushing the images");
         report.images = Some(
             publish_images(
                 &job.release,
                 &packaged.tarball_paths,
                 images,
                 job.source_date,
-                |_| {},
+                &mut progress,
             )
             .await?,
         );
