@@ -58,9 +58,9 @@ enum Cmd {
     Drivers {
         #[command(flatten)]
         repo: RepoArgs,
-        /// The driverkit config directory.
+        /// The driverkit config directory (default: the configuration's `drivers.configs`).
         #[arg(long, value_name = "DIR")]
-        configs: PathBuf,
+        configs: Option<PathBuf>,
         /// The release list (`<falco version> <driver version>` per line): only the driver
         /// versions of the last two stable releases are planned.
         #[arg(long, value_name = "FILE")]
@@ -712,28 +712,37 @@ fn main() -> ExitCode {
             workers,
             json,
         } => {
+            let defaults = repo.config().map(|c| c.drivers).unwrap_or_default();
             let backend = match (build_local, build_driverkit) {
                 (Some(source), _) => Some(Backend::Local(source)),
                 (None, true) => Some(Backend::Driverkit(DriverkitMode::Docker)),
-                (None, false) => None,
+                (None, false) => defaults.driver_source.clone().map(Backend::Local),
             };
             let build = backend.map(|backend| DriverBuild {
                 backend,
-                work_dir: work_dir.unwrap_or_else(|| PathBuf::from("build/drivers")),
-                workers,
+                work_dir: work_dir
+                    .or(defaults.work_dir.clone())
+                    .unwrap_or_else(|| PathBuf::from("build/drivers")),
+                workers: workers.or(defaults.workers),
                 timeout: None,
             });
-            run_drivers(
-                repo,
-                DriversJob {
-                    configs,
-                    releases,
-                    built,
-                    since,
-                    build,
-                },
-                json,
-            )
+            match configs.or(defaults.configs) {
+                Some(configs) => run_drivers(
+                    repo,
+                    DriversJob {
+                        configs,
+                        releases: releases.or(defaults.releases),
+                        built,
+                        since,
+                        build,
+                    },
+                    json,
+                ),
+                None => Err(
+                    "no driverkit configs: give --configs or drivers.configs in the configuration"
+                        .into(),
+                ),
+            }
         }
         Cmd::Index { repo } => run_index(repo),
         Cmd::Verify { repo, channel } => run_verify(repo, channel),

@@ -23,6 +23,12 @@
 //!     retention: { deb: 50, rpm: 50, bin: 10 }
 //!   stable:
 //!     retention: { deb: all, rpm: all, bin: all }
+//! drivers:                                # defaults of `release drivers`
+//!   configs: driverkit/config
+//!   releases: falco-releases.txt
+//!   driver_source: libs/driver            # local kbuild/clang builds
+//!   work_dir: build/drivers
+//!   workers: 2
 //! images:                                 # optional
 //!   name: falcosecurity/falco
 //!   registry: registry.example.com
@@ -72,6 +78,9 @@ pub struct PipelineConfig {
     /// the usual `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` environment.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The drivers step's defaults.
+    #[serde(default)]
+    pub drivers: DriversConfig,
     /// Container images; no images are built without this section.
     #[serde(default)]
     pub images: Option<super::ImagesConfig>,
@@ -106,6 +115,27 @@ impl StoreConfig {
             ..falco_artifacts_publish::StoreOptions::default()
         }
     }
+}
+
+/// The `drivers:` section: defaults for `release drivers`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriversConfig {
+    /// The driverkit config directory.
+    #[serde(default)]
+    pub configs: Option<PathBuf>,
+    /// The release list (`<falco version> <driver version>` per line).
+    #[serde(default)]
+    pub releases: Option<PathBuf>,
+    /// The driver source for local builds (Falco's `driver/`).
+    #[serde(default)]
+    pub driver_source: Option<PathBuf>,
+    /// Downloads, kernels, logs and outputs of the builds.
+    #[serde(default)]
+    pub work_dir: Option<PathBuf>,
+    /// Builds at a time.
+    #[serde(default)]
+    pub workers: Option<usize>,
 }
 
 /// Where the signing key comes from; the key itself is never in the file.
@@ -223,6 +253,10 @@ impl PipelineConfig {
             &mut config.work_dir,
             &mut config.signing.key_file,
             &mut config.gate.evidence,
+            &mut config.drivers.configs,
+            &mut config.drivers.releases,
+            &mut config.drivers.driver_source,
+            &mut config.drivers.work_dir,
         ] {
             if let Some(p) = field.as_mut() {
                 if p.is_relative() {

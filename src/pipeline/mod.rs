@@ -51,8 +51,8 @@ use falco_artifacts_core::package::SourceDate;
 use falco_artifacts_core::{Arch, Release, Signer};
 
 pub use config::{
-    AllKeyword, ChannelOverride, ChannelsConfig, GateConfig, Keep, PipelineConfig, RepoKindName,
-    SigningConfig, StoreConfig,
+    AllKeyword, ChannelOverride, ChannelsConfig, DriversConfig, GateConfig, Keep, PipelineConfig,
+    RepoKindName, SigningConfig, StoreConfig,
 };
 pub use drivers::{Backend, DriverBuild, DriversJob, DriversReport};
 pub use error::PipelineError;
