@@ -10,19 +10,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
-use falco_artifacts::core::package::{load_manifest, Format, ManifestOptions, SourceDate};
+use falco_artifacts::core::package::SourceDate;
 use falco_artifacts::core::{
     version_from_git, Arch, Channel, KeyAlgorithm, PgpSigner, Release, ReleaseEvent, ReleasePolicy,
-    RepoKind, Signer,
+    Signer,
 };
 use std::sync::Arc;
 
 use falco_artifacts::driver_grid::build::DriverkitMode;
 use falco_artifacts::pipeline::{
-    load_specs, package_release, run_release_with_progress, Backend, DriverBuild, DriversJob,
-    DriversReport, Gate, GatePassed, Pipeline, PipelineConfig, ReleaseJob,
+    load_specs, package_release, plan_release, run_release_with_progress, Backend, DriverBuild,
+    DriversJob, DriversReport, Gate, GatePassed, Pipeline, PipelineConfig, ReleaseJob, ReleasePlan,
 };
-use serde::Serialize;
 
 #[derive(Parser)]
 #[command(about = "Build and publish Falco's release artifacts")]
@@ -47,6 +46,12 @@ enum Cmd {
         /// The package manifest (default: the embedded sample).
         #[arg(long)]
         manifest: Option<PathBuf>,
+        /// Also plan the driver builds of this driverkit config directory.
+        #[arg(long, value_name = "DIR")]
+        drivers: Option<PathBuf>,
+        /// The release list that picks the driver versions to ship.
+        #[arg(long, value_name = "FILE", requires = "drivers")]
+        releases: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -393,24 +398,6 @@ fn run_prune(repo: RepoArgs, channel: String) -> Result<(), Box<dyn std::error::
     Ok(())
 }
 
-/// One artifact a release produces.
-#[derive(Serialize)]
-struct Planned {
-    kind: &'static str,
-    arch: Arch,
-    file_name: String,
-    /// Path inside the repository root, in download.falco.org's layout.
-    path: String,
-}
-
-#[derive(Serialize)]
-struct Plan {
-    version: String,
-    channel: String,
-    artifacts: Vec<Planned>,
-    image_tags: Vec<String>,
-}
-
 fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample")
 }
@@ -419,60 +406,8 @@ fn sample_manifest() -> PathBuf {
     sample_dir().join("falco.yaml")
 }
 
-fn plan(
-    release: &Release,
-    manifest: &Path,
-    source_date: SourceDate,
-) -> Result<Plan, Box<dyn std::error::Error>> {
-    let mut artifacts = Vec::new();
-    for arch in Arch::ALL {
-        let options = ManifestOptions {
-            version: Some(release.version.clone()),
-            arch: Some(arch),
-            source_date: Some(source_date),
-        };
-        let spec = load_manifest(manifest, &options)?;
-        let channel = &release.channel;
-        for (kind, format, repo) in [
-            ("deb", Format::Deb, RepoKind::Deb),
-            ("rpm", Format::Rpm, RepoKind::Rpm),
-            ("tarball", Format::Tar, RepoKind::Bin),
-        ] {
-            let file_name = spec.file_name(format);
-            let dir = match repo {
-                RepoKind::Deb => format!("packages/{}/stable", channel.repository(repo)),
-                RepoKind::Rpm => format!("packages/{}", channel.repository(repo)),
-                RepoKind::Bin => format!("packages/{}/{arch}", channel.repository(repo)),
-            };
-            artifacts.push(Planned {
-                kind,
-                arch,
-                path: format!("{dir}/{file_name}"),
-                file_name,
-            });
-        }
-    }
-    let base = if release.version.is_stable() {
-        release.version.to_string()
-    } else {
-        "master".to_owned()
-    };
-    let mut image_tags: Vec<String> = Arch::ALL.iter().map(|a| format!("{a}-{base}")).collect();
-    image_tags.push(base);
-    Ok(Plan {
-        version: release.version.to_string(),
-        channel: release.channel.name().to_string(),
-        artifacts,
-        image_tags,
-    })
-}
-
-fn print_plan(plan: &Plan) {
-    println!("release {} -> channel {}", plan.version, plan.channel);
-    for a in &plan.artifacts {
-        println!("  {:<8} {:<8} {}", a.kind, a.arch.to_string(), a.path);
-    }
-    println!("  images   {}", plan.image_tags.join(", "));
+fn print_plan(plan: &ReleasePlan) {
+    print!("{}", plan.to_text());
 }
 
 fn source_date() -> Result<SourceDate, Box<dyn std::error::Error>> {
@@ -491,6 +426,7 @@ fn run_plan(
     merge: Option<PathBuf>,
     branch: String,
     manifest: Option<PathBuf>,
+    drivers: Option<DriversJob>,
     json: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let event = match (tag, merge) {
@@ -502,10 +438,11 @@ fn run_plan(
         (None, None) => return Err("give --tag <TAG> or --merge <REPO>".into()),
     };
     let release = event.resolve(&ReleasePolicy::default())?;
-    let plan = plan(
+    let plan = plan_release(
         &release,
         &manifest.unwrap_or_else(sample_manifest),
         source_date()?,
+        drivers.as_ref(),
     )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -635,7 +572,7 @@ fn run_demo(out: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     );
     for event in &events {
         let release = event.resolve(&policy)?;
-        let plan = plan(&release, &sample_manifest(), date)?;
+        let plan = plan_release(&release, &sample_manifest(), date, None)?;
         print_plan(&plan);
         let json = serde_json::to_string_pretty(&plan)?;
         let name = format!("plan-{}.json", plan.channel);
@@ -697,8 +634,23 @@ fn main() -> ExitCode {
             merge,
             branch,
             manifest,
+            drivers,
+            releases,
             json,
-        } => run_plan(tag, merge, branch, manifest, json),
+        } => run_plan(
+            tag,
+            merge,
+            branch,
+            manifest,
+            drivers.map(|configs| DriversJob {
+                configs,
+                releases,
+                built: None,
+                since: None,
+                build: None,
+            }),
+            json,
+        ),
         Cmd::Run(args) => run_run(args),
         Cmd::Drivers {
             repo,

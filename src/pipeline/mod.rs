@@ -41,6 +41,7 @@ mod error;
 mod gate;
 mod images;
 mod package;
+mod plan;
 mod report;
 mod run;
 
@@ -59,6 +60,7 @@ pub use error::PipelineError;
 pub use gate::{Gate, GatePassed};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, Packaged};
+pub use plan::{plan_release, PlannedDrivers, PlannedFile, ReleasePlan};
 pub use report::{FileStatus, ReportEntry, RunReport};
 pub use run::Pipeline;
 
