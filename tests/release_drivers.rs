@@ -108,3 +108,75 @@ fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
     assert_eq!(again["already_published"], 2);
     assert_eq!(again["uploaded"], serde_json::json!([]));
 }
+
+#[test]
+fn since_a_commit_only_changed_configs_are_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
+    let key_file = dir.path().join("key.asc");
+    std::fs::write(&key_file, key.secret_key_armored().unwrap()).unwrap();
+    let checkout = dir.path().join("checkout");
+    let configs = checkout.join("driverkit/config");
+    std::fs::create_dir_all(&configs).unwrap();
+    let copy = std::process::Command::new("cp")
+        .args([
+            "-r",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/sample/driverkit/config/."
+            ),
+        ])
+        .arg(&configs)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&checkout)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "configs"]);
+    // A contributor adds one kernel.
+    let new = configs.join("9.0.0+driver/x86_64/debian_6.1.0-57-amd64_1.yaml");
+    let old = configs.join("9.0.0+driver/x86_64/debian_6.1.0-56-amd64_1.yaml");
+    std::fs::write(
+        &new,
+        std::fs::read_to_string(old)
+            .unwrap()
+            .replace("6.1.0-56", "6.1.0-57"),
+    )
+    .unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "a new kernel"]);
+
+    let url = format!("file://{}", dir.path().join("repo").display());
+    let out = run(&[
+        "drivers",
+        "--configs",
+        configs.to_str().unwrap(),
+        "--since",
+        "HEAD~1",
+        "--repo",
+        &url,
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["configs"], 5);
+    assert_eq!(report["to_build"], 1, "{report}");
+    assert_eq!(report["outputs_to_build"], 2, "{report}");
+}

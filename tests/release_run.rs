@@ -240,6 +240,34 @@ fn a_release_is_published_once_and_a_rerun_is_a_noop() {
         serde_json::json!(["packages/deb", "packages/rpm", "packages/bin"])
     );
 
+    // The repository operations on their own.
+    let key = site.path("key.asc").display().to_string();
+    let verify = run(&[
+        "verify",
+        "--repo",
+        &site.url(),
+        "--key-file",
+        &key,
+        "--channel",
+        "stable",
+    ]);
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{verify:?}");
+    for repo in ["packages/deb", "packages/rpm", "packages/bin"] {
+        assert!(said.contains(&format!("verified {repo}")), "{said}");
+    }
+    let prune = run(&[
+        "prune",
+        "--repo",
+        &site.url(),
+        "--key-file",
+        &key,
+        "--channel",
+        "stable",
+    ]);
+    assert!(prune.status.success(), "{prune:?}");
+    assert!(String::from_utf8_lossy(&prune.stdout).starts_with("0 files pruned"));
+
     let before = site.files();
     let (ok, text) = site.run(&args[..args.len() - 1]);
     assert!(ok, "{text}");

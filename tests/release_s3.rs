@@ -23,6 +23,21 @@ fn a_release_into_s3_installs_with_apt_over_http() {
         ("AWS_ACCESS_KEY_ID", s3.access_key()),
         ("AWS_SECRET_ACCESS_KEY", s3.secret_key()),
     ];
+    let dev = site.release("0.46.0-rc1", &env);
+    assert_eq!(dev["channel"], "dev");
+    let apt_dev = AptSandbox::new(
+        &format!("{}/falco-release/packages/deb-dev", s3.endpoint()),
+        "stable",
+        &site.public_key,
+    )
+    .unwrap();
+    apt_dev.update().unwrap();
+    let bytes = apt_dev.download("falco", "0.46.0~rc1").unwrap();
+    assert_eq!(
+        sha256_hex(&bytes),
+        entry(&dev, "falco-0.46.0-rc1-x86_64.deb")["sha256"]
+    );
+
     let report = site.release("0.45.0", &env);
     assert!(
         entry(&report, "falco-0.45.0-x86_64.deb")["url"]

@@ -12,7 +12,7 @@ use falco_artifacts_driver_grid::build::{
 };
 use falco_artifacts_driver_grid::{
     changed_configs, check_tree, config_root, parse_releases, scan_built, ship, DriverRepository,
-    Plan, PlanFilter, ShipPolicy,
+    Plan, PlanFilter, ShipPolicy, CONFIG_PREFIX,
 };
 use serde::Serialize;
 
@@ -137,7 +137,13 @@ impl Pipeline {
         let (mut plan, skipped) =
             Plan::new(&report.valid, &filter).without_existing(&listing.existing_keys());
         if let Some(commit) = &job.since {
-            let changed = changed_configs(&job.configs, commit, "HEAD", &shipped)
+            // The git repository holding `driverkit/config`, whichever of the two was given.
+            let repo_root = job
+                .configs
+                .ancestors()
+                .find(|p| p.join(CONFIG_PREFIX).is_dir())
+                .unwrap_or(&job.configs);
+            let changed = changed_configs(repo_root, commit, "HEAD", &shipped)
                 .map_err(|e| failed(&format!("the configs changed since {commit}"), e))?;
             plan.builds.retain(|b| {
                 changed.iter().any(|c| {
