@@ -3,17 +3,13 @@
 //! prebuilt drivers lists them.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
-use falco_artifacts::core::{KeyAlgorithm, PgpSigner};
-
 mod common;
-use common::run;
+use common::{run, write_test_key};
 
 #[test]
 fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
     let dir = tempfile::tempdir().unwrap();
-    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
-    let key_file = dir.path().join("key.asc");
-    std::fs::write(&key_file, key.secret_key_armored().unwrap()).unwrap();
+    let (_, key_file) = write_test_key(dir.path());
     let built = dir.path().join("output/9.0.0+driver/x86_64");
     std::fs::create_dir_all(&built).unwrap();
     std::fs::write(
@@ -112,9 +108,7 @@ fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
 #[test]
 fn since_a_commit_only_changed_configs_are_planned() {
     let dir = tempfile::tempdir().unwrap();
-    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
-    let key_file = dir.path().join("key.asc");
-    std::fs::write(&key_file, key.secret_key_armored().unwrap()).unwrap();
+    let (_, key_file) = write_test_key(dir.path());
     let checkout = dir.path().join("checkout");
     let configs = checkout.join("driverkit/config");
     std::fs::create_dir_all(&configs).unwrap();

@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use falco_artifacts::core::{KeyAlgorithm, PgpSigner};
 use falco_artifacts_testkit::{require_tool, HttpServer};
 
 mod common;
-use common::run;
+use common::{run, write_test_key};
 
 const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -77,9 +76,7 @@ fn a_config_is_built_locally_published_and_indexed() {
         ),
     )
     .unwrap();
-    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
-    let key_file = dir.path().join("key.asc");
-    std::fs::write(&key_file, key.secret_key_armored().unwrap()).unwrap();
+    let (_, key_file) = write_test_key(dir.path());
     let repo = dir.path().join("repo");
     let url = format!("file://{}", repo.display());
     let config_dir = dir.path().join("driverkit/config").display().to_string();

@@ -5,11 +5,10 @@
 
 use std::process::Command;
 
-use falco_artifacts::core::{KeyAlgorithm, PgpSigner};
 use falco_artifacts_testkit::{require_tool, DockerEngine, Registry};
 
 mod common;
-use common::run_with;
+use common::{run_with, write_test_key};
 
 const USER: &str = "falco-ci";
 const PASSWORD: &str = "s3cret-pass";
@@ -35,12 +34,7 @@ fn a_stable_release_pushes_tagged_images_and_a_multi_arch_index() {
     let docker = DockerEngine::start().unwrap();
     let registry = Registry::start_with_auth(USER, PASSWORD).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
-    std::fs::write(
-        dir.path().join("key.asc"),
-        key.secret_key_armored().unwrap(),
-    )
-    .unwrap();
+    write_test_key(dir.path());
     std::fs::write(
         dir.path().join("credentials.yaml"),
         format!(

@@ -4,10 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use falco_artifacts::core::{KeyAlgorithm, PgpSigner};
-
 mod common;
-use common::{run, run_with};
+use common::{run, run_with, write_test_key};
 
 struct Site {
     dir: tempfile::TempDir,
@@ -16,12 +14,7 @@ struct Site {
 impl Site {
     fn new() -> Site {
         let dir = tempfile::tempdir().unwrap();
-        let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
-        std::fs::write(
-            dir.path().join("key.asc"),
-            key.secret_key_armored().unwrap(),
-        )
-        .unwrap();
+        write_test_key(dir.path());
         std::fs::create_dir(dir.path().join("repo")).unwrap();
         Site { dir }
     }

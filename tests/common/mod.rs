@@ -36,3 +36,13 @@ pub(crate) fn run_with(args: &[&str], env: &[(&str, &str)]) -> Output {
         .output()
         .expect("run the release example")
 }
+
+/// Generates a signing key and writes its armored secret to `<dir>/key.asc`; the key and
+/// that path.
+pub(crate) fn write_test_key(dir: &std::path::Path) -> (falco_artifacts::core::PgpSigner, PathBuf) {
+    use falco_artifacts::core::{KeyAlgorithm, PgpSigner};
+    let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
+    let path = dir.join("key.asc");
+    std::fs::write(&path, key.secret_key_armored().unwrap()).unwrap();
+    (key, path)
+}

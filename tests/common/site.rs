@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use falco_artifacts::core::{KeyAlgorithm, PgpSigner, Signer};
+use falco_artifacts::core::Signer;
 
 /// A throwaway release site: a signing key, a configuration file and a work directory.
 pub(crate) struct ReleaseSite {
@@ -14,12 +14,7 @@ impl ReleaseSite {
     /// A site publishing to `repository` with `extra` YAML appended to its configuration.
     pub(crate) fn new(repository: &str, extra: &str) -> ReleaseSite {
         let dir = tempfile::tempdir().unwrap();
-        let key = PgpSigner::generate("Test <test@example.com>", KeyAlgorithm::Ed25519).unwrap();
-        std::fs::write(
-            dir.path().join("key.asc"),
-            key.secret_key_armored().unwrap(),
-        )
-        .unwrap();
+        let (key, _) = super::write_test_key(dir.path());
         let config = format!(
             "repository: {repository}\nmanifest: {manifest}\nwork_dir: work\n\
              signing:\n  key_file: key.asc\ngate:\n  command: [\"true\"]\n{extra}",

@@ -120,6 +120,29 @@ pub struct RepoIndex {
 }
 
 impl RepoIndex {
+    /// An index of files known only by path, size and digest (the live files of an APT or
+    /// YUM repository, for the shared create-if-absent checks).
+    pub(crate) fn of_files<'a>(
+        kind: FileKind,
+        files: impl IntoIterator<Item = (&'a str, u64, Sha256Digest)>,
+    ) -> Self {
+        let mut index = RepoIndex::empty("");
+        index.files = files
+            .into_iter()
+            .map(|(path, size, sha256)| IndexEntry {
+                path: path.to_owned(),
+                name: path.rsplit('/').next().unwrap_or(path).to_owned(),
+                kind,
+                version: None,
+                arch: None,
+                size,
+                sha256,
+                time: DateTime::<Utc>::UNIX_EPOCH,
+            })
+            .collect();
+        index
+    }
+
     /// An empty index of `repository`.
     pub fn empty(repository: &str) -> Self {
         RepoIndex {

@@ -15,7 +15,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use falco_artifacts_core::{
     Arch, Artifact, ArtifactKind, Channel, Error as CoreError, PublishReport, PublishedFile,
     Publisher, RepoKind, Sha256Digest, Signer, Version,
@@ -28,7 +27,7 @@ use self::packages::Stanza;
 use self::state::Live;
 use crate::engine::{finish, Action, FileRepo};
 use crate::error::PublishError;
-use crate::index::{FileKind, IndexEntry, RepoIndex};
+use crate::index::{FileKind, RepoIndex};
 use crate::lock::LockGuard;
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
@@ -145,22 +144,12 @@ impl AptRepository {
 
     /// The live pool files as an index, for the shared upload checks.
     fn hint(live: &Live) -> RepoIndex {
-        let mut index = RepoIndex::empty("");
-        index.files = live
-            .pool_files()
-            .into_iter()
-            .map(|(path, (sha256, size))| IndexEntry {
-                path: path.to_owned(),
-                name: path.rsplit('/').next().unwrap_or(path).to_owned(),
-                kind: FileKind::Deb,
-                version: None,
-                arch: None,
-                size,
-                sha256,
-                time: chrono::DateTime::<Utc>::UNIX_EPOCH,
-            })
-            .collect();
-        index
+        RepoIndex::of_files(
+            FileKind::Deb,
+            live.pool_files()
+                .into_iter()
+                .map(|(path, (sha256, size))| (path, size, sha256)),
+        )
     }
 
     fn published(repository: &str, stanza: &Stanza) -> PublishedFile {
@@ -227,28 +216,31 @@ impl AptRepository {
         let hint_state = state::read(&files.store, &self.layout).await?;
         let hint = Self::hint(&hint_state);
         let mut actions = files.classify(&staged, &hint, overwrite).await?;
-        let live_files = hint_state.pool_files();
-        let indexed: std::collections::HashSet<(&str, (&str, &str, &str), &Sha256Digest)> =
-            hint_state
-                .stanzas
-                .iter()
-                .flat_map(|(arch, list)| {
-                    list.iter()
-                        .map(move |s| (arch.as_str(), s.key(), &s.sha256))
-                })
-                .collect();
+        // Only when nothing is to be uploaded: then every package must already be indexed
+        // with the same bytes. Adding a package (the common case) skips building these sets.
         let all_live = hint_state.exists
             && hint_state.bookkeeping.pruned.is_empty()
             && actions.iter().all(|a| *a == Action::Unchanged)
-            && debs.iter().all(|d| {
-                d.arches.iter().all(|arch| {
-                    indexed.contains(&(arch.as_str(), d.stanza.key(), &d.stanza.sha256))
-                })
-            })
-            && staged
-                .iter()
-                .filter(|s| s.artifact.kind() == ArtifactKind::Deb)
-                .all(|s| live_files.contains_key(s.key.as_str()));
+            && {
+                let indexed: std::collections::HashSet<(&str, (&str, &str, &str), &Sha256Digest)> =
+                    hint_state
+                        .stanzas
+                        .iter()
+                        .flat_map(|(arch, list)| {
+                            list.iter()
+                                .map(move |s| (arch.as_str(), s.key(), &s.sha256))
+                        })
+                        .collect();
+                let live_files = hint_state.pool_files();
+                debs.iter().all(|d| {
+                    d.arches.iter().all(|arch| {
+                        indexed.contains(&(arch.as_str(), d.stanza.key(), &d.stanza.sha256))
+                    })
+                }) && staged
+                    .iter()
+                    .filter(|s| s.artifact.kind() == ArtifactKind::Deb)
+                    .all(|s| live_files.contains_key(s.key.as_str()))
+            };
         if all_live
             && self
                 .merge(&hint_state, &debs, retention)

@@ -16,7 +16,6 @@ mod xml;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use falco_artifacts_core::{
     Arch, Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
     Signer, Version,
@@ -30,7 +29,7 @@ use self::stage::RpmStaged;
 use self::state::Live;
 use crate::engine::{finish, Action, FileRepo, Staged};
 use crate::error::PublishError;
-use crate::index::{FileKind, IndexEntry, RepoIndex};
+use crate::index::{FileKind, RepoIndex};
 use crate::lock::LockGuard;
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
@@ -140,22 +139,12 @@ impl YumRepository {
 
     /// The live packages as an index, for the shared upload checks.
     fn hint(live: &Live) -> RepoIndex {
-        let mut index = RepoIndex::empty("");
-        index.files = live
-            .records
-            .values()
-            .map(|r| IndexEntry {
-                path: r.href.clone(),
-                name: r.href.clone(),
-                kind: FileKind::Rpm,
-                version: None,
-                arch: None,
-                size: r.size,
-                sha256: r.pkgid,
-                time: chrono::DateTime::<Utc>::UNIX_EPOCH,
-            })
-            .collect();
-        index
+        RepoIndex::of_files(
+            FileKind::Rpm,
+            live.records
+                .values()
+                .map(|r| (r.href.as_str(), r.size, r.pkgid)),
+        )
     }
 
     fn published(repository: &str, record: &Record) -> PublishedFile {
