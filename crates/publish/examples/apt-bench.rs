@@ -16,7 +16,7 @@ use falco_artifacts_core::{
     Signer,
 };
 use falco_artifacts_pkg_deb::DebBuilder;
-use falco_artifacts_publish::{AptRepository, FailingStore, RepoStore, StoreOptions};
+use falco_artifacts_publish::{AptRepository, RepoStore, StoreOptions};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -87,16 +87,14 @@ async fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         [cmd, site, deb] if cmd == "add" => {
-            let inner = site_store(Path::new(site))?;
-            let counting = Arc::new(FailingStore::new(Arc::clone(inner.object_store())));
-            let store = RepoStore::new(Arc::clone(&counting) as _, "")?;
-            let report = repository(store)?
+            let store = site_store(Path::new(site))?;
+            let report = repository(store.clone())?
                 .publish(&stable, &[artifact(Path::new(deb))?])
                 .await?;
             println!(
                 "uploaded {} in {} store requests",
                 report.uploaded.len(),
-                counting.requests()
+                store.requests()
             );
             Ok(())
         }

@@ -16,7 +16,7 @@ use falco_artifacts_core::{
     Signer,
 };
 use falco_artifacts_pkg_rpm::RpmBuilder;
-use falco_artifacts_publish::{FailingStore, RepoStore, StoreOptions, YumRepository};
+use falco_artifacts_publish::{RepoStore, StoreOptions, YumRepository};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -95,16 +95,14 @@ async fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         [cmd, site, rpm] if cmd == "add" => {
-            let inner = site_store(Path::new(site))?;
-            let counting = Arc::new(FailingStore::new(Arc::clone(inner.object_store())));
-            let store = RepoStore::new(Arc::clone(&counting) as _, "")?;
-            let report = repository(store)?
+            let store = site_store(Path::new(site))?;
+            let report = repository(store.clone())?
                 .publish(&stable, &[artifact(Path::new(rpm))?])
                 .await?;
             println!(
                 "uploaded {} in {} store requests",
                 report.uploaded.len(),
-                counting.requests()
+                store.requests()
             );
             Ok(())
         }

@@ -1,16 +1,18 @@
 //! The commit order every repository format follows, and nothing else.
 
 use bytes::Bytes;
+use object_store::PutPayload;
 
 use crate::error::PublishError;
 use crate::lock::LockGuard;
-use crate::store::RepoStore;
+use crate::store::{RepoStore, Write};
 
 /// One index file to write.
 #[derive(Debug, Clone)]
 pub(crate) struct IndexFile {
     pub(crate) key: String,
-    pub(crate) bytes: Bytes,
+    /// The bytes, possibly in several chunks (a bucketed index is assembled without copying).
+    pub(crate) bytes: PutPayload,
 }
 
 /// The writes of one commit, by phase.
@@ -47,16 +49,40 @@ impl Commit {
         store: &RepoStore,
         guard: &LockGuard,
     ) -> Result<(), PublishError> {
-        for file in self.content_addressed {
-            // Exists means the same bytes are already there: the name is their digest.
-            store.create(&file.key, file.bytes.into()).await?;
-        }
-        for file in self.canonical {
-            store.overwrite(&file.key, file.bytes.into()).await?;
-        }
+        // Exists means the same bytes are already there: the name is their digest.
+        store
+            .write_all(
+                self.content_addressed
+                    .iter()
+                    .map(|f| Write::Create {
+                        key: &f.key,
+                        bytes: &f.bytes,
+                    })
+                    .collect(),
+            )
+            .await?;
+        // A canonical name usually holds the same bytes as a content-addressed file just
+        // created (the very same buffer): it becomes a copy of that one.
+        let canonical = self
+            .canonical
+            .iter()
+            .map(|f| Write::Overwrite {
+                key: &f.key,
+                bytes: &f.bytes,
+                twin: self
+                    .content_addressed
+                    .iter()
+                    .find(|ca| {
+                        let (a, b): (&[Bytes], &[Bytes]) = (ca.bytes.as_ref(), f.bytes.as_ref());
+                        a.len() == b.len() && a.as_ptr() == b.as_ptr()
+                    })
+                    .map(|ca| ca.key.as_str()),
+            })
+            .collect();
+        store.write_all(canonical).await?;
         guard.check().await?;
         for (n, file) in self.top.into_iter().enumerate() {
-            if let Err(error) = store.overwrite(&file.key, file.bytes.into()).await {
+            if let Err(error) = store.overwrite(&file.key, file.bytes).await {
                 if n > 0 {
                     for (key, bytes) in self.restore {
                         // Already failing: the publish's own error is the one to report.

@@ -373,15 +373,15 @@ impl FileRepo {
         Commit {
             content_addressed: vec![IndexFile {
                 key: by_hash_key(&Sha256Digest::of_bytes(&json)),
-                bytes: json.clone(),
+                bytes: json.clone().into(),
             }],
             canonical: vec![IndexFile {
                 key: INDEX_HTML.into(),
-                bytes: html,
+                bytes: html.into(),
             }],
             top: vec![IndexFile {
                 key: INDEX_JSON.into(),
-                bytes: json,
+                bytes: json.into(),
             }],
             restore: Vec::new(),
             delete: delete.into_iter().collect(),

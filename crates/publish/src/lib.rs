@@ -85,6 +85,7 @@ mod failing;
 mod generic;
 mod html;
 mod index;
+mod local_dir;
 mod lock;
 mod maintain;
 mod options;

@@ -183,7 +183,10 @@ impl LockGuard {
                     .unwrap_or(DateTime::<Utc>::MAX_UTC),
             };
             let taken = Instant::now();
-            match store.create(&slot_key(next), payload(&slot)).await? {
+            match store
+                .create_volatile(&slot_key(next), payload(&slot))
+                .await?
+            {
                 Created::New => {
                     // Best effort: a slot left behind costs a few bytes and is removed by the
                     // next holder, so a failure here must not fail the publish.

@@ -1,6 +1,7 @@
 //! A store picked from a URL, rooted at a prefix, with the few requests the protocol makes.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::error::{PublishError, StoreAction};
+use crate::local_dir::{LocalDir, Put};
 
 /// How to reach a store named by URL: endpoint and credentials for S3-compatible servers.
 ///
@@ -90,12 +92,28 @@ impl fmt::Debug for StoreOptions {
 pub struct RepoStore {
     inner: Arc<dyn ObjectStore>,
     root: Path,
+    /// For `file://` stores: the same directory, read and written on the calling thread.
+    local: Option<Arc<LocalDir>>,
+    /// Requests made through this store and every store narrowed from it.
+    requests: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for RepoStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RepoStore({}, {:?})", self.inner, self.root.as_ref())
     }
+}
+
+/// One write of a batch given to [`RepoStore::write_all`].
+pub(crate) enum Write<'a> {
+    /// Create-if-absent.
+    Create { key: &'a str, bytes: &'a PutPayload },
+    /// Replace; `twin`: a content-addressed key already holding these bytes.
+    Overwrite {
+        key: &'a str,
+        bytes: &'a PutPayload,
+        twin: Option<&'a str>,
+    },
 }
 
 /// What a conditional create found.
@@ -142,6 +160,8 @@ impl RepoStore {
         Ok(RepoStore {
             inner: store,
             root: Path::from(root),
+            local: None,
+            requests: Arc::default(),
         })
     }
 
@@ -168,7 +188,10 @@ impl RepoStore {
                     .map_err(|e| open_err(Box::new(e)))?
                     .with_automatic_cleanup(true)
                     .with_fsync(options.fsync);
-                RepoStore::new(Arc::new(fs), "")
+                let dir = dir.canonicalize().map_err(|e| open_err(Box::new(e)))?;
+                let mut store = RepoStore::new(Arc::new(fs), "")?;
+                store.local = Some(Arc::new(LocalDir::new(dir, options.fsync)));
+                Ok(store)
             }
             "memory" => RepoStore::new(Arc::new(InMemory::new()), parsed.path()),
             "s3" | "s3a" => open_s3(url, &parsed, options),
@@ -195,12 +218,32 @@ impl RepoStore {
         Ok(RepoStore {
             inner: Arc::clone(&self.inner),
             root: self.path_unchecked(sub),
+            local: self.local.clone(),
+            requests: Arc::clone(&self.requests),
         })
     }
 
     /// The root prefix, `""` at the store's top.
     pub fn root(&self) -> &str {
         self.root.as_ref()
+    }
+
+    /// How many requests (reads, stats, writes, deletes, listings) went through this store and
+    /// the stores narrowed from it with [`RepoStore::at`]: what a publish costs on S3.
+    ///
+    /// ```
+    /// use falco_artifacts_publish::RepoStore;
+    ///
+    /// let store = RepoStore::from_url("memory:///")?;
+    /// assert_eq!(store.requests(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The underlying object store.
@@ -227,7 +270,15 @@ impl RepoStore {
 
     /// The object at `key`, or `None` when there is none.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, PublishError> {
+        self.count();
         let path = self.path_unchecked(key);
+        if let Some(local) = &self.local {
+            return match local.get(&path) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.err(StoreAction::Get, key, e)),
+            };
+        }
         match self.inner.get(&path).await {
             Ok(result) => result
                 .bytes()
@@ -241,7 +292,13 @@ impl RepoStore {
 
     /// The metadata of `key`, or `None` when there is none.
     pub(crate) async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, PublishError> {
-        match self.inner.head(&self.path_unchecked(key)).await {
+        self.count();
+        let path = self.path_unchecked(key);
+        let result = match &self.local {
+            Some(local) => local.head(&path),
+            None => self.inner.head(&path).await,
+        };
+        match result {
             Ok(meta) => Ok(Some(meta)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.err(StoreAction::Head, key, e)),
@@ -253,8 +310,16 @@ impl RepoStore {
         &self,
         key: &str,
     ) -> Result<Option<(falco_artifacts_core::Sha256Digest, u64)>, PublishError> {
+        self.count();
         use sha_stream::Hasher;
         let path = self.path_unchecked(key);
+        if let Some(local) = &self.local {
+            return match local.sha256(&path) {
+                Ok(digest) => Ok(Some(digest)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.err(StoreAction::Get, key, e)),
+            };
+        }
         let result = match self.inner.get(&path).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -278,6 +343,33 @@ impl RepoStore {
         key: &str,
         payload: PutPayload,
     ) -> Result<Created, PublishError> {
+        self.create_with(key, payload, true).await
+    }
+
+    /// Creates `key` unless it exists, without waiting for the disk on `file://`: for lock
+    /// slots, which matter only while their holder lives (a power loss ends the holder too).
+    pub(crate) async fn create_volatile(
+        &self,
+        key: &str,
+        payload: PutPayload,
+    ) -> Result<Created, PublishError> {
+        self.create_with(key, payload, false).await
+    }
+
+    async fn create_with(
+        &self,
+        key: &str,
+        payload: PutPayload,
+        durable: bool,
+    ) -> Result<Created, PublishError> {
+        self.count();
+        if let Some(local) = &self.local {
+            return match local.create(&self.path_unchecked(key), &payload, durable) {
+                Ok(Put::Written) => Ok(Created::New),
+                Ok(Put::Exists) => Ok(Created::Exists),
+                Err(e) => Err(self.err(StoreAction::Create, key, e)),
+            };
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
@@ -293,12 +385,69 @@ impl RepoStore {
         }
     }
 
+    /// Runs independent writes: at once on `file://` (so their syncs overlap), one after
+    /// another elsewhere (request order stays what it was, which failure tests rely on).
+    pub(crate) async fn write_all(&self, writes: Vec<Write<'_>>) -> Result<(), PublishError> {
+        if let (Some(local), true) = (&self.local, writes.len() > 1) {
+            let results: Vec<Result<(), PublishError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = writes
+                    .iter()
+                    .map(|w| scope.spawn(move || self.write_local(local, w)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            });
+            return results.into_iter().collect();
+        }
+        for w in writes {
+            match w {
+                Write::Create { key, bytes } => {
+                    self.create(key, bytes.clone()).await?;
+                }
+                Write::Overwrite { key, bytes, twin } => match twin {
+                    Some(from) => self.overwrite_as_copy_of(key, from, bytes.clone()).await?,
+                    None => self.overwrite(key, bytes.clone()).await?,
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn write_local(&self, local: &LocalDir, w: &Write<'_>) -> Result<(), PublishError> {
+        self.count();
+        match w {
+            Write::Create { key, bytes } => local
+                .create(&self.path_unchecked(key), bytes, true)
+                .map(|_| ())
+                .map_err(|e| self.err(StoreAction::Create, key, e)),
+            Write::Overwrite { key, bytes, twin } => {
+                let to = self.path_unchecked(key);
+                if let Some(from) = twin {
+                    if local.link_over(&self.path_unchecked(from), &to).is_ok() {
+                        return Ok(());
+                    }
+                }
+                local
+                    .overwrite(&to, bytes)
+                    .map_err(|e| self.err(StoreAction::Overwrite, key, e))
+            }
+        }
+    }
+
     /// Writes `key`, replacing what is there.
     pub(crate) async fn overwrite(
         &self,
         key: &str,
         payload: PutPayload,
     ) -> Result<(), PublishError> {
+        self.count();
+        if let Some(local) = &self.local {
+            return local
+                .overwrite(&self.path_unchecked(key), &payload)
+                .map_err(|e| self.err(StoreAction::Overwrite, key, e));
+        }
         self.inner
             .put_opts(&self.path_unchecked(key), payload, PutOptions::default())
             .await
@@ -306,9 +455,34 @@ impl RepoStore {
             .map_err(|e| self.err(StoreAction::Overwrite, key, e))
     }
 
+    /// Writes `key` with the bytes of the content-addressed object at `from` (which holds
+    /// `payload`): on `file://` a hard link, so the bytes are not written twice; elsewhere an
+    /// ordinary write.
+    pub(crate) async fn overwrite_as_copy_of(
+        &self,
+        key: &str,
+        from: &str,
+        payload: PutPayload,
+    ) -> Result<(), PublishError> {
+        if let Some(local) = &self.local {
+            let to = self.path_unchecked(key);
+            if local.link_over(&self.path_unchecked(from), &to).is_ok() {
+                self.count();
+                return Ok(());
+            }
+        }
+        self.overwrite(key, payload).await
+    }
+
     /// Deletes `key`; a missing object is not an error.
     pub(crate) async fn delete(&self, key: &str) -> Result<(), PublishError> {
-        match self.inner.delete(&self.path_unchecked(key)).await {
+        self.count();
+        let path = self.path_unchecked(key);
+        let result = match &self.local {
+            Some(local) => local.delete(&path),
+            None => self.inner.delete(&path).await,
+        };
+        match result {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err(StoreAction::Delete, key, e)),
         }
@@ -319,6 +493,7 @@ impl RepoStore {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, ObjectMeta)>, PublishError> {
+        self.count();
         let path = if prefix.is_empty() {
             self.root.clone()
         } else {
@@ -467,8 +642,30 @@ mod tests {
         let listed = store.list("").await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].0, "a/b");
+        store.overwrite("a/b", "three".into()).await.unwrap();
+        assert_eq!(store.get("a/b").await.unwrap().unwrap(), "three");
+        assert_eq!(store.head("a/b").await.unwrap().unwrap().size, 5);
+        assert_eq!(
+            store.sha256("a/b").await.unwrap().unwrap().0,
+            falco_artifacts_core::Sha256Digest::of_bytes(b"three")
+        );
+        // No staging file is left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("repo/a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["b"]);
         store.delete("a/b").await.unwrap();
         store.delete("a/b").await.unwrap();
         assert!(store.get("a/b").await.unwrap().is_none());
+        assert!(store.head("a/b").await.unwrap().is_none());
+        assert!(store.sha256("a/b").await.unwrap().is_none());
+        // The emptied directories go with the last file, the store's own directory stays.
+        assert!(!dir.path().join("repo").exists());
+        assert!(dir.path().exists());
+        // A directory is not an object.
+        std::fs::create_dir_all(dir.path().join("repo/d/e")).unwrap();
+        assert!(store.get("d").await.unwrap().is_none());
+        assert!(store.head("d").await.unwrap().is_none());
     }
 }

@@ -1,49 +1,102 @@
 //! The next generation's index files: `Packages` (compressed), `Release`, its signatures.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 
 use bytes::Bytes;
 use chrono::Utc;
-use falco_artifacts_core::compress::{available_threads, Codec, Compression, Encoder};
-use falco_artifacts_core::{DigestSet, Digests};
+use falco_artifacts_core::{DigestSet, DigestingWriter, Sha256Digest};
+use object_store::PutPayload;
 
+use super::buckets::{self, Carried, DocLayout, Member};
 use super::merge::Merged;
-use super::packages::{self, Stanza};
+use super::packages::Stanza;
 use super::release::{Listed, Release};
 use super::state::{Bookkeeping, Live, BOOKKEEPING};
 use super::AptRepository;
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 
-/// `Packages.gz` on every core: it is most of the work of adding one package to a large
-/// repository.
-fn compress_gz(data: &[u8], level: u32) -> Result<Vec<u8>, std::io::Error> {
-    let mut encoder = Encoder::new(
-        Vec::with_capacity(data.len() / 4),
-        Compression::new(Codec::Gzip, level),
-        available_threads(),
-    )?;
-    encoder.write_all(data)?;
-    encoder.finish()
-}
-
-fn compress_xz(data: &[u8], level: u32) -> Result<Vec<u8>, std::io::Error> {
+fn compress_xz(data: &PutPayload, level: u32) -> Result<Vec<u8>, std::io::Error> {
     let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), level);
-    encoder.write_all(data)?;
+    for chunk in data {
+        encoder.write_all(chunk)?;
+    }
     encoder.finish()
 }
 
-/// MD5 and SHA-256 of bytes in memory.
-fn digests_of(bytes: &[u8]) -> Digests {
-    let mut writer =
-        falco_artifacts_core::DigestingWriter::new(std::io::sink(), DigestSet::WITH_MD5);
-    // Writing to a sink cannot fail.
-    let _ = writer.write_all(bytes);
-    writer.finish().1
+/// SHA-256 and size of bytes given in chunks.
+fn sha256_of(data: &PutPayload) -> (Sha256Digest, u64) {
+    let mut writer = DigestingWriter::new(std::io::sink(), DigestSet::SHA256);
+    for chunk in data {
+        // Writing to a sink cannot fail.
+        let _ = writer.write_all(chunk);
+    }
+    let (_, digests) = writer.finish();
+    (digests.sha256, digests.size)
+}
+
+/// One architecture's `Packages` and `Packages.gz`, and where each bucket is in them: as
+/// chunks, the carried ones slices of the live files, so nothing is copied to assemble them.
+struct PackagesFiles {
+    plain: PutPayload,
+    gz: PutPayload,
+    members: Vec<Member>,
 }
 
 impl AptRepository {
+    /// Builds `Packages` and `Packages.gz` from the parsed `stanzas`, copying the buckets
+    /// `carried` holds unparsed and compressing only the others.
+    fn packages_files(
+        &self,
+        stanzas: &[Stanza],
+        carried: Option<&Carried>,
+    ) -> Result<PackagesFiles, std::io::Error> {
+        let parsed = buckets::group(stanzas);
+        let texts: Vec<(u8, String)> = parsed
+            .iter()
+            .map(|(bucket, list)| (*bucket, buckets::render(list)))
+            .collect();
+        let compressed = buckets::compress(&texts, self.gzip_level)?;
+        let mut fresh: BTreeMap<u8, (Bytes, Bytes)> = texts
+            .into_iter()
+            .zip(compressed)
+            .map(|((bucket, text), gz)| (bucket, (Bytes::from(text), Bytes::from(gz))))
+            .collect();
+        if let Some(carried) = carried {
+            for member in &carried.members {
+                if let Some(slices) = carried.slices(member) {
+                    // A bucket is either carried or parsed, never both (the read decides).
+                    fresh.entry(member.bucket).or_insert(slices);
+                }
+            }
+        }
+        let (mut plain, mut gz) = (Vec::with_capacity(fresh.len()), Vec::new());
+        let (mut plain_len, mut gz_len) = (0u64, 0u64);
+        let mut members = Vec::with_capacity(fresh.len());
+        for (bucket, (text, member)) in fresh {
+            let (p0, g0) = (plain_len, gz_len);
+            plain_len += text.len() as u64;
+            gz_len += member.len() as u64;
+            plain.push(text);
+            gz.push(member);
+            members.push(Member {
+                bucket,
+                plain: (p0, plain_len),
+                gz: (g0, gz_len),
+            });
+        }
+        if members.is_empty() {
+            // An empty index is still one valid gzip stream.
+            gz.push(Bytes::from(crate::yum::gzip_member(b"", self.gzip_level)?));
+        }
+        Ok(PackagesFiles {
+            plain: plain.into_iter().collect(),
+            gz: gz.into_iter().collect(),
+            members,
+        })
+    }
+
     fn sign(&self, release: &str) -> Result<Option<(String, String)>, PublishError> {
         let Some(signer) = &self.signer else {
             return Ok(None);
@@ -74,26 +127,44 @@ impl AptRepository {
         let mut listed = Vec::new();
         let mut this_generation = Vec::new();
         for (arch, stanzas) in &merged.stanzas {
-            let refs: Vec<&Stanza> = stanzas.iter().collect();
-            let plain = Bytes::from(packages::render(&refs));
             let dir = self.layout.binary_dir(arch);
-            let mut variants = vec![("Packages", plain.clone())];
-            let gz =
-                compress_gz(&plain, self.gzip_level).map_err(|source| PublishError::Compress {
+            let built = self
+                .packages_files(stanzas, live.carried.get(arch))
+                .map_err(|source| PublishError::Compress {
                     what: format!("{dir}/Packages.gz"),
                     source,
                 })?;
-            variants.push(("Packages.gz", Bytes::from(gz)));
+            let mut variants = vec![("Packages", built.plain.clone()), ("Packages.gz", built.gz)];
             if let Some(level) = self.xz_level {
-                let xz = compress_xz(&plain, level).map_err(|source| PublishError::Compress {
-                    what: format!("{dir}/Packages.xz"),
-                    source,
-                })?;
-                variants.push(("Packages.xz", Bytes::from(xz)));
+                let xz =
+                    compress_xz(&built.plain, level).map_err(|source| PublishError::Compress {
+                        what: format!("{dir}/Packages.xz"),
+                        source,
+                    })?;
+                variants.push(("Packages.xz", Bytes::from(xz).into()));
             }
+            let mut plain_sha = None;
             for (name, bytes) in variants {
-                let digests = digests_of(&bytes);
-                let by_hash = self.layout.by_hash(arch, &digests.sha256);
+                let digests = sha256_of(&bytes);
+                if name == "Packages" {
+                    plain_sha = Some(digests.0);
+                }
+                if name == "Packages.gz" {
+                    if let Some(plain_sha) = &plain_sha {
+                        // Beside the files it describes, created before anything names them.
+                        let doc = DocLayout {
+                            gz_sha256: digests.0,
+                            members: built.members.clone(),
+                        };
+                        let key = buckets::layout_key(plain_sha);
+                        this_generation.push(key.clone());
+                        commit.content_addressed.push(IndexFile {
+                            key,
+                            bytes: Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()).into(),
+                        });
+                    }
+                }
+                let by_hash = self.layout.by_hash(arch, &digests.0);
                 this_generation.push(by_hash.clone());
                 commit.content_addressed.push(IndexFile {
                     key: by_hash,
@@ -105,9 +176,8 @@ impl AptRepository {
                 });
                 listed.push(Listed {
                     path: format!("{dir}/{name}"),
-                    size: digests.size,
-                    md5: digests.md5.unwrap_or_default(),
-                    sha256: digests.sha256,
+                    size: digests.1,
+                    sha256: digests.0,
                 });
             }
         }
@@ -147,26 +217,35 @@ impl AptRepository {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let bookkeeping = Bookkeeping { by_hash, pruned };
+        let pruned_packages: BTreeSet<String> = merged
+            .pruned_files
+            .iter()
+            .map(|(_, s)| s.package.clone())
+            .collect();
+        let bookkeeping = Bookkeeping {
+            by_hash,
+            pruned,
+            pruned_packages: pruned_packages.into_iter().collect(),
+        };
         commit.canonical.push(IndexFile {
             key: BOOKKEEPING.into(),
-            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()),
+            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()).into(),
         });
 
         let signed = self.sign(&release)?;
         commit.top.push(IndexFile {
             key: self.layout.release(),
-            bytes: Bytes::from(release),
+            bytes: Bytes::from(release).into(),
         });
         if let Some((inline, detached)) = signed {
             commit.top.push(IndexFile {
                 key: self.layout.release_gpg(),
-                bytes: Bytes::from(detached),
+                bytes: Bytes::from(detached).into(),
             });
             // Last: apt reads InRelease first, so it is the commit point.
             commit.top.push(IndexFile {
                 key: self.layout.in_release(),
-                bytes: Bytes::from(inline),
+                bytes: Bytes::from(inline).into(),
             });
         }
         commit.delete = delete.into_iter().collect();

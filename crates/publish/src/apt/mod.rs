@@ -1,6 +1,7 @@
 //! The APT repository: `packages/deb[-dev]/` with a pool, `Packages` per architecture,
 //! `by-hash/`, and a signed `Release`/`InRelease`/`Release.gpg`.
 
+mod buckets;
 mod builder;
 mod indexes;
 mod merge;
@@ -213,7 +214,13 @@ impl AptRepository {
         let retention = channel.retention(RepoKind::Deb);
         let overwrite = channel.overwrite();
         let (staged, debs) = self.stage(channel, artifacts).await?;
-        let hint_state = state::read(&files.store, &self.layout).await?;
+        // Only the buckets of the packages offered are parsed; the rest are carried over.
+        let touched: BTreeSet<u8> = debs
+            .iter()
+            .map(|d| buckets::bucket(&d.stanza.package))
+            .collect();
+        let scope = state::Scope::Packages(&touched);
+        let hint_state = state::read_scoped(&files.store, &self.layout, scope).await?;
         let hint = Self::hint(&hint_state);
         let mut actions = files.classify(&staged, &hint, overwrite).await?;
         // Only when nothing is to be uploaded: then every package must already be indexed
@@ -255,7 +262,7 @@ impl AptRepository {
         files.upload_new(&staged, &mut actions, overwrite).await?;
         let guard = LockGuard::acquire(&files.store, &files.lock).await?;
         let result = async {
-            let live = state::refresh(&files.store, &self.layout, hint_state).await?;
+            let live = state::refresh(&files.store, &self.layout, hint_state, scope).await?;
             files.settle(&staged, &actions).await?;
             let merged = self.merge(&live, &debs, retention);
             let commit = self.commit(&live, &merged, files.generations)?;

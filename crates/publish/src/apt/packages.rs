@@ -126,7 +126,8 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Stanza>, BadStanza> {
 }
 
 /// Renders stanzas, blank-line separated.
-pub(crate) fn render(stanzas: &[&Stanza]) -> String {
+#[cfg(test)]
+fn render(stanzas: &[&Stanza]) -> String {
     let mut out = String::new();
     for (i, stanza) in stanzas.iter().enumerate() {
         if i > 0 {

@@ -11,7 +11,6 @@ pub(crate) struct Listed {
     /// Relative to `dists/<suite>/` (`main/binary-amd64/Packages.gz`).
     pub(crate) path: String,
     pub(crate) size: u64,
-    pub(crate) md5: [u8; 16],
     pub(crate) sha256: Sha256Digest,
 }
 
@@ -33,7 +32,7 @@ impl Release<'_> {
         let _ = write!(
             out,
             "Origin: {}\nLabel: {}\nSuite: {}\nCodename: {}\nDate: {}\nArchitectures: {}\n\
-             Components: {}\nDescription: {} {} repository\nAcquire-By-Hash: yes\nMD5Sum:\n",
+             Components: {}\nDescription: {} {} repository\nAcquire-By-Hash: yes\nSHA256:\n",
             self.origin,
             self.label,
             self.suite,
@@ -44,11 +43,6 @@ impl Release<'_> {
             self.label,
             self.suite,
         );
-        for file in self.files {
-            let md5: String = file.md5.iter().map(|b| format!("{b:02x}")).collect();
-            let _ = writeln!(out, " {md5} {:>16} {}", file.size, file.path);
-        }
-        out.push_str("SHA256:\n");
         for file in self.files {
             let _ = writeln!(out, " {} {:>16} {}", file.sha256, file.size, file.path);
         }
@@ -87,7 +81,6 @@ mod tests {
         let files = [Listed {
             path: "main/binary-amd64/Packages".into(),
             size: 12,
-            md5: [0xab; 16],
             sha256: Sha256Digest::of_bytes(b"p"),
         }];
         let arches = ["amd64".to_owned(), "arm64".to_owned()];
@@ -106,6 +99,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Acquire-By-Hash: yes\n"));
+        // SHA-256 only: apt has not trusted MD5 or SHA-1 for a Release since 1.1 (2015), and
+        // hashing a large index with MD5 cost more than the rest of adding a package.
+        assert!(!text.contains("MD5Sum"));
         assert_eq!(
             sha256_list(&text),
             [("main/binary-amd64/Packages".to_owned(), files[0].sha256, 12)]

@@ -2,11 +2,12 @@
 //! it names (through `by-hash`, so a half-written canonical name is never read), and the
 //! protocol's own bookkeeping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
+use super::buckets::{self, Carried, DocLayout};
 use super::packages::{self, Stanza};
 use super::Layout;
 use crate::error::PublishError;
@@ -21,13 +22,19 @@ pub(crate) struct Bookkeeping {
     /// Pool files pruned by the last generation, deleted again in case that publisher died.
     #[serde(default)]
     pub(crate) pruned: Vec<String>,
+    /// The packages those files were of: their buckets are read again with them.
+    #[serde(default)]
+    pub(crate) pruned_packages: Vec<String>,
 }
 
 /// The live state.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Live {
-    /// Stanzas per binary architecture (`amd64`).
+    /// Stanzas per binary architecture (`amd64`): all of them, or only those of the buckets a
+    /// publish touches when the rest are in `carried`.
     pub(crate) stanzas: BTreeMap<String, Vec<Stanza>>,
+    /// Per architecture, the live files and the buckets left unparsed.
+    pub(crate) carried: BTreeMap<String, Carried>,
     pub(crate) bookkeeping: Bookkeeping,
     /// Whether a `Release` exists at all.
     pub(crate) exists: bool,
@@ -58,32 +65,84 @@ async fn bookkeeping(store: &RepoStore) -> Result<Bookkeeping, PublishError> {
     }
 }
 
+/// Which buckets a read parses: all, or those of some packages (the rest are carried).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    All,
+    Packages(&'a BTreeSet<u8>),
+}
+
 /// Reads the live state again under the lock: when `Release` is byte for byte what `earlier`
 /// read, its parsed `Packages` are reused instead of fetched and parsed again.
 pub(crate) async fn refresh(
     store: &RepoStore,
     layout: &Layout,
     earlier: Live,
+    scope: Scope<'_>,
 ) -> Result<Live, PublishError> {
     let release = store.get(&layout.release()).await?;
     if release.is_some() && release == earlier.release {
-        return Ok(Live {
-            bookkeeping: bookkeeping(store).await?,
-            ..earlier
-        });
+        let bookkeeping = bookkeeping(store).await?;
+        if bookkeeping == earlier.bookkeeping {
+            return Ok(earlier);
+        }
     }
-    read_with(store, layout, release).await
+    read_with(store, layout, release, scope).await
 }
 
+/// Reads the live state, parsing every bucket.
 pub(crate) async fn read(store: &RepoStore, layout: &Layout) -> Result<Live, PublishError> {
+    read_scoped(store, layout, Scope::All).await
+}
+
+/// Reads the live state, parsing the buckets `scope` names.
+pub(crate) async fn read_scoped(
+    store: &RepoStore,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<Live, PublishError> {
     let release = store.get(&layout.release()).await?;
-    read_with(store, layout, release).await
+    read_with(store, layout, release, scope).await
+}
+
+/// The object at `key`, which the live `Release` names.
+async fn named(store: &RepoStore, key: String) -> Result<bytes::Bytes, PublishError> {
+    store.get(&key).await?.ok_or_else(|| PublishError::Store {
+        store: format!("{store:?}"),
+        action: crate::error::StoreAction::Get,
+        key: key.clone(),
+        source: object_store::Error::NotFound {
+            path: key.clone(),
+            source: "the live Release names it".into(),
+        },
+    })
+}
+
+/// The buckets to parse: those asked for and those of the packages the last generation
+/// pruned (their files are deleted again unless named). `None`: parse everything.
+fn buckets_to_parse(scope: Scope<'_>, bookkeeping: &Bookkeeping) -> Option<BTreeSet<u8>> {
+    let Scope::Packages(asked) = scope else {
+        return None;
+    };
+    if !bookkeeping.pruned.is_empty() && bookkeeping.pruned_packages.is_empty() {
+        // Written by a version that did not record the packages: read it all once.
+        return None;
+    }
+    let mut set = asked.clone();
+    set.extend(
+        bookkeeping
+            .pruned_packages
+            .iter()
+            .map(|p| buckets::bucket(p)),
+    );
+    Some(set)
 }
 
 async fn read_with(
     store: &RepoStore,
     layout: &Layout,
     release: Option<bytes::Bytes>,
+    scope: Scope<'_>,
 ) -> Result<Live, PublishError> {
     let mut live = Live {
         bookkeeping: bookkeeping(store).await?,
@@ -94,25 +153,82 @@ async fn read_with(
     };
     live.exists = true;
     live.release = Some(release.clone());
+    let parse_only = buckets_to_parse(scope, &live.bookkeeping);
     let release = String::from_utf8_lossy(&release);
-    for (path, sha, _) in super::release::sha256_list(&release) {
-        let Some(arch) = layout.arch_of_packages(&path) else {
+    let listed = super::release::sha256_list(&release);
+    for (path, sha, size) in &listed {
+        let Some(arch) = layout.arch_of_packages(path) else {
             continue;
         };
-        let key = layout.by_hash(&arch, &sha);
-        let bytes = store.get(&key).await?.ok_or_else(|| PublishError::Store {
-            store: format!("{store:?}"),
-            action: crate::error::StoreAction::Get,
-            key: key.clone(),
-            source: object_store::Error::NotFound {
-                path: key.clone(),
-                source: "the live Release names it".into(),
-            },
-        })?;
+        let gz = listed
+            .iter()
+            .find(|(p, _, _)| p.strip_suffix(".gz") == Some(path.as_str()));
+        if let (Some(parse_only), Some((_, gz_sha, gz_size))) = (&parse_only, gz) {
+            let plain = (sha, *size);
+            if let Some((stanzas, carried)) =
+                read_buckets(store, layout, &arch, plain, (gz_sha, *gz_size), parse_only).await?
+            {
+                live.stanzas.insert(arch.clone(), stanzas);
+                live.carried.insert(arch, carried);
+                continue;
+            }
+        }
+        let key = layout.by_hash(&arch, sha);
+        let bytes = named(store, key.clone()).await?;
         let text = String::from_utf8_lossy(&bytes);
         let stanzas =
             packages::parse(&text).map_err(|source| PublishError::BadIndex { key, source })?;
         live.stanzas.insert(arch, stanzas);
     }
     Ok(live)
+}
+
+/// Parses the buckets in `parse_only` of one architecture's `Packages` and carries the
+/// others. `None` when there is no usable layout (an index another tool wrote, or a layout
+/// that does not match the files): the caller parses the whole file.
+async fn read_buckets(
+    store: &RepoStore,
+    layout: &Layout,
+    arch: &str,
+    (sha, size): (&Sha256Digest, u64),
+    (gz_sha, gz_size): (&Sha256Digest, u64),
+    parse_only: &BTreeSet<u8>,
+) -> Result<Option<(Vec<Stanza>, Carried)>, PublishError> {
+    let Some(doc) = store.get(&buckets::layout_key(sha)).await? else {
+        return Ok(None);
+    };
+    let Ok(doc) = serde_json::from_slice::<DocLayout>(&doc) else {
+        return Ok(None);
+    };
+    if &doc.gz_sha256 != gz_sha {
+        return Ok(None);
+    }
+    let key = layout.by_hash(arch, sha);
+    let plain = named(store, key.clone()).await?;
+    let gz = named(store, layout.by_hash(arch, gz_sha)).await?;
+    if plain.len() as u64 != size || gz.len() as u64 != gz_size || !doc.fits(&plain, &gz) {
+        return Ok(None);
+    }
+    let mut carried = Carried {
+        plain,
+        gz,
+        members: Vec::new(),
+    };
+    let mut stanzas = Vec::new();
+    for member in doc.members {
+        let Some((text, _)) = carried.slices(&member) else {
+            return Ok(None);
+        };
+        if !parse_only.contains(&member.bucket) {
+            carried.members.push(member);
+            continue;
+        }
+        let text = String::from_utf8_lossy(&text);
+        let parsed = packages::parse(&text).map_err(|source| PublishError::BadIndex {
+            key: key.clone(),
+            source,
+        })?;
+        stanzas.extend(parsed);
+    }
+    Ok(Some((stanzas, carried)))
 }

@@ -100,7 +100,7 @@ impl YumRepository {
             layout.members.insert(kind.name().to_owned(), doc.members);
             commit.content_addressed.push(IndexFile {
                 key: href,
-                bytes: Bytes::from(doc.bytes),
+                bytes: Bytes::from(doc.bytes).into(),
             });
         }
         let repomd = repomd::render(now, &data).map_err(|source| PublishError::Compress {
@@ -112,7 +112,7 @@ impl YumRepository {
         this_generation.push(layout_key.clone());
         commit.content_addressed.push(IndexFile {
             key: layout_key,
-            bytes: Bytes::from(serde_json::to_vec(&layout).unwrap_or_default()),
+            bytes: Bytes::from(serde_json::to_vec(&layout).unwrap_or_default()).into(),
         });
 
         let mut by_hash = vec![this_generation];
@@ -133,10 +133,14 @@ impl YumRepository {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let bookkeeping = Bookkeeping { by_hash, pruned };
+        let bookkeeping = Bookkeeping {
+            by_hash,
+            pruned,
+            ..Bookkeeping::default()
+        };
         commit.canonical.push(IndexFile {
             key: BOOKKEEPING.into(),
-            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()),
+            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()).into(),
         });
 
         let signature = match &self.signer {
@@ -153,12 +157,12 @@ impl YumRepository {
         // matching pair (see `Commit::restore`).
         commit.top.push(IndexFile {
             key: REPOMD.into(),
-            bytes: Bytes::from(repomd),
+            bytes: Bytes::from(repomd).into(),
         });
         if let Some(signature) = signature {
             commit.top.push(IndexFile {
                 key: REPOMD_ASC.into(),
-                bytes: Bytes::from(signature),
+                bytes: Bytes::from(signature).into(),
             });
             commit.restore.push((REPOMD.into(), live.repomd.clone()));
         }

@@ -13,6 +13,9 @@ mod state;
 mod verify;
 mod xml;
 
+/// One gzip member, no timestamp: shared with APT's bucketed `Packages.gz`.
+pub(crate) use blocks::gzip as gzip_member;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -30,9 +30,14 @@ impl BuiltDeb {
 
 /// Builds `falco-<version>-<arch>.deb` with pkg-deb; `salt` changes the bytes.
 pub(crate) fn deb(version: &str, arch: &str, salt: &str) -> BuiltDeb {
+    named_deb("falco", version, arch, salt)
+}
+
+/// A small package called `name`.
+pub(crate) fn named_deb(name: &str, version: &str, arch: &str, salt: &str) -> BuiltDeb {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "name: falco\nversion: \"{version}\"\narch: {arch}\nmaintainer: M <m@example.invalid>\n\
+        "name: {name}\nversion: \"{version}\"\narch: {arch}\nmaintainer: M <m@example.invalid>\n\
          description: |\n  Falco\n  Cloud native runtime security.\nlicense: Apache-2.0\n\
          source_date: 1700000000\ncontents:\n\
          - {{ dst: /etc/falco/falco.yaml, inline: \"salt: {salt}\\n\", type: config-noreplace }}\n\

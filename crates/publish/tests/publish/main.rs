@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
 mod apt;
+mod aptbuckets;
 mod aptclient;
 mod bin;
 mod common;
