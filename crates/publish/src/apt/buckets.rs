@@ -115,7 +115,7 @@ pub(crate) fn render(stanzas: &[&Stanza]) -> String {
 }
 
 /// The stanzas of each bucket, keeping their order.
-pub(crate) fn group<'a>(stanzas: &'a [Stanza]) -> BTreeMap<u8, Vec<&'a Stanza>> {
+pub(crate) fn group(stanzas: &[Stanza]) -> BTreeMap<u8, Vec<&Stanza>> {
     let mut out: BTreeMap<u8, Vec<&Stanza>> = BTreeMap::new();
     for s in stanzas {
         out.entry(bucket(&s.package)).or_default().push(s);
