@@ -1,7 +1,8 @@
 //! Documents as concatenated gzip members, so a publish recompresses only what changed.
 //!
 //! Each document is a header member, one member per non-empty bucket of packages (a package's
-//! bucket follows from its key), and a footer member. Decompressed, the members are one XML
+//! bucket follows from its name, so every version of a package shares one), and a footer
+//! member. Decompressed, the members are one XML
 //! document; gzip readers (zlib's `gzread`, which libsolv and librepo use, Python's `gzip`,
 //! `zcat`) read concatenated members as one stream. Adding a package recompresses its
 //! bucket, the header (the package count) and nothing else: the other members are copied.
@@ -21,9 +22,10 @@ use super::xml::BadMetadata;
 /// gzip headers, enough that a bucket of a 10,000-package repository recompresses in a blink.
 const BUCKETS: u8 = 64;
 
-/// The bucket of the package at `href`.
-pub(crate) fn bucket(href: &str) -> u8 {
-    Sha256Digest::of_bytes(href.as_bytes()).as_bytes()[0] % BUCKETS
+/// The bucket of every version of the package called `name`: retention, which compares a
+/// package's versions, then needs only that bucket.
+pub(crate) fn bucket(name: &str) -> u8 {
+    Sha256Digest::of_bytes(name.as_bytes()).as_bytes()[0] % BUCKETS
 }
 
 /// Where one bucket's member sits in a document.
@@ -100,16 +102,41 @@ impl NewDoc {
 pub(crate) fn by_bucket<'a>(records: &[&'a Record]) -> BTreeMap<u8, Vec<&'a Record>> {
     let mut out: BTreeMap<u8, Vec<&Record>> = BTreeMap::new();
     for r in records {
-        out.entry(bucket(&r.href)).or_default().push(r);
+        out.entry(bucket(&r.name)).or_default().push(r);
     }
     out
 }
 
-/// The bucket layout of every document of a generation, kept beside it.
+/// The bucket layout of every document of a generation, kept beside it: where each bucket's
+/// member is, and each bucket's packages as raw JSON, so a publish parses only the buckets of
+/// the packages it adds and copies the others' text.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Layout {
-    pub(crate) records: Vec<Record>,
     pub(crate) members: BTreeMap<String, Vec<Member>>,
+    /// Per bucket, its packages (a JSON array of [`Record`]s) and how many there are.
+    pub(crate) buckets: BTreeMap<u8, Bucket>,
+}
+
+/// One bucket's packages in a [`Layout`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Bucket {
+    pub(crate) count: usize,
+    pub(crate) records: Box<serde_json::value::RawValue>,
+}
+
+impl Bucket {
+    /// The bucket holding `records`.
+    pub(crate) fn of(records: &[&Record]) -> Result<Self, serde_json::Error> {
+        Ok(Bucket {
+            count: records.len(),
+            records: serde_json::value::to_raw_value(records)?,
+        })
+    }
+
+    /// Its packages, parsed.
+    pub(crate) fn parse(&self) -> Result<Vec<Record>, serde_json::Error> {
+        serde_json::from_str(self.records.get())
+    }
 }
 
 impl Layout {

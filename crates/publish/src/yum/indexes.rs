@@ -7,7 +7,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use falco_artifacts_core::Sha256Digest;
 
-use super::blocks::{self, Layout, LiveDoc, NewDoc};
+use super::blocks::{self, Bucket, Layout, LiveDoc, NewDoc};
 use super::merge::Merged;
 use super::metadata::{self, Kind};
 use super::record::Record;
@@ -23,7 +23,7 @@ use crate::error::PublishError;
 fn bucket_sets(records: &[&Record]) -> BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> {
     let mut out: BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> = BTreeMap::new();
     for r in records {
-        out.entry(blocks::bucket(&r.href))
+        out.entry(blocks::bucket(&r.name))
             .or_default()
             .insert((r.href.clone(), r.pkgid));
     }
@@ -47,16 +47,24 @@ impl YumRepository {
         let live_sets = bucket_sets(&live_records);
         let new_sets = bucket_sets(&records);
         let buckets = blocks::by_bucket(&records);
-        let mut layout = Layout {
-            records: records
-                .iter()
-                .map(|r| Record {
-                    elements: None,
-                    ..(*r).clone()
-                })
-                .collect(),
-            ..Layout::default()
-        };
+        // Buckets the read left unparsed keep their packages and members as they are.
+        let carried = &live.carried;
+        let total = records.len() + carried.values().map(|b| b.count).sum::<usize>();
+        let mut layout = Layout::default();
+        for (bucket, list) in &buckets {
+            let packed = Bucket::of(list).map_err(|source| PublishError::Corrupt {
+                key: ".publish/yum-layout".into(),
+                source,
+            })?;
+            layout.buckets.insert(*bucket, packed);
+        }
+        for (bucket, packed) in carried {
+            layout
+                .buckets
+                .entry(*bucket)
+                .or_insert_with(|| packed.clone());
+        }
+        let all_buckets: BTreeSet<u8> = buckets.keys().chain(carried.keys()).copied().collect();
         for kind in Kind::ALL {
             let what = || format!("repodata/{}.xml.gz", kind.name());
             let compress_err = |source| PublishError::Compress {
@@ -64,13 +72,26 @@ impl YumRepository {
                 source,
             };
             let mut doc = NewDoc::default();
-            let header = metadata::header(kind, records.len()).map_err(compress_err)?;
+            let header = metadata::header(kind, total).map_err(compress_err)?;
             doc.push(
                 None,
                 &blocks::gzip(&header, self.gzip_level).map_err(compress_err)?,
             );
             let live_doc = live.docs.get(&kind);
-            for (bucket, list) in &buckets {
+            for bucket in &all_buckets {
+                let Some(list) = buckets.get(bucket) else {
+                    let member = live_doc.and_then(|d| d.member(*bucket)).ok_or_else(|| {
+                        PublishError::BadRepodata {
+                            key: what(),
+                            source: BadMetadata::Missing {
+                                element: "member",
+                                what: "a bucket the layout lists",
+                            },
+                        }
+                    })?;
+                    doc.push(Some(*bucket), member);
+                    continue;
+                };
                 let reused = live_doc
                     .filter(|_| live_sets.get(bucket) == new_sets.get(bucket))
                     .and_then(|d| d.member(*bucket));

@@ -222,7 +222,12 @@ impl YumRepository {
         let overwrite = channel.overwrite();
         // 1. Check and read every file before writing any, so a refused publish changes nothing.
         let (staged, rpms) = self.stage(&files.store, channel, artifacts).await?;
-        let hint_state = state::read(&files.store).await?;
+        // Only the buckets of the packages offered are parsed; the others are carried over.
+        let touched: std::collections::BTreeSet<u8> = rpms
+            .iter()
+            .map(|r| blocks::bucket(&r.record.name))
+            .collect();
+        let hint_state = state::read_scoped(&files.store, Some(&touched)).await?;
         let mut actions = files
             .classify(&staged, &Self::hint(&hint_state), overwrite)
             .await?;
@@ -241,7 +246,7 @@ impl YumRepository {
         // 3. Lock, merge with the live metadata, commit.
         let guard = LockGuard::acquire(&files.store, &files.lock).await?;
         let result = async {
-            let live = state::refresh(&files.store, hint_state).await?;
+            let live = state::refresh(&files.store, hint_state, Some(&touched)).await?;
             files.settle(&staged, &actions).await?;
             let merged = merge::merge(&live, &rpms, retention);
             let commit = self.commit(&live, &merged, files.generations)?;

@@ -2,12 +2,12 @@
 //! documents it names (content-addressed, so never half-written), and the protocol's own
 //! bookkeeping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use falco_artifacts_core::Sha256Digest;
 
-use super::blocks::{self, Layout, LiveDoc};
+use super::blocks::{self, Bucket, Layout, LiveDoc};
 use super::metadata::{self, Kind};
 use super::record::Record;
 use super::repomd;
@@ -39,6 +39,9 @@ pub(crate) struct Live {
     /// The live documents and their buckets, when their layout is known (then the records
     /// have no elements: they stay compressed in here until a bucket changes).
     pub(crate) docs: BTreeMap<Kind, LiveDoc>,
+    /// Buckets a scoped read left unparsed (their packages are not in `records`): carried
+    /// into the next generation as they are.
+    pub(crate) carried: BTreeMap<u8, Bucket>,
 }
 
 impl Live {
@@ -59,7 +62,11 @@ async fn bookkeeping(store: &RepoStore) -> Result<Bookkeeping, PublishError> {
 
 /// Reads the live state again under the lock, reusing `earlier`'s parsed documents when
 /// `repomd.xml` has not changed since.
-pub(crate) async fn refresh(store: &RepoStore, earlier: Live) -> Result<Live, PublishError> {
+pub(crate) async fn refresh(
+    store: &RepoStore,
+    earlier: Live,
+    scope: Option<&BTreeSet<u8>>,
+) -> Result<Live, PublishError> {
     let repomd = store.get(REPOMD).await?;
     if repomd.is_some() && repomd == earlier.repomd {
         return Ok(Live {
@@ -67,12 +74,22 @@ pub(crate) async fn refresh(store: &RepoStore, earlier: Live) -> Result<Live, Pu
             ..earlier
         });
     }
-    read_with(store, repomd).await
+    read_docs(store, repomd, true, scope).await
 }
 
+/// Reads the live state with every package.
 pub(crate) async fn read(store: &RepoStore) -> Result<Live, PublishError> {
+    read_scoped(store, None).await
+}
+
+/// Reads the live state; with `scope`, only the packages of those buckets are parsed and the
+/// others carried (when the layout is known).
+pub(crate) async fn read_scoped(
+    store: &RepoStore,
+    scope: Option<&BTreeSet<u8>>,
+) -> Result<Live, PublishError> {
     let repomd = store.get(REPOMD).await?;
-    read_with(store, repomd).await
+    read_docs(store, repomd, true, scope).await
 }
 
 fn bad(key: &str, source: BadMetadata) -> PublishError {
@@ -114,17 +131,14 @@ pub(crate) async fn document(
 /// a repository whose bucket layout is unknown, such as one createrepo_c made).
 pub(crate) async fn read_full(store: &RepoStore) -> Result<Live, PublishError> {
     let repomd = store.get(REPOMD).await?;
-    read_docs(store, repomd, false).await
-}
-
-async fn read_with(store: &RepoStore, repomd: Option<Bytes>) -> Result<Live, PublishError> {
-    read_docs(store, repomd, true).await
+    read_docs(store, repomd, false, None).await
 }
 
 async fn read_docs(
     store: &RepoStore,
     repomd: Option<Bytes>,
     use_layout: bool,
+    scope: Option<&BTreeSet<u8>>,
 ) -> Result<Live, PublishError> {
     let mut live = Live {
         bookkeeping: bookkeeping(store).await?,
@@ -153,7 +167,11 @@ async fn read_docs(
     }
     let layout_key = layout_key(&bytes);
     let layout = if use_layout {
-        store.get(&layout_key).await?
+        // A layout this version cannot read (an older format) only means a full parse.
+        store
+            .get(&layout_key)
+            .await?
+            .and_then(|l| serde_json::from_slice::<Layout>(&l).ok())
     } else {
         None
     };
@@ -162,11 +180,6 @@ async fn read_docs(
     }))
     .await?;
     if let Some(layout) = layout {
-        let layout: Layout =
-            serde_json::from_slice(&layout).map_err(|source| PublishError::Corrupt {
-                key: layout_key.clone(),
-                source,
-            })?;
         for (kind, doc) in fetched {
             live.docs.insert(
                 kind,
@@ -176,11 +189,18 @@ async fn read_docs(
                 },
             );
         }
-        live.records = layout
-            .records
-            .into_iter()
-            .map(|r| (r.href.clone(), r))
-            .collect();
+        for (bucket, packed) in layout.buckets {
+            if scope.is_some_and(|s| !s.contains(&bucket)) {
+                live.carried.insert(bucket, packed);
+                continue;
+            }
+            let records = packed.parse().map_err(|source| PublishError::Corrupt {
+                key: layout_key.clone(),
+                source,
+            })?;
+            live.records
+                .extend(records.into_iter().map(|r| (r.href.clone(), r)));
+        }
     } else {
         let mut docs: BTreeMap<Kind, String> = BTreeMap::new();
         for ((kind, doc), (_, entry)) in fetched.into_iter().zip(&entries) {

@@ -15,6 +15,7 @@ mod protocol;
 #[cfg(feature = "s3")]
 mod s3;
 mod yum;
+mod yumbuckets;
 mod yumclient;
 mod yumfail;
 mod yumparity;

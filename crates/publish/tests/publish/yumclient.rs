@@ -30,8 +30,13 @@ impl BuiltRpm {
 
 /// The manifest of a small `falco` with no dependencies dnf would have to resolve.
 pub(crate) fn manifest(version: &str, arch: &str, salt: &str) -> String {
+    named_manifest("falco", version, arch, salt)
+}
+
+/// The same package called `name`.
+pub(crate) fn named_manifest(name: &str, version: &str, arch: &str, salt: &str) -> String {
     format!(
-        "name: falco\nversion: \"{version}\"\narch: {arch}\nmaintainer: M <m@example.invalid>\n\
+        "name: {name}\nversion: \"{version}\"\narch: {arch}\nmaintainer: M <m@example.invalid>\n\
          description: |\n  Falco\n  Cloud native runtime security & <more>.\nlicense: Apache-2.0\n\
          homepage: https://falco.org\nsource_date: 1700000000\n\
          overrides:\n  rpm: {{ provides: [\"falco-engine = 1.2\"], requires: [\"falco-engine >= 1.0\"], conflicts: [\"sysdig < 0.1\"] }}\n\
@@ -46,9 +51,20 @@ pub(crate) fn manifest(version: &str, arch: &str, salt: &str) -> String {
 /// Builds `falco-<version>-<arch>.rpm` with pkg-rpm; `salt` changes the bytes. Signed builds
 /// come with an `.asc` like a release pipeline makes them.
 pub(crate) fn rpm(version: &str, arch: &str, salt: &str, signed: bool) -> BuiltRpm {
+    named_rpm("falco", version, arch, salt, signed)
+}
+
+/// [`rpm`] of a package called `name`.
+pub(crate) fn named_rpm(
+    name: &str,
+    version: &str,
+    arch: &str,
+    salt: &str,
+    signed: bool,
+) -> BuiltRpm {
     let dir = tempfile::tempdir().unwrap();
     let spec = load_manifest_str(
-        &manifest(version, arch, salt),
+        &named_manifest(name, version, arch, salt),
         Path::new("."),
         &ManifestOptions::default(),
     )
