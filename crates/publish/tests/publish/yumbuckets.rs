@@ -23,8 +23,7 @@ fn packages() -> Vec<BuiltRpm> {
 /// The `location href` of each document `repomd.xml` names: content-addressed, so equal
 /// names mean equal bytes.
 fn documents(site: &Path) -> Vec<String> {
-    let repomd =
-        std::fs::read_to_string(site.join("packages/rpm/repodata/repomd.xml")).unwrap();
+    let repomd = std::fs::read_to_string(site.join("packages/rpm/repodata/repomd.xml")).unwrap();
     repomd
         .split("<location href=\"")
         .skip(1)
@@ -60,7 +59,10 @@ async fn one_at_a_time_equals_all_at_once_and_dnf_installs_from_it() {
     dnf.makecache();
     let listed = dnf.must(&["repoquery", "--qf", "%{name}\n", "tool-*"]);
     for n in 0..NAMES {
-        assert!(listed.contains(&format!("tool-{n}\n")), "tool-{n}: {listed}");
+        assert!(
+            listed.contains(&format!("tool-{n}\n")),
+            "tool-{n}: {listed}"
+        );
     }
     dnf.must(&["install", "tool-7"]);
 }
