@@ -364,7 +364,20 @@ impl RepoStore {
     ) -> Result<Created, PublishError> {
         self.count();
         if let Some(local) = &self.local {
-            return match local.create(&self.path_unchecked(key), &payload, durable) {
+            // A create waits for the disk: on tokio's blocking pool when there is one, so that
+            // uploads issued together (a full publish) sync in parallel.
+            let path = self.path_unchecked(key);
+            let created = match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let local = Arc::clone(local);
+                    runtime
+                        .spawn_blocking(move || local.create(&path, &payload, durable))
+                        .await
+                        .map_err(PublishError::Task)?
+                }
+                Err(_) => local.create(&path, &payload, durable),
+            };
+            return match created {
                 Ok(Put::Written) => Ok(Created::New),
                 Ok(Put::Exists) => Ok(Created::Exists),
                 Err(e) => Err(self.err(StoreAction::Create, key, e)),
