@@ -50,7 +50,7 @@ ln -s falco %{buildroot}/usr/bin/falco-driver-loader
 SPEC
   # rpm's %post -f reads the script from a file relative to the build dir; absolute works.
   echo "payload: $(du -sm "$src" | cut -f1) MiB, binary-like; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "rpm $(rpm --eval '%{_rpmversion}'), %_binary_payload: $(rpm --eval '%{?_binary_payload}%{!?_binary_payload:(undefined)}')"
+  echo "$(rpm --version), %_binary_payload: $(rpm --eval '%{?_binary_payload}%{!?_binary_payload:(undefined)}')"
   local name peer_opts ours_opts
   # BENCH_RPM_CODECS picks rows (xz at 256 MiB takes minutes per tool on 2 cores).
   for name in ${BENCH_RPM_CODECS:-gzip xz xz-peer-threads}; do
