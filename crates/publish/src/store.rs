@@ -676,6 +676,39 @@ mod tests {
         // The emptied directories go with the last file, the store's own directory stays.
         assert!(!dir.path().join("repo").exists());
         assert!(dir.path().exists());
+        // Writing the bytes already there writes nothing; a copy of a content-addressed
+        // object is a second name for the same file.
+        use std::os::unix::fs::MetadataExt as _;
+        store.create("x/by-hash", "same".into()).await.unwrap();
+        let inode = |p: &str| std::fs::metadata(dir.path().join("repo").join(p)).unwrap();
+        store
+            .overwrite_as_copy_of("x/canonical", "x/by-hash", "same".into())
+            .await
+            .unwrap();
+        assert_eq!(inode("x/canonical").ino(), inode("x/by-hash").ino());
+        assert_eq!(inode("x/by-hash").nlink(), 2);
+        let before = inode("x/canonical").ino();
+        store.overwrite("x/canonical", "same".into()).await.unwrap();
+        assert_eq!(
+            inode("x/canonical").ino(),
+            before,
+            "identical bytes were rewritten"
+        );
+        store.overwrite("x/canonical", "new!".into()).await.unwrap();
+        assert_ne!(inode("x/canonical").ino(), before);
+        assert_eq!(store.get("x/by-hash").await.unwrap().unwrap(), "same");
+        assert_eq!(
+            store.create("x/by-hash", "other".into()).await.unwrap(),
+            Created::Exists
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("repo/x"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains('#')), "{names:?}");
+        assert!(store.requests() > 10);
+        store.delete("x/by-hash").await.unwrap();
+        store.delete("x/canonical").await.unwrap();
         // A directory is not an object.
         std::fs::create_dir_all(dir.path().join("repo/d/e")).unwrap();
         assert!(store.get("d").await.unwrap().is_none());
