@@ -13,6 +13,9 @@ use falco_artifacts_publish::{RepoStore, StoreOptions};
 
 pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// Makes the repository over a store, signing with the given key.
+pub(crate) type MakeRepository = fn(RepoStore, Arc<dyn Signer>) -> Result<Arc<dyn Publisher>>;
+
 /// One package format's benchmark: its name (`apt`), package kind, and how to make packages
 /// and the repository.
 pub(crate) struct Bench {
@@ -22,8 +25,8 @@ pub(crate) struct Bench {
     pub(crate) extension: &'static str,
     /// Writes `count` small packages numbered from `first` into a directory.
     pub(crate) generate: fn(&Path, u64, u64) -> Result<()>,
-    /// The repository over a store, signing with the given key.
-    pub(crate) repository: fn(RepoStore, Arc<dyn Signer>) -> Result<Arc<dyn Publisher>>,
+    /// The repository.
+    pub(crate) repository: MakeRepository,
 }
 
 /// A fresh Ed25519 key.
