@@ -217,16 +217,7 @@ impl AptRepository {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let pruned_packages: BTreeSet<String> = merged
-            .pruned_files
-            .iter()
-            .map(|(_, s)| s.package.clone())
-            .collect();
-        let bookkeeping = Bookkeeping {
-            by_hash,
-            pruned,
-            pruned_packages: pruned_packages.into_iter().collect(),
-        };
+        let bookkeeping = Bookkeeping { by_hash, pruned };
         commit.canonical.push(IndexFile {
             key: BOOKKEEPING.into(),
             bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()).into(),

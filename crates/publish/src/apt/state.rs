@@ -22,9 +22,6 @@ pub(crate) struct Bookkeeping {
     /// Pool files pruned by the last generation, deleted again in case that publisher died.
     #[serde(default)]
     pub(crate) pruned: Vec<String>,
-    /// The packages those files were of: their buckets are read again with them.
-    #[serde(default)]
-    pub(crate) pruned_packages: Vec<String>,
 }
 
 /// The live state.
@@ -118,26 +115,6 @@ async fn named(store: &RepoStore, key: String) -> Result<bytes::Bytes, PublishEr
     })
 }
 
-/// The buckets to parse: those asked for and those of the packages the last generation
-/// pruned (their files are deleted again unless named). `None`: parse everything.
-fn buckets_to_parse(scope: Scope<'_>, bookkeeping: &Bookkeeping) -> Option<BTreeSet<u8>> {
-    let Scope::Packages(asked) = scope else {
-        return None;
-    };
-    if !bookkeeping.pruned.is_empty() && bookkeeping.pruned_packages.is_empty() {
-        // Written by a version that did not record the packages: read it all once.
-        return None;
-    }
-    let mut set = asked.clone();
-    set.extend(
-        bookkeeping
-            .pruned_packages
-            .iter()
-            .map(|p| buckets::bucket(p)),
-    );
-    Some(set)
-}
-
 async fn read_with(
     store: &RepoStore,
     layout: &Layout,
@@ -153,7 +130,12 @@ async fn read_with(
     };
     live.exists = true;
     live.release = Some(release.clone());
-    let parse_only = buckets_to_parse(scope, &live.bookkeeping);
+    // The files the last generation pruned need no bucket of their own: the live index does
+    // not name them, so only this publish's packages (parsed) could name them again.
+    let parse_only = match scope {
+        Scope::All => None,
+        Scope::Packages(set) => Some(set),
+    };
     let release = String::from_utf8_lossy(&release);
     let listed = super::release::sha256_list(&release);
     for (path, sha, size) in &listed {

@@ -154,11 +154,7 @@ impl YumRepository {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let bookkeeping = Bookkeeping {
-            by_hash,
-            pruned,
-            ..Bookkeeping::default()
-        };
+        let bookkeeping = Bookkeeping { by_hash, pruned };
         commit.canonical.push(IndexFile {
             key: BOOKKEEPING.into(),
             bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()).into(),
