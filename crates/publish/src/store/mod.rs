@@ -14,66 +14,10 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOpt
 use crate::error::{PublishError, StoreAction};
 use crate::local_dir::{LocalDir, Put};
 
-/// How to reach a store named by URL: endpoint and credentials for S3-compatible servers.
-///
-/// [`StoreOptions::default`] reads nothing but the URL (and, for `s3://`, the usual `AWS_*`
-/// environment variables) and syncs `file://` writes to disk.
-#[derive(Clone)]
-pub struct StoreOptions {
-    /// `file://`: fsync every written file and its directory before the write counts as done,
-    /// so the commit order survives a power loss, not only a crash (on by default).
-    pub fsync: bool,
-    /// An S3-compatible endpoint (`http://127.0.0.1:9000`); `None` for AWS itself.
-    pub endpoint: Option<String>,
-    /// The region to sign for.
-    pub region: Option<String>,
-    /// The access key id.
-    pub access_key_id: Option<String>,
-    /// The secret access key.
-    pub secret_access_key: Option<String>,
-    /// Allow plain `http://` endpoints (loopback test servers).
-    pub allow_http: bool,
-    /// Address buckets as `endpoint/bucket/key` rather than `bucket.endpoint/key`.
-    pub path_style: bool,
-    /// Further `object_store` configuration keys (`aws_session_token`, …), applied last.
-    pub extra: Vec<(String, String)>,
-}
+mod options;
 
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            fsync: true,
-            endpoint: None,
-            region: None,
-            access_key_id: None,
-            secret_access_key: None,
-            allow_http: false,
-            path_style: false,
-            extra: Vec::new(),
-        }
-    }
-}
-
-impl fmt::Debug for StoreOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreOptions")
-            .field("fsync", &self.fsync)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("allow_http", &self.allow_http)
-            .field("path_style", &self.path_style)
-            .field(
-                "extra",
-                &self.extra.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
+use options::open_s3;
+pub use options::StoreOptions;
 
 /// An object store rooted at a prefix: the place repositories live in.
 ///
@@ -559,55 +503,6 @@ mod sha_stream {
             (digests.sha256, digests.size)
         }
     }
-}
-
-#[cfg(feature = "s3")]
-fn open_s3(
-    url: &str,
-    parsed: &url::Url,
-    options: &StoreOptions,
-) -> Result<RepoStore, PublishError> {
-    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-
-    let open_err = |source: Box<dyn std::error::Error + Send + Sync>| PublishError::OpenStore {
-        url: url.to_owned(),
-        source,
-    };
-    let bucket = parsed
-        .host_str()
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| open_err("an s3:// URL must name a bucket: s3://bucket/prefix".into()))?;
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    if let Some(endpoint) = &options.endpoint {
-        builder = builder.with_endpoint(endpoint);
-    }
-    if let Some(region) = &options.region {
-        builder = builder.with_region(region);
-    }
-    if let Some(key) = &options.access_key_id {
-        builder = builder.with_access_key_id(key);
-    }
-    if let Some(secret) = &options.secret_access_key {
-        builder = builder.with_secret_access_key(secret);
-    }
-    builder = builder
-        .with_allow_http(options.allow_http)
-        .with_virtual_hosted_style_request(!options.path_style);
-    for (key, value) in &options.extra {
-        let key: AmazonS3ConfigKey = key.parse().map_err(|e| open_err(Box::new(e)))?;
-        builder = builder.with_config(key, value);
-    }
-    let store = builder.build().map_err(|e| open_err(Box::new(e)))?;
-    RepoStore::new(Arc::new(store), parsed.path())
-}
-
-#[cfg(not(feature = "s3"))]
-fn open_s3(url: &str, parsed: &url::Url, _: &StoreOptions) -> Result<RepoStore, PublishError> {
-    Err(PublishError::SchemeDisabled {
-        url: url.to_owned(),
-        scheme: parsed.scheme().to_owned(),
-        feature: "s3",
-    })
 }
 
 #[cfg(test)]
