@@ -219,7 +219,7 @@ impl AptRepository {
             .iter()
             .map(|d| buckets::bucket(&d.stanza.package))
             .collect();
-        let scope = state::Scope::Packages(&touched);
+        let scope = Some(&touched);
         let hint_state = state::read_scoped(&files.store, &self.layout, scope).await?;
         let hint = Self::hint(&hint_state);
         let mut actions = files.classify(&staged, &hint, overwrite).await?;

@@ -62,20 +62,13 @@ async fn bookkeeping(store: &RepoStore) -> Result<Bookkeeping, PublishError> {
     }
 }
 
-/// Which buckets a read parses: all, or those of some packages (the rest are carried).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Scope<'a> {
-    All,
-    Packages(&'a BTreeSet<u8>),
-}
-
 /// Reads the live state again under the lock: when `Release` is byte for byte what `earlier`
 /// read, its parsed `Packages` are reused instead of fetched and parsed again.
 pub(crate) async fn refresh(
     store: &RepoStore,
     layout: &Layout,
     earlier: Live,
-    scope: Scope<'_>,
+    scope: Option<&BTreeSet<u8>>,
 ) -> Result<Live, PublishError> {
     let release = store.get(&layout.release()).await?;
     if release.is_some() && release == earlier.release {
@@ -89,14 +82,15 @@ pub(crate) async fn refresh(
 
 /// Reads the live state, parsing every bucket.
 pub(crate) async fn read(store: &RepoStore, layout: &Layout) -> Result<Live, PublishError> {
-    read_scoped(store, layout, Scope::All).await
+    read_scoped(store, layout, None).await
 }
 
-/// Reads the live state, parsing the buckets `scope` names.
+/// Reads the live state; with `scope`, only those buckets are parsed and the others carried
+/// (when the layout is known).
 pub(crate) async fn read_scoped(
     store: &RepoStore,
     layout: &Layout,
-    scope: Scope<'_>,
+    scope: Option<&BTreeSet<u8>>,
 ) -> Result<Live, PublishError> {
     let release = store.get(&layout.release()).await?;
     read_with(store, layout, release, scope).await
@@ -119,7 +113,7 @@ async fn read_with(
     store: &RepoStore,
     layout: &Layout,
     release: Option<bytes::Bytes>,
-    scope: Scope<'_>,
+    scope: Option<&BTreeSet<u8>>,
 ) -> Result<Live, PublishError> {
     let mut live = Live {
         bookkeeping: bookkeeping(store).await?,
@@ -132,10 +126,6 @@ async fn read_with(
     live.release = Some(release.clone());
     // The files the last generation pruned need no bucket of their own: the live index does
     // not name them, so only this publish's packages (parsed) could name them again.
-    let parse_only = match scope {
-        Scope::All => None,
-        Scope::Packages(set) => Some(set),
-    };
     let release = String::from_utf8_lossy(&release);
     let listed = super::release::sha256_list(&release);
     for (path, sha, size) in &listed {
@@ -145,7 +135,7 @@ async fn read_with(
         let gz = listed
             .iter()
             .find(|(p, _, _)| p.strip_suffix(".gz") == Some(path.as_str()));
-        if let (Some(parse_only), Some((_, gz_sha, gz_size))) = (&parse_only, gz) {
+        if let (Some(parse_only), Some((_, gz_sha, gz_size))) = (scope, gz) {
             let plain = (sha, *size);
             if let Some((stanzas, carried)) =
                 read_buckets(store, layout, &arch, plain, (gz_sha, *gz_size), parse_only).await?

@@ -212,16 +212,26 @@ impl RepoStore {
         }
     }
 
+    /// A request's answer, with "not found" as `None`.
+    fn found<T>(
+        &self,
+        action: StoreAction,
+        key: &str,
+        result: Result<T, object_store::Error>,
+    ) -> Result<Option<T>, PublishError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(action, key, e)),
+        }
+    }
+
     /// The object at `key`, or `None` when there is none.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, PublishError> {
         self.count();
         let path = self.path_unchecked(key);
         if let Some(local) = &self.local {
-            return match local.get(&path) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(self.err(StoreAction::Get, key, e)),
-            };
+            return self.found(StoreAction::Get, key, local.get(&path));
         }
         match self.inner.get(&path).await {
             Ok(result) => result
@@ -242,11 +252,7 @@ impl RepoStore {
             Some(local) => local.head(&path),
             None => self.inner.head(&path).await,
         };
-        match result {
-            Ok(meta) => Ok(Some(meta)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.err(StoreAction::Head, key, e)),
-        }
+        self.found(StoreAction::Head, key, result)
     }
 
     /// Streams `key` through SHA-256; `None` when there is no such object.
@@ -258,11 +264,7 @@ impl RepoStore {
         use sha_stream::Hasher;
         let path = self.path_unchecked(key);
         if let Some(local) = &self.local {
-            return match local.sha256(&path) {
-                Ok(digest) => Ok(Some(digest)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(self.err(StoreAction::Get, key, e)),
-            };
+            return self.found(StoreAction::Get, key, local.sha256(&path));
         }
         let result = match self.inner.get(&path).await {
             Ok(result) => result,
