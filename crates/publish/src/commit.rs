@@ -25,8 +25,9 @@ pub(crate) struct Commit {
     pub(crate) content_addressed: Vec<IndexFile>,
     pub(crate) canonical: Vec<IndexFile>,
     pub(crate) top: Vec<IndexFile>,
-    /// When a top file after the first fails to be written, the earlier ones are put back
-    /// to these contents (`None`: deleted), so a top file and its signature keep matching.
+    /// When a top file fails to be written (or may have been: an error can follow a write that
+    /// landed), these are put back to their previous contents (`None`: deleted), so a top
+    /// file and its signature keep matching.
     /// Best effort: a publisher that dies there leaves the mismatch to the next publish.
     pub(crate) restore: Vec<(String, Option<Bytes>)>,
     pub(crate) delete: Vec<String>,
@@ -81,19 +82,25 @@ impl Commit {
             .collect();
         store.write_all(canonical).await?;
         guard.check().await?;
-        for (n, file) in self.top.into_iter().enumerate() {
+        for file in self.top {
             if let Err(error) = store.overwrite(&file.key, file.bytes).await {
-                if n > 0 {
-                    for (key, bytes) in self.restore {
-                        // Already failing: the publish's own error is the one to report.
-                        let _ = match bytes {
-                            Some(bytes) => store.overwrite(&key, bytes.into()).await,
-                            None => store.delete(&key).await,
-                        };
-                    }
+                // Also when the first one fails: a write can land and still report an error
+                // (a timeout after the PUT), which would leave a new top file beside an old
+                // signature.
+                for (key, bytes) in self.restore {
+                    // Already failing: the publish's own error is the one to report.
+                    let _ = match bytes {
+                        Some(bytes) => store.overwrite(&key, bytes.into()).await,
+                        None => store.delete(&key).await,
+                    };
                 }
                 return Err(error);
             }
+        }
+        // Deletions are deferred clean-up: once the lease is gone another holder may be
+        // committing an index that names a key again, so they wait for the next holder.
+        if !self.delete.is_empty() && guard.check().await.is_err() {
+            return Ok(());
         }
         for key in self.delete {
             store.delete(&key).await?;

@@ -299,8 +299,8 @@ impl FileRepo {
         }
     }
 
-    /// Under the lock: files found in place earlier may have been pruned since by another
-    /// publisher; put them back. Replacements are written here, right before the index.
+    /// Under the lock: files uploaded or found in place earlier may have been deleted since by
+    /// another publisher; put them back. Replacements are written here, right before the index.
     pub(crate) async fn settle(
         &self,
         staged: &[Staged],
@@ -320,8 +320,10 @@ impl FileRepo {
 
     async fn settle_one(&self, s: &Staged, action: Action) -> Result<(), PublishError> {
         match action {
-            Action::Upload => Ok(()),
-            Action::Unchanged => {
+            // Uploaded before the lock, so another publisher's commit may have deleted it
+            // since (it re-deletes the keys its previous generation pruned): checked like a
+            // file found in place.
+            Action::Upload | Action::Unchanged => {
                 if self.store.head(&s.key).await?.is_none() {
                     let bytes = read_artifact(Arc::clone(&s.artifact)).await?;
                     self.store.create(&s.key, bytes.into()).await?;

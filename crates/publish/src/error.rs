@@ -97,6 +97,20 @@ pub enum PublishError {
         /// What was offered.
         new: Sha256Digest,
     },
+    /// A package version already published under another file name, on a channel whose
+    /// versions are immutable.
+    #[error("{repository}: {version} is already published as {existing}; an immutable channel never replaces a version, so {offered} is refused: publish a new version")]
+    VersionMoved {
+        /// The repository path.
+        repository: String,
+        /// The package, version and architecture, as the format spells them
+        /// (`falco 0.45.0 (amd64)`).
+        version: String,
+        /// The file that holds that version now.
+        existing: String,
+        /// The file offered for it.
+        offered: String,
+    },
     /// Another publisher holds the repository lock and kept it longer than we wait.
     #[error(
         "the lock of {repository} is held by {holder} until {expires}; gave up after {waited:?}"
@@ -347,7 +361,8 @@ impl From<PublishError> for CoreError {
             | PublishError::NotAccepted { .. }
             | PublishError::MissingField { .. }
             | PublishError::InvalidKey { .. }
-            | PublishError::DuplicateKey { .. } => CoreError::InvalidInput {
+            | PublishError::DuplicateKey { .. }
+            | PublishError::VersionMoved { .. } => CoreError::InvalidInput {
                 context: "publish input".into(),
                 source: Some(Box::new(error)),
             },

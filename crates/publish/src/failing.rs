@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -25,6 +25,20 @@ pub enum FailMode {
     Once(u64),
     /// The request with this number and every later one fail (the process died there).
     From(u64),
+    /// The request with this number is carried out, then reported as failed: a timeout after
+    /// the write landed, which real stores produce and a client cannot tell from a failure.
+    OnceAfterApply(u64),
+    /// The request with this number is carried out and reported as failed, and every later
+    /// one fails before it is forwarded (the process died while waiting for the answer).
+    FromAfterApply(u64),
+}
+
+/// What [`Shared::tick`] decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Forward,
+    FailBefore,
+    FailAfter,
 }
 
 /// An [`ObjectStore`] that forwards to another, counts every request, and fails the ones
@@ -58,32 +72,66 @@ struct Shared {
     count: AtomicU64,
     mode: Mutex<FailMode>,
     log: Mutex<Vec<String>>,
+    /// Listings served again while frozen, by prefix: a store whose listings lag behind.
+    frozen: Mutex<Option<std::collections::HashMap<String, Vec<ObjectMeta>>>>,
 }
 
 impl Shared {
-    /// Counts one request; `Err` when it must fail.
-    fn tick(&self, what: String) -> object_store::Result<()> {
+    /// Counts one request and decides its fate.
+    fn verdict(&self, what: &str) -> Verdict {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         let mode = *self.mode.lock().unwrap_or_else(PoisonError::into_inner);
-        let fail = match mode {
-            FailMode::Never => false,
-            FailMode::Once(k) => n == k,
-            FailMode::From(k) => n >= k,
+        let verdict = match mode {
+            FailMode::Never => Verdict::Forward,
+            FailMode::Once(k) | FailMode::From(k) if n == k => Verdict::FailBefore,
+            FailMode::From(k) | FailMode::FromAfterApply(k) if n > k => Verdict::FailBefore,
+            FailMode::OnceAfterApply(k) | FailMode::FromAfterApply(k) if n == k => {
+                Verdict::FailAfter
+            }
+            _ => Verdict::Forward,
+        };
+        let note = match verdict {
+            Verdict::Forward => "",
+            Verdict::FailBefore => " (failed)",
+            Verdict::FailAfter => " (applied, then failed)",
         };
         self.log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(format!(
-                "#{n} {what}{}",
-                if fail { " (failed)" } else { "" }
-            ));
-        if fail {
-            Err(object_store::Error::Generic {
-                store: "FailingStore",
-                source: format!("injected failure of request #{n}: {what}").into(),
-            })
-        } else {
-            Ok(())
+            .push(format!("#{n} {what}{note}"));
+        verdict
+    }
+
+    fn injected(what: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "FailingStore",
+            source: format!("injected failure of {what}").into(),
+        }
+    }
+
+    /// Counts one request; `Err` when it must fail before being forwarded. A request that
+    /// is applied then failed is forwarded by [`Shared::run`]; requests without an effect
+    /// (reads, listings) fail either way.
+    fn tick(&self, what: String) -> object_store::Result<()> {
+        match self.verdict(&what) {
+            Verdict::Forward => Ok(()),
+            Verdict::FailBefore | Verdict::FailAfter => Err(Self::injected(&what)),
+        }
+    }
+
+    /// Counts one request with an effect and runs it as the verdict says.
+    async fn run<T>(
+        &self,
+        what: String,
+        request: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        match self.verdict(&what) {
+            Verdict::Forward => request.await,
+            Verdict::FailBefore => Err(Self::injected(&what)),
+            Verdict::FailAfter => {
+                let _ = request.await;
+                Err(Self::injected(&what))
+            }
         }
     }
 }
@@ -121,6 +169,25 @@ impl FailingStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+
+    /// From now on each prefix's listing is taken once and then served again unchanged, as a
+    /// lagging S3-compatible store or a listing read long before the request that uses it.
+    pub fn freeze_listings(&self) {
+        *self
+            .state
+            .frozen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Default::default());
+    }
+
+    /// Listings are live again.
+    pub fn thaw_listings(&self) {
+        *self
+            .state
+            .frozen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// One line per request since the last reset.
@@ -162,8 +229,11 @@ impl ObjectStore for FailingStore {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.state
-            .tick(format!("put({}) {location}", mode_name(&opts)))?;
-        self.inner.put_opts(location, payload, opts).await
+            .run(
+                format!("put({}) {location}", mode_name(&opts)),
+                self.inner.put_opts(location, payload, opts),
+            )
+            .await
     }
 
     async fn put_multipart_opts(
@@ -199,22 +269,66 @@ impl ObjectStore for FailingStore {
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
         let state = Arc::clone(&self.state);
-        let counted = locations
-            .map(move |location| {
-                let location = location?;
-                state.tick(format!("delete {location}"))?;
-                Ok(location)
+        let inner = Arc::clone(&self.inner);
+        // One object at a time, so that each delete gets its own verdict and an applied-then-
+        // failed one really is deleted before its error is reported.
+        locations
+            .then(move |location| {
+                let state = Arc::clone(&state);
+                let inner = Arc::clone(&inner);
+                async move {
+                    let location = location?;
+                    let what = format!("delete {location}");
+                    let one = futures::stream::once(futures::future::ready(Ok(location))).boxed();
+                    let delete = async move {
+                        let mut done = inner.delete_stream(one);
+                        match done.next().await {
+                            Some(result) => result,
+                            None => Err(Shared::injected("an empty delete")),
+                        }
+                    };
+                    state.run(what, delete).await
+                }
             })
-            .boxed();
-        self.inner.delete_stream(counted)
+            .boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let what = format!("list {}", prefix.map(Path::as_ref).unwrap_or_default());
-        match self.state.tick(what) {
-            Ok(()) => self.inner.list(prefix),
-            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        if let Err(e) = self.state.tick(what) {
+            return futures::stream::once(async move { Err(e) }).boxed();
         }
+        let key = prefix.map(|p| p.as_ref().to_owned()).unwrap_or_default();
+        let cached = {
+            let frozen = self
+                .state
+                .frozen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match frozen.as_ref() {
+                None => return self.inner.list(prefix),
+                Some(map) => map.get(&key).cloned(),
+            }
+        };
+        if let Some(metas) = cached {
+            return futures::stream::iter(metas.into_iter().map(Ok)).boxed();
+        }
+        let state = Arc::clone(&self.state);
+        let live = self.inner.list(prefix);
+        futures::stream::once(async move {
+            let metas: Vec<ObjectMeta> = live.try_collect().await?;
+            if let Some(map) = state
+                .frozen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+            {
+                map.insert(key, metas.clone());
+            }
+            Ok::<_, object_store::Error>(futures::stream::iter(metas.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
     }
 
     fn list_with_offset(
@@ -246,8 +360,12 @@ impl ObjectStore for FailingStore {
         to: &Path,
         options: CopyOptions,
     ) -> object_store::Result<()> {
-        self.state.tick(format!("copy {from} {to}"))?;
-        self.inner.copy_opts(from, to, options).await
+        self.state
+            .run(
+                format!("copy {from} {to}"),
+                self.inner.copy_opts(from, to, options),
+            )
+            .await
     }
 
     async fn rename_opts(
@@ -256,7 +374,11 @@ impl ObjectStore for FailingStore {
         to: &Path,
         options: RenameOptions,
     ) -> object_store::Result<()> {
-        self.state.tick(format!("rename {from} {to}"))?;
-        self.inner.rename_opts(from, to, options).await
+        self.state
+            .run(
+                format!("rename {from} {to}"),
+                self.inner.rename_opts(from, to, options),
+            )
+            .await
     }
 }

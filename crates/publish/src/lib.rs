@@ -84,8 +84,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admission;
 mod apt;
 mod bin;
+mod bookkeeping;
 mod commit;
 mod engine;
 mod error;

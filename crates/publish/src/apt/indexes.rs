@@ -12,8 +12,9 @@ use super::buckets::{self, Carried, DocLayout, Member};
 use super::merge::Merged;
 use super::packages::Stanza;
 use super::release::{Listed, Release};
-use super::state::{Bookkeeping, Live, BOOKKEEPING};
+use super::state::{Live, FORMAT};
 use super::AptRepository;
+use crate::bookkeeping::{self, Bookkeeping};
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 
@@ -193,6 +194,8 @@ impl AptRepository {
         }
         .render();
 
+        // The bookkeeping goes with its generation: written before the switch, deleted with it.
+        this_generation.push(bookkeeping::key(FORMAT, release.as_bytes()));
         let mut by_hash = vec![this_generation];
         by_hash.extend(live.bookkeeping.by_hash.iter().cloned());
         let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
@@ -218,10 +221,9 @@ impl AptRepository {
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
         let bookkeeping = Bookkeeping { by_hash, pruned };
-        commit.canonical.push(IndexFile {
-            key: BOOKKEEPING.into(),
-            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()).into(),
-        });
+        commit
+            .content_addressed
+            .push(bookkeeping.file(FORMAT, release.as_bytes()));
 
         let signed = self.sign(&release)?;
         commit.top.push(IndexFile {

@@ -3,7 +3,10 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use falco_artifacts_core::Retention;
+use falco_artifacts_core::{Overwrite, Retention};
+
+use crate::admission::{self, Entry};
+use crate::error::PublishError;
 
 use super::packages::Stanza;
 use super::stage::DebInfo;
@@ -44,7 +47,31 @@ pub(super) struct Merged {
     pub(super) pruned_files: Vec<(String, Stanza)>,
 }
 
+fn entry(s: &Stanza) -> Entry<'_> {
+    Entry {
+        name: &s.package,
+        version: &s.version,
+        arch: &s.architecture,
+        file: &s.filename,
+    }
+}
+
 impl AptRepository {
+    /// Refuses, on an immutable channel, a package version `live` holds under another file.
+    pub(super) fn refuse_moved(
+        repository: &str,
+        overwrite: Overwrite,
+        live: &Live,
+        debs: &[DebInfo],
+    ) -> Result<(), PublishError> {
+        admission::refuse_moved_versions(
+            repository,
+            overwrite,
+            live.stanzas.values().flatten().map(entry),
+            debs.iter().map(|d| entry(&d.stanza)),
+        )
+    }
+
     pub(super) fn merge(&self, live: &Live, debs: &[DebInfo], retention: Retention) -> Merged {
         let mut stanzas: BTreeMap<String, Vec<Stanza>> = self
             .deb_arches()

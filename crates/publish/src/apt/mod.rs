@@ -221,6 +221,7 @@ impl AptRepository {
             .collect();
         let scope = Some(&touched);
         let hint_state = state::read_scoped(&files.store, &self.layout, scope).await?;
+        Self::refuse_moved(files.store.root(), overwrite, &hint_state, &debs)?;
         let hint = Self::hint(&hint_state);
         let mut actions = files.classify(&staged, &hint, overwrite).await?;
         // Only when nothing is to be uploaded: then every package must already be indexed
@@ -263,6 +264,8 @@ impl AptRepository {
         let guard = LockGuard::acquire(&files.store, &files.lock).await?;
         let result = async {
             let live = state::refresh(&files.store, &self.layout, hint_state, scope).await?;
+            // Another publisher may have published one of these versions meanwhile.
+            Self::refuse_moved(files.store.root(), overwrite, &live, &debs)?;
             files.settle(&staged, &actions).await?;
             let merged = self.merge(&live, &debs, retention);
             let commit = self.commit(&live, &merged, files.generations)?;

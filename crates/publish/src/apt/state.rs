@@ -5,24 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use falco_artifacts_core::Sha256Digest;
-use serde::{Deserialize, Serialize};
 
 use super::buckets::{self, Carried, DocLayout};
 use super::packages::{self, Stanza};
 use super::Layout;
+use crate::bookkeeping::{self, Bookkeeping};
 use crate::error::PublishError;
 use crate::store::RepoStore;
-
-/// Bookkeeping carried between generations (`.publish/apt-state.json`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Bookkeeping {
-    /// Content-addressed index files per generation, newest first.
-    #[serde(default)]
-    pub(crate) by_hash: Vec<Vec<String>>,
-    /// Pool files pruned by the last generation, deleted again in case that publisher died.
-    #[serde(default)]
-    pub(crate) pruned: Vec<String>,
-}
 
 /// The live state.
 #[derive(Debug, Clone, Default)]
@@ -50,17 +39,8 @@ impl Live {
     }
 }
 
-pub(crate) const BOOKKEEPING: &str = ".publish/apt-state.json";
-
-async fn bookkeeping(store: &RepoStore) -> Result<Bookkeeping, PublishError> {
-    match store.get(BOOKKEEPING).await? {
-        None => Ok(Bookkeeping::default()),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt {
-            key: BOOKKEEPING.into(),
-            source,
-        }),
-    }
-}
+/// The format's name in the bookkeeping's key.
+pub(crate) const FORMAT: &str = "apt";
 
 /// Reads the live state again under the lock: when `Release` is byte for byte what `earlier`
 /// read, its parsed `Packages` are reused instead of fetched and parsed again.
@@ -72,10 +52,8 @@ pub(crate) async fn refresh(
 ) -> Result<Live, PublishError> {
     let release = store.get(&layout.release()).await?;
     if release.is_some() && release == earlier.release {
-        let bookkeeping = bookkeeping(store).await?;
-        if bookkeeping == earlier.bookkeeping {
-            return Ok(earlier);
-        }
+        // Named by the Release it belongs to: the same Release, the same bookkeeping.
+        return Ok(earlier);
     }
     read_with(store, layout, release, scope).await
 }
@@ -116,7 +94,7 @@ async fn read_with(
     scope: Option<&BTreeSet<u8>>,
 ) -> Result<Live, PublishError> {
     let mut live = Live {
-        bookkeeping: bookkeeping(store).await?,
+        bookkeeping: bookkeeping::read(store, FORMAT, release.as_ref()).await?,
         ..Live::default()
     };
     let Some(release) = release else {

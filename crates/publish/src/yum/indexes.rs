@@ -12,10 +12,10 @@ use super::merge::Merged;
 use super::metadata::{self, Kind};
 use super::record::Record;
 use super::repomd::{self, Data};
-use super::state::{layout_key, Live, BOOKKEEPING};
+use super::state::{layout_key, Live, FORMAT};
 use super::xml::BadMetadata;
 use super::{YumRepository, REPOMD, REPOMD_ASC};
-use crate::apt::state::Bookkeeping;
+use crate::bookkeeping::{self, Bookkeeping};
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 
@@ -136,6 +136,8 @@ impl YumRepository {
             bytes: Bytes::from(serde_json::to_vec(&layout).unwrap_or_default()).into(),
         });
 
+        // The bookkeeping goes with its generation: written before the switch, deleted with it.
+        this_generation.push(bookkeeping::key(FORMAT, &repomd));
         let mut by_hash = vec![this_generation];
         by_hash.extend(live.bookkeeping.by_hash.iter().cloned());
         let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
@@ -155,23 +157,28 @@ impl YumRepository {
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
         let bookkeeping = Bookkeeping { by_hash, pruned };
-        commit.canonical.push(IndexFile {
-            key: BOOKKEEPING.into(),
-            bytes: Bytes::from(serde_json::to_vec_pretty(&bookkeeping).unwrap_or_default()).into(),
-        });
+        commit
+            .content_addressed
+            .push(bookkeeping.file(FORMAT, &repomd));
 
-        let signature = match &self.signer {
-            Some(signer) => Some(signer.sign_detached_armored(&mut &repomd[..]).map_err(
-                |source| PublishError::Sign {
-                    what: "repomd.xml",
-                    source,
-                },
-            )?),
-            None => None,
+        let sign = |bytes: &[u8]| -> Result<Option<String>, PublishError> {
+            match &self.signer {
+                Some(signer) => Ok(Some(
+                    signer
+                        .sign_detached_armored(&mut &bytes[..])
+                        .map_err(|source| PublishError::Sign {
+                            what: "repomd.xml",
+                            source,
+                        })?,
+                )),
+                None => Ok(None),
+            }
         };
-        // repomd.xml is the commit point; its signature follows it. Should that second write
-        // fail, the previous repomd.xml is put back so clients checking signatures see a
-        // matching pair (see `Commit::restore`).
+        let signature = sign(&repomd)?;
+        // repomd.xml is the commit point; its signature follows it. Should either write fail
+        // (or report failure after landing), the previous pair is put back so clients checking
+        // signatures see a matching pair (see `Commit::restore`): the previous repomd.xml and
+        // a fresh signature of it.
         commit.top.push(IndexFile {
             key: REPOMD.into(),
             bytes: Bytes::from(repomd).into(),
@@ -182,6 +189,11 @@ impl YumRepository {
                 bytes: Bytes::from(signature).into(),
             });
             commit.restore.push((REPOMD.into(), live.repomd.clone()));
+            let previous_signature = match &live.repomd {
+                Some(previous) => sign(previous)?.map(Bytes::from),
+                None => None,
+            };
+            commit.restore.push((REPOMD_ASC.into(), previous_signature));
         }
         commit.delete = delete.into_iter().collect();
         Ok(commit)

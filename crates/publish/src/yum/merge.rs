@@ -3,7 +3,10 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use falco_artifacts_core::Retention;
+use falco_artifacts_core::{Overwrite, Retention};
+
+use crate::admission::{self, Entry};
+use crate::error::PublishError;
 
 use super::record::Record;
 use super::stage::RpmStaged;
@@ -30,6 +33,34 @@ impl Merged {
         });
         list
     }
+}
+
+fn entry<'a>((r, version): &'a (&'a Record, String)) -> Entry<'a> {
+    Entry {
+        name: &r.name,
+        version,
+        arch: &r.arch,
+        file: &r.href,
+    }
+}
+
+/// Refuses, on an immutable channel, a package version `live` holds under another file.
+pub(super) fn refuse_moved(
+    repository: &str,
+    overwrite: Overwrite,
+    live: &Live,
+    rpms: &[RpmStaged],
+) -> Result<(), PublishError> {
+    let evr = |r: &Record| format!("{}:{}-{}", r.epoch, r.version, r.release);
+    let live: Vec<(&Record, String)> = live.records.values().map(|r| (r, evr(r))).collect();
+    let offered: Vec<(&Record, String)> =
+        rpms.iter().map(|r| (&r.record, evr(&r.record))).collect();
+    admission::refuse_moved_versions(
+        repository,
+        overwrite,
+        live.iter().map(entry),
+        offered.iter().map(entry),
+    )
 }
 
 /// Keeps the newest `retention` versions of each package name and architecture.

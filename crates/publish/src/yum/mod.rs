@@ -228,6 +228,7 @@ impl YumRepository {
             .map(|r| blocks::bucket(&r.record.name))
             .collect();
         let hint_state = state::read_scoped(&files.store, Some(&touched)).await?;
+        merge::refuse_moved(files.store.root(), overwrite, &hint_state, &rpms)?;
         let mut actions = files
             .classify(&staged, &Self::hint(&hint_state), overwrite)
             .await?;
@@ -247,6 +248,8 @@ impl YumRepository {
         let guard = LockGuard::acquire(&files.store, &files.lock).await?;
         let result = async {
             let live = state::refresh(&files.store, hint_state, Some(&touched)).await?;
+            // Another publisher may have published one of these versions meanwhile.
+            merge::refuse_moved(files.store.root(), overwrite, &live, &rpms)?;
             files.settle(&staged, &actions).await?;
             let merged = merge::merge(&live, &rpms, retention);
             let commit = self.commit(&live, &merged, files.generations)?;

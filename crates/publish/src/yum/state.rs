@@ -13,11 +13,12 @@ use super::record::Record;
 use super::repomd;
 use super::xml::BadMetadata;
 use super::REPOMD;
-use crate::apt::state::Bookkeeping;
+use crate::bookkeeping::{self, Bookkeeping};
 use crate::error::{PublishError, StoreAction};
 use crate::store::RepoStore;
 
-pub(crate) const BOOKKEEPING: &str = ".publish/yum-state.json";
+/// The format's name in the bookkeeping's key.
+pub(crate) const FORMAT: &str = "yum";
 
 /// Where the bucket layout of the generation whose `repomd.xml` is `repomd` is kept: named by
 /// that file's digest, so it is written before the switch and always matches what is live.
@@ -50,16 +51,6 @@ impl Live {
     }
 }
 
-async fn bookkeeping(store: &RepoStore) -> Result<Bookkeeping, PublishError> {
-    match store.get(BOOKKEEPING).await? {
-        None => Ok(Bookkeeping::default()),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt {
-            key: BOOKKEEPING.into(),
-            source,
-        }),
-    }
-}
-
 /// Reads the live state again under the lock, reusing `earlier`'s parsed documents when
 /// `repomd.xml` has not changed since.
 pub(crate) async fn refresh(
@@ -69,10 +60,8 @@ pub(crate) async fn refresh(
 ) -> Result<Live, PublishError> {
     let repomd = store.get(REPOMD).await?;
     if repomd.is_some() && repomd == earlier.repomd {
-        return Ok(Live {
-            bookkeeping: bookkeeping(store).await?,
-            ..earlier
-        });
+        // Named by the repomd.xml it belongs to: the same repomd.xml, the same bookkeeping.
+        return Ok(earlier);
     }
     read_docs(store, repomd, true, scope).await
 }
@@ -141,7 +130,7 @@ async fn read_docs(
     scope: Option<&BTreeSet<u8>>,
 ) -> Result<Live, PublishError> {
     let mut live = Live {
-        bookkeeping: bookkeeping(store).await?,
+        bookkeeping: bookkeeping::read(store, FORMAT, repomd.as_ref()).await?,
         ..Live::default()
     };
     let Some(bytes) = repomd else {

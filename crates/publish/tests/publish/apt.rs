@@ -252,6 +252,19 @@ async fn apt_survives_a_transient_failure_at_every_request_on_file() {
     assert!(n >= 15, "only {n} requests were failed");
 }
 
+/// Scenario 6: every request applied, then reported as failed (transient, then as a crash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apt_survives_an_applied_then_failed_request_at_every_request_on_file() {
+    for mode in [FailMode::OnceAfterApply, FailMode::FromAfterApply] {
+        let site = tempfile::tempdir().unwrap();
+        let http = HttpServer::serve(site.path()).unwrap();
+        let inner = Arc::clone(file_store(site.path()).object_store());
+        let n = apt_fail_at_every_request(inner, &format!("{}/packages/deb-dev", http.url()), mode)
+            .await;
+        assert!(n >= 15, "only {n} requests were failed");
+    }
+}
+
 pub(crate) async fn eight_apt_publishers(stores: Vec<RepoStore>, first: RepoStore, repo_url: &str) {
     let builds: Vec<_> = (0..8)
         .map(|n| deb(&format!("0.39.{n}"), "x86_64", "c"))

@@ -14,6 +14,7 @@ mod maintain;
 mod protocol;
 #[cfg(feature = "s3")]
 mod s3;
+mod scenarios;
 mod yum;
 mod yumbuckets;
 mod yumclient;

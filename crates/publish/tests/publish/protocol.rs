@@ -75,7 +75,11 @@ pub(crate) async fn fail_at_every_request(
         }
         let log = failing.log();
         assert!(
-            outcome.is_err() || matches!(mode(request), FailMode::Once(_)),
+            outcome.is_err()
+                || matches!(
+                    mode(request),
+                    FailMode::Once(_) | FailMode::OnceAfterApply(_)
+                ),
             "{log:?}"
         );
 
@@ -144,6 +148,23 @@ async fn file_survives_a_crash_at_every_request() {
     })
     .await;
     assert!(n >= 10, "only {n} requests were failed");
+}
+
+/// Scenario 6 of the protocol's known failures: a write that lands and is then reported as
+/// failed (a timeout after the PUT), at every request in turn, transient and as a crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_survives_an_applied_then_failed_request_at_every_request() {
+    for mode in [FailMode::OnceAfterApply, FailMode::FromAfterApply] {
+        let site = tempfile::tempdir().unwrap();
+        let http = HttpServer::serve(site.path()).unwrap();
+        let url = format!("{}/packages/bin-dev", http.url());
+        let inner = Arc::clone(file_store(site.path()).object_store());
+        let n = fail_at_every_request(inner, "", mode, &|| {
+            check_index_over_http(&url);
+        })
+        .await;
+        assert!(n >= 10, "only {n} requests were failed");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -72,11 +72,16 @@ pub(crate) async fn yum_fail_at_every_request(
         // The one request no ordering can make atomic: a publisher that dies between
         // repomd.xml and repomd.xml.asc leaves a signature of the previous repomd.xml (a
         // transient failure there is rolled back). The re-run below repairs it.
-        let torn_signature = matches!(mode(request), FailMode::From(_))
-            && log
-                .iter()
-                .find(|l| l.ends_with("(failed)"))
-                .is_some_and(|l| l.contains("repodata/repomd.xml.asc"));
+        // Applied then failed, the last request that lands is the failing one itself.
+        let first_failed = log.iter().find(|l| l.ends_with("failed)"));
+        let torn_signature = match mode(request) {
+            FailMode::From(_) => {
+                first_failed.is_some_and(|l| l.contains("repodata/repomd.xml.asc"))
+            }
+            FailMode::FromAfterApply(_) => first_failed
+                .is_some_and(|l| l.contains("repodata/repomd.xml") && !l.contains(".asc")),
+            _ => false,
+        };
         if torn_signature {
             eprintln!("request {request} is the repomd.xml.asc write: {read:?}");
         }
@@ -145,6 +150,19 @@ async fn yum_survives_a_transient_failure_at_every_request_on_file() {
     )
     .await;
     assert!(n >= 15, "only {n} requests were failed");
+}
+
+/// Scenario 6: every request applied, then reported as failed (transient, then as a crash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn yum_survives_an_applied_then_failed_request_at_every_request_on_file() {
+    for mode in [FailMode::OnceAfterApply, FailMode::FromAfterApply] {
+        let site = tempfile::tempdir().unwrap();
+        let http = HttpServer::serve(site.path()).unwrap();
+        let inner = Arc::clone(file_store(site.path()).object_store());
+        let n = yum_fail_at_every_request(inner, &format!("{}/packages/rpm-dev", http.url()), mode)
+            .await;
+        assert!(n >= 15, "only {n} requests were failed");
+    }
 }
 
 /// Eight publishers add a different package each to the same channel at once: all eight are
