@@ -35,7 +35,7 @@ use crate::store::{Created, RepoStore};
 /// Where the lock's slots live, relative to the repository.
 pub(crate) const LOCK_PREFIX: &str = ".publish/lock";
 /// Where a taker writes the probe that tells it the store's time.
-const CLOCK_PREFIX: &str = ".publish/lock-clock";
+const CLOCK_PREFIX: &str = ".publish/lock/clock";
 /// How many old slots stay behind the newest; older ones are deleted by the next holder.
 const KEEP_SLOTS: u64 = 8;
 
@@ -354,16 +354,15 @@ impl LockGuard {
             // Taken before the create: the store stamps the slot later, so our lease ends
             // before any taker's view of it.
             let taken = Instant::now();
-            let created = match store
+            // Created::Exists: another publisher created that slot first (look again), unless it
+            // is ours: a create that landed but whose answer was lost is retried by the store
+            // client, and the retry finds our own slot. Created::New is read back too: some
+            // S3-compatible servers (moto among them) check `If-None-Match` and write in two
+            // steps, so two racing creates can both succeed and the later one wins.
+            store
                 .create_volatile(&slot_key(next), payload(&slot))
-                .await?
-            {
-                Created::New => true,
-                // Another publisher created that slot first (look again), unless it is ours: a
-                // create that landed but whose answer was lost is retried by the store client,
-                // and the retry finds our own slot.
-                Created::Exists => written_by(store, next, &holder, SlotState::Held).await?,
-            };
+                .await?;
+            let created = written_by(store, next, &holder, SlotState::Held).await?;
             if !created {
                 sleep_jittered(options.poll / 8).await;
                 continue;
