@@ -14,6 +14,7 @@
 //!   # key_file: /run/secrets/falco.asc    # or in this file
 //! gate:
 //!   command: [make, test]                 # or: evidence: test-results.json
+//! pass_env: [CCACHE_DIR]                  # more variables the gate and builds may see
 //! store:                                  # S3-compatible endpoints only
 //!   endpoint: https://s3.example.com
 //!   region: us-east-1
@@ -29,6 +30,7 @@
 //!   driver_source: libs/driver            # local kbuild/clang builds
 //!   work_dir: build/drivers
 //!   workers: 2
+//!   require_https: true                   # refuse plain-http kernelurls
 //! images:                                 # optional
 //!   name: falcosecurity/falco
 //!   registry: registry.example.com
@@ -41,7 +43,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use falco_artifacts_core::{Arch, ChannelConfig, PgpSigner, RepoKind, Retention};
+use falco_artifacts_core::{Arch, ChannelConfig, ChildEnv, PgpSigner, RepoKind, Retention};
 use serde::Deserialize;
 
 use super::{Gate, PipelineError};
@@ -71,6 +73,12 @@ pub struct PipelineConfig {
     /// The test gate.
     #[serde(default)]
     pub gate: GateConfig,
+    /// Variables of this environment that the programs the run starts (the gate command,
+    /// make, clang, driverkit) may see besides `PATH`, `HOME`, `LANG`, `TMPDIR`,
+    /// `SOURCE_DATE_EPOCH` (see [`falco_artifacts_core::BASE_VARIABLES`]); every other
+    /// variable, secrets included, is withheld from them.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
     /// Per-channel overrides.
     #[serde(default)]
     pub channels: ChannelsConfig,
@@ -136,6 +144,9 @@ pub struct DriversConfig {
     /// Builds at a time.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Refuse `http://` kernelurls (headers are downloaded code that the build runs).
+    #[serde(default)]
+    pub require_https: bool,
 }
 
 /// Where the signing key comes from; the key itself is never in the file.
@@ -295,6 +306,13 @@ impl PipelineConfig {
         builder
             .build()
             .map_err(|e| PipelineError::Invalid(format!("channel override: {e}")))
+    }
+
+    /// The environment of the programs a run starts: the base allow-list plus `pass_env`.
+    pub fn child_env(&self) -> Result<ChildEnv, PipelineError> {
+        ChildEnv::default()
+            .with_pass_envs(&self.pass_env)
+            .map_err(|e| PipelineError::Invalid(format!("pass_env: {e}")))
     }
 
     /// The gate this file describes, if any.

@@ -43,15 +43,26 @@ pub enum PipelineError {
         #[source]
         source: serde_json::Error,
     },
-    /// The evidence is about another commit.
-    #[error("{path}: the evidence is for commit {found}, the release is commit {expected}", path = path.display())]
+    /// The evidence does not vouch for the commit released.
+    #[error("{path}: the evidence does not vouch for the release's commit {expected:?}: {reason} (evidence commit {found:?})", path = path.display())]
     EvidenceCommit {
         /// The file.
         path: PathBuf,
-        /// The release's commit.
+        /// The release's commit (`--commit`, or the git HEAD).
         expected: String,
-        /// The evidence's commit.
+        /// The evidence's commit (empty when it names none).
         found: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Evidence was given, but no commit to check it against (no `--commit`, no git HEAD).
+    #[error("{path}: give --commit (the released commit) to check the evidence against; the current directory has no git HEAD", path = path.display())]
+    NoReleaseCommit {
+        /// The evidence file.
+        path: PathBuf,
+        /// Why git gave no HEAD.
+        #[source]
+        source: falco_artifacts_core::GitVersionError,
     },
     /// The configuration file does not parse.
     #[error("{path}: invalid configuration", path = path.display())]

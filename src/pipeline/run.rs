@@ -111,7 +111,7 @@ impl Pipeline {
         let mut report = RunReport {
             version: release.version.to_string(),
             channel: channel.name().to_string(),
-            gate: gate.checked.clone(),
+            gate: gate.checked().to_owned(),
             files: Vec::new(),
             verified: Vec::new(),
             images: None,
