@@ -282,6 +282,8 @@ fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         .or_else(|| config.manifest.clone())
         .ok_or("no manifest: give --manifest or manifest: in the configuration")?;
     let (key, pipeline) = pipeline_of(&config)?;
+    // Publishing is idempotent: the same command completes a release that stopped half-way.
+    let pipeline = pipeline.with_resume_command(this_command());
     let source_date = SourceDate::from_env()?;
     let job = ReleaseJob {
         release,
@@ -547,6 +549,24 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report_error(e.as_ref()),
     }
+}
+
+/// This process's command line, quoted for a POSIX shell.
+fn this_command() -> String {
+    std::env::args()
+        .map(|arg| {
+            let plain = !arg.is_empty()
+                && arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_./:=+-@,%".contains(&b));
+            if plain {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn report_error(e: &dyn std::error::Error) -> ExitCode {

@@ -209,6 +209,17 @@ pub enum RepoKindName {
     Bin,
 }
 
+impl RepoKindName {
+    /// The key as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoKindName::Deb => "deb",
+            RepoKindName::Rpm => "rpm",
+            RepoKindName::Bin => "bin",
+        }
+    }
+}
+
 impl From<RepoKindName> for RepoKind {
     fn from(kind: RepoKindName) -> RepoKind {
         match kind {
@@ -258,6 +269,14 @@ impl PipelineConfig {
                 path: path.to_owned(),
                 source,
             })?;
+        config.check_stable_retention().map_err(|e| match e {
+            PipelineError::StableRetention { field, keep, .. } => PipelineError::StableRetention {
+                file: Some(path.to_owned()),
+                field,
+                keep,
+            },
+            other => other,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for field in [
             &mut config.manifest,
@@ -289,9 +308,25 @@ impl PipelineConfig {
         Ok(config)
     }
 
+    /// Refuses a retention on the stable channel that would prune stable packages: stable
+    /// keeps every release (users pin versions, and a pruned stable package breaks them).
+    pub fn check_stable_retention(&self) -> Result<(), PipelineError> {
+        for (kind, keep) in &self.channels.stable.retention {
+            if let Keep::Last(n) = keep {
+                return Err(PipelineError::StableRetention {
+                    file: None,
+                    field: format!("channels.stable.retention.{}", kind.as_str()),
+                    keep: n.get(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `channel` with this file's overrides applied (by the channel's name: `stable`, `dev`).
     pub fn apply(&self, channel: ChannelConfig) -> Result<ChannelConfig, PipelineError> {
         use falco_artifacts_core::Channel;
+        self.check_stable_retention()?;
         let overrides = match channel.name().as_ref() {
             "stable" => &self.channels.stable,
             _ => &self.channels.development,
@@ -422,6 +457,46 @@ mod tests {
             err.contains("release.yaml") && err.contains("line 3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_stable_retention_that_prunes_is_refused_with_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("release.yaml");
+        std::fs::write(
+            &path,
+            "channels:\n  stable:\n    retention: { deb: all, rpm: 5 }\n  development:\n    retention: { rpm: 5 }\n",
+        )
+        .unwrap();
+        let err = PipelineConfig::load(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(&err, PipelineError::StableRetention { field, keep: 5, .. } if field == "channels.stable.retention.rpm"),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("release.yaml") && text.contains("stable keeps every release"),
+            "{text}"
+        );
+        // `all` on stable and numbers on development are fine.
+        std::fs::write(
+            &path,
+            "channels:\n  stable:\n    retention: { deb: all }\n  development:\n    retention: { rpm: 5 }\n",
+        )
+        .unwrap();
+        let config = PipelineConfig::load(&path).unwrap();
+        assert!(config.apply(ChannelConfig::stable()).is_ok());
+        // A configuration built in code is checked when applied.
+        let mut config = PipelineConfig::default();
+        config
+            .channels
+            .stable
+            .retention
+            .insert(RepoKindName::Bin, Keep::Last(NonZeroUsize::new(3).unwrap()));
+        assert!(matches!(
+            config.apply(ChannelConfig::development()),
+            Err(PipelineError::StableRetention { .. })
+        ));
     }
 
     #[test]

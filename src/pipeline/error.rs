@@ -73,6 +73,16 @@ pub enum PipelineError {
         #[source]
         source: serde_yaml::Error,
     },
+    /// The configuration sets a retention on the stable channel that would prune it.
+    #[error("{}{field}: keep {keep} would delete stable releases; stable keeps every release (users pin versions), so its retention can only be `all`", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    StableRetention {
+        /// The configuration file, when read from one.
+        file: Option<PathBuf>,
+        /// `channels.stable.retention.<deb|rpm|bin>`.
+        field: String,
+        /// The number of versions it asked to keep.
+        keep: usize,
+    },
     /// A setting is contradictory or missing.
     #[error("{0}")]
     Invalid(String),
@@ -116,6 +126,34 @@ pub enum PipelineError {
         /// The store's error.
         #[source]
         source: Box<object_store::Error>,
+    },
+    /// A repository refused the release while staging, before anything was written
+    /// anywhere.
+    #[error("packages/{repository} refuses this release; nothing was published in any repository")]
+    Preflight {
+        /// `deb`, `rpm-dev`, …
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<PublishError>,
+    },
+    /// A repository failed after others were already live: the release is only partly out.
+    #[error("PARTIAL RELEASE: {version} is live in {} but not in {}: publishing into packages/{failed} failed; \
+             complete it by running {resume}", live.join(", "), missing.join(", "))]
+    PartialRelease {
+        /// The version released.
+        version: String,
+        /// Repositories where it is live.
+        live: Vec<String>,
+        /// Repositories where it is not.
+        missing: Vec<String>,
+        /// The repository that failed.
+        failed: String,
+        /// The command that completes the release.
+        resume: String,
+        /// Why it failed (the commit protocol left that repository as it was).
+        #[source]
+        source: Box<PublishError>,
     },
     /// Publishing into a repository failed (the commit protocol leaves it as it was).
     #[error("publishing into packages/{repository} failed")]
