@@ -101,7 +101,11 @@ fn a_failing_or_missing_gate_publishes_nothing() {
 
     let sha = "abc1234def5678901234567890abcdef01234567";
     let evidence = site.path("evidence.json");
-    std::fs::write(&evidence, format!(r#"{{"passed": false, "commit": "{sha}"}}"#)).unwrap();
+    std::fs::write(
+        &evidence,
+        format!(r#"{{"passed": false, "commit": "{sha}"}}"#),
+    )
+    .unwrap();
     let evidence = evidence.display().to_string();
     let (ok, text) = site.run(&[
         "--tag",
@@ -119,8 +123,14 @@ fn a_failing_or_missing_gate_publishes_nothing() {
     for (content, commit) in [
         (r#"{"passed": true}"#.to_owned(), sha),
         (r#"{"passed": true, "commit": ""}"#.to_owned(), sha),
-        (format!(r#"{{"passed": true, "commit": "{}"}}"#, &sha[..7]), sha),
-        (format!(r#"{{"passed": true, "commit": "{sha}"}}"#), "fff0000"),
+        (
+            format!(r#"{{"passed": true, "commit": "{}"}}"#, &sha[..7]),
+            sha,
+        ),
+        (
+            format!(r#"{{"passed": true, "commit": "{sha}"}}"#),
+            "fff0000",
+        ),
         (format!(r#"{{"passed": true, "commit": "{sha}"}}"#), "abc"),
     ] {
         std::fs::write(site.path("evidence.json"), &content).unwrap();
@@ -179,12 +189,21 @@ fn the_gate_command_sees_no_secret_of_the_release() {
         &env,
     );
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success() && text.contains("the tests failed"), "{text}");
+    assert!(
+        !out.status.success() && text.contains("the tests failed"),
+        "{text}"
+    );
     let log = std::fs::read_to_string(site.path("work/gate.log")).unwrap();
-    assert!(log.contains("PATH=") && log.contains("SOURCE_DATE_EPOCH=1700000000"), "{log}");
+    assert!(
+        log.contains("PATH=") && log.contains("SOURCE_DATE_EPOCH=1700000000"),
+        "{log}"
+    );
     assert!(log.contains("FALCO_TEST_PASSED_ON=asked-for"), "{log}");
     for (name, value) in secrets {
-        assert!(!log.contains(name) && !log.contains(value), "the gate saw {name}: {log}");
+        assert!(
+            !log.contains(name) && !log.contains(value),
+            "the gate saw {name}: {log}"
+        );
     }
     assert!(site.files().is_empty(), "{:?}", site.files());
 }
