@@ -116,17 +116,11 @@ fn a_yum_failure_after_apt_is_a_loud_partial_release_that_a_rerun_completes() {
         .unwrap_err();
     let text = err.to_string();
     match &err {
-        PipelineError::PartialRelease {
-            live,
-            missing,
-            failed,
-            resume,
-            ..
-        } => {
-            assert_eq!(live, &["packages/deb"]);
-            assert_eq!(missing, &["packages/rpm", "packages/bin"]);
-            assert_eq!(failed, "rpm");
-            assert_eq!(resume, "release run --tag 0.45.0 …");
+        PipelineError::PartialRelease(partial) => {
+            assert_eq!(partial.live, ["packages/deb"]);
+            assert_eq!(partial.missing, ["packages/rpm", "packages/bin"]);
+            assert_eq!(partial.failed, "rpm");
+            assert_eq!(partial.resume, "release run --tag 0.45.0 …");
         }
         other => panic!("not a partial release: {other:?}"),
     }

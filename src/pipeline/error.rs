@@ -138,23 +138,8 @@ pub enum PipelineError {
         source: Box<PublishError>,
     },
     /// A repository failed after others were already live: the release is only partly out.
-    #[error("PARTIAL RELEASE: {version} is live in {} but not in {}: publishing into packages/{failed} failed; \
-             complete it by running {resume}", live.join(", "), missing.join(", "))]
-    PartialRelease {
-        /// The version released.
-        version: String,
-        /// Repositories where it is live.
-        live: Vec<String>,
-        /// Repositories where it is not.
-        missing: Vec<String>,
-        /// The repository that failed.
-        failed: String,
-        /// The command that completes the release.
-        resume: String,
-        /// Why it failed (the commit protocol left that repository as it was).
-        #[source]
-        source: Box<PublishError>,
-    },
+    #[error(transparent)]
+    PartialRelease(Box<PartialRelease>),
     /// Publishing into a repository failed (the commit protocol leaves it as it was).
     #[error("publishing into packages/{repository} failed")]
     Publish {
@@ -208,4 +193,24 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A release live in some repositories and not in others, and how to complete it.
+#[derive(Debug, thiserror::Error)]
+#[error("PARTIAL RELEASE: {version} is live in {} but not in {}: publishing into packages/{failed} failed; \
+         complete it by running {resume}", live.join(", "), missing.join(", "))]
+pub struct PartialRelease {
+    /// The version released.
+    pub version: String,
+    /// Repositories where it is live.
+    pub live: Vec<String>,
+    /// Repositories where it is not.
+    pub missing: Vec<String>,
+    /// The repository that failed.
+    pub failed: String,
+    /// The command that completes the release.
+    pub resume: String,
+    /// Why it failed (the commit protocol left that repository as it was).
+    #[source]
+    pub source: Box<PublishError>,
 }

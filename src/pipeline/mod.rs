@@ -57,7 +57,7 @@ pub use config::{
     RepoKindName, SigningConfig, StoreConfig,
 };
 pub use drivers::{Backend, DriverBuild, DriversJob, DriversReport};
-pub use error::PipelineError;
+pub use error::{PartialRelease, PipelineError};
 pub use gate::{Gate, GatePassed};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, Packaged};

@@ -9,6 +9,7 @@ use falco_artifacts_publish::{
 };
 use object_store::ObjectStoreExt as _;
 
+use super::error::PartialRelease;
 use super::report::{arch_dir, RunReport};
 use super::{GatePassed, Packaged, PipelineError};
 
@@ -165,7 +166,7 @@ impl Pipeline {
                     source: Box::new(source),
                 };
             }
-            PipelineError::PartialRelease {
+            PipelineError::PartialRelease(Box::new(PartialRelease {
                 version: release.version.to_string(),
                 live: live.iter().map(|r| format!("packages/{r}")).collect(),
                 missing: [deb_repo, rpm_repo, bin_repo]
@@ -178,7 +179,7 @@ impl Pipeline {
                     "the same release run again (same version, packages and repository)".to_owned()
                 }),
                 source: Box::new(source),
-            }
+            }))
         };
         let apt = self
             .apt
