@@ -99,8 +99,13 @@ fn a_failing_or_missing_gate_publishes_nothing() {
     assert!(!ok, "{text}");
     assert!(text.contains("the tests were not run"), "{text}");
 
+    let sha = "abc1234def5678901234567890abcdef01234567";
     let evidence = site.path("evidence.json");
-    std::fs::write(&evidence, r#"{"passed": false, "commit": "abc1234"}"#).unwrap();
+    std::fs::write(
+        &evidence,
+        format!(r#"{{"passed": false, "commit": "{sha}"}}"#),
+    )
+    .unwrap();
     let evidence = evidence.display().to_string();
     let (ok, text) = site.run(&[
         "--tag",
@@ -109,9 +114,97 @@ fn a_failing_or_missing_gate_publishes_nothing() {
         &manifest,
         "--evidence",
         &evidence,
+        "--commit",
+        &sha[..7],
     ]);
     assert!(!ok, "{text}");
     assert!(text.contains("the tests failed"), "{text}");
+    // Evidence that passed, but for no commit or another one, lets nothing through either.
+    for (content, commit) in [
+        (r#"{"passed": true}"#.to_owned(), sha),
+        (r#"{"passed": true, "commit": ""}"#.to_owned(), sha),
+        (
+            format!(r#"{{"passed": true, "commit": "{}"}}"#, &sha[..7]),
+            sha,
+        ),
+        (
+            format!(r#"{{"passed": true, "commit": "{sha}"}}"#),
+            "fff0000",
+        ),
+        (format!(r#"{{"passed": true, "commit": "{sha}"}}"#), "abc"),
+    ] {
+        std::fs::write(site.path("evidence.json"), &content).unwrap();
+        let (ok, text) = site.run(&[
+            "--tag",
+            "0.45.0",
+            "--manifest",
+            &manifest,
+            "--evidence",
+            &evidence,
+            "--commit",
+            commit,
+        ]);
+        assert!(!ok, "{content} / {commit}: {text}");
+        assert!(text.contains("does not vouch"), "{text}");
+    }
+    assert!(site.files().is_empty(), "{:?}", site.files());
+}
+
+#[test]
+fn the_gate_command_sees_no_secret_of_the_release() {
+    let site = Site::new();
+    let manifest = sample();
+    let secrets = [
+        ("AWS_SECRET_ACCESS_KEY", "sentinel-aws-secret-9d1e"),
+        ("FALCO_SIGNING_PASSPHRASE", "sentinel-passphrase-42c7"),
+        ("REGISTRY_PASSWORD", "sentinel-registry-password-77aa"),
+    ];
+    let mut env: Vec<(&str, &str)> = secrets.to_vec();
+    env.push(("SOURCE_DATE_EPOCH", "1700000000"));
+    env.push(("FALCO_TEST_PASSED_ON", "asked-for"));
+    let (url, key, work) = (
+        site.url(),
+        site.path("key.asc").display().to_string(),
+        site.path("work").display().to_string(),
+    );
+    // The gate prints its environment, then fails so that nothing is published.
+    let out = common::run_with(
+        &[
+            "run",
+            "--repo",
+            &url,
+            "--key-file",
+            &key,
+            "--work-dir",
+            &work,
+            "--tag",
+            "0.45.0",
+            "--manifest",
+            &manifest,
+            "--pass-env",
+            "FALCO_TEST_PASSED_ON",
+            "--gate-command",
+            "sh -c env;false",
+        ],
+        &env,
+    );
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success() && text.contains("the tests failed"),
+        "{text}"
+    );
+    let log = std::fs::read_to_string(site.path("work/gate.log")).unwrap();
+    assert!(
+        log.contains("PATH=") && log.contains("SOURCE_DATE_EPOCH=1700000000"),
+        "{log}"
+    );
+    assert!(log.contains("FALCO_TEST_PASSED_ON=asked-for"), "{log}");
+    for (name, value) in secrets {
+        assert!(
+            !log.contains(name) && !log.contains(value),
+            "the gate saw {name}: {log}"
+        );
+    }
     assert!(site.files().is_empty(), "{:?}", site.files());
 }
 

@@ -87,6 +87,9 @@ enum Cmd {
         /// Builds at a time (default: every core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Refuse plain-`http://` kernelurls (header packages are code the build runs).
+        #[arg(long)]
+        require_https: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -177,6 +180,10 @@ struct RepoArgs {
     /// An environment variable holding the armored secret key.
     #[arg(long, value_name = "VAR")]
     key_env: Option<String>,
+    /// Let the programs the run starts (the gate command, make, clang, driverkit) see this
+    /// variable too; every variable not passed (secrets included) is withheld. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pass_env: Vec<String>,
 }
 
 impl RepoArgs {
@@ -193,6 +200,7 @@ impl RepoArgs {
             config.signing.key_file = self.key_file.clone();
             config.signing.key_env = self.key_env.clone();
         }
+        config.pass_env.extend(self.pass_env.iter().cloned());
         Ok(config)
     }
 }
@@ -274,6 +282,8 @@ fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         .or_else(|| config.manifest.clone())
         .ok_or("no manifest: give --manifest or manifest: in the configuration")?;
     let (key, pipeline) = pipeline_of(&config)?;
+    // Publishing is idempotent: the same command completes a release that stopped half-way.
+    let pipeline = pipeline.with_resume_command(this_command());
     let source_date = SourceDate::from_env()?;
     let job = ReleaseJob {
         release,
@@ -286,6 +296,7 @@ fn run_run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         source_date,
         gate,
         commit,
+        env: config.child_env()?,
         work_dir: work_dir
             .or_else(|| config.work_dir.clone())
             .unwrap_or_else(|| PathBuf::from("build/release")),
@@ -487,9 +498,15 @@ fn main() -> ExitCode {
             build_driverkit,
             work_dir,
             workers,
+            require_https,
             json,
         } => {
-            let defaults = repo.config().map(|c| c.drivers).unwrap_or_default();
+            let config = repo.config().unwrap_or_default();
+            let env = match config.child_env() {
+                Ok(env) => env,
+                Err(e) => return report_error(&e),
+            };
+            let defaults = config.drivers;
             let backend = match (build_local, build_driverkit) {
                 (Some(source), _) => Some(Backend::Local(source)),
                 (None, true) => Some(Backend::Driverkit(DriverkitMode::Docker)),
@@ -502,6 +519,8 @@ fn main() -> ExitCode {
                     .unwrap_or_else(|| PathBuf::from("build/drivers")),
                 workers: workers.or(defaults.workers),
                 timeout: None,
+                env,
+                require_https: require_https || defaults.require_https,
             });
             match configs.or(defaults.configs) {
                 Some(configs) => run_drivers(
@@ -528,14 +547,34 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = e.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
-            ExitCode::FAILURE
-        }
+        Err(e) => report_error(e.as_ref()),
     }
+}
+
+/// This process's command line, quoted for a POSIX shell.
+fn this_command() -> String {
+    std::env::args()
+        .map(|arg| {
+            let plain = !arg.is_empty()
+                && arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_./:=+-@,%".contains(&b));
+            if plain {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn report_error(e: &dyn std::error::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    ExitCode::FAILURE
 }

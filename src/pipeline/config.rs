@@ -14,6 +14,7 @@
 //!   # key_file: /run/secrets/falco.asc    # or in this file
 //! gate:
 //!   command: [make, test]                 # or: evidence: test-results.json
+//! pass_env: [CCACHE_DIR]                  # more variables the gate and builds may see
 //! store:                                  # S3-compatible endpoints only
 //!   endpoint: https://s3.example.com
 //!   region: us-east-1
@@ -29,6 +30,7 @@
 //!   driver_source: libs/driver            # local kbuild/clang builds
 //!   work_dir: build/drivers
 //!   workers: 2
+//!   require_https: true                   # refuse plain-http kernelurls
 //! images:                                 # optional
 //!   name: falcosecurity/falco
 //!   registry: registry.example.com
@@ -41,7 +43,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use falco_artifacts_core::{Arch, ChannelConfig, PgpSigner, RepoKind, Retention};
+use falco_artifacts_core::{Arch, ChannelConfig, ChildEnv, PgpSigner, RepoKind, Retention};
 use serde::Deserialize;
 
 use super::{Gate, PipelineError};
@@ -71,6 +73,12 @@ pub struct PipelineConfig {
     /// The test gate.
     #[serde(default)]
     pub gate: GateConfig,
+    /// Variables of this environment that the programs the run starts (the gate command,
+    /// make, clang, driverkit) may see besides `PATH`, `HOME`, `LANG`, `TMPDIR`,
+    /// `SOURCE_DATE_EPOCH` (see [`falco_artifacts_core::BASE_VARIABLES`]); every other
+    /// variable, secrets included, is withheld from them.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
     /// Per-channel overrides.
     #[serde(default)]
     pub channels: ChannelsConfig,
@@ -136,6 +144,9 @@ pub struct DriversConfig {
     /// Builds at a time.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Refuse `http://` kernelurls (headers are downloaded code that the build runs).
+    #[serde(default)]
+    pub require_https: bool,
 }
 
 /// Where the signing key comes from; the key itself is never in the file.
@@ -198,6 +209,17 @@ pub enum RepoKindName {
     Bin,
 }
 
+impl RepoKindName {
+    /// The key as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoKindName::Deb => "deb",
+            RepoKindName::Rpm => "rpm",
+            RepoKindName::Bin => "bin",
+        }
+    }
+}
+
 impl From<RepoKindName> for RepoKind {
     fn from(kind: RepoKindName) -> RepoKind {
         match kind {
@@ -247,6 +269,14 @@ impl PipelineConfig {
                 path: path.to_owned(),
                 source,
             })?;
+        config.check_stable_retention().map_err(|e| match e {
+            PipelineError::StableRetention { field, keep, .. } => PipelineError::StableRetention {
+                file: Some(path.to_owned()),
+                field,
+                keep,
+            },
+            other => other,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for field in [
             &mut config.manifest,
@@ -278,9 +308,25 @@ impl PipelineConfig {
         Ok(config)
     }
 
+    /// Refuses a retention on the stable channel that would prune stable packages: stable
+    /// keeps every release (users pin versions, and a pruned stable package breaks them).
+    pub fn check_stable_retention(&self) -> Result<(), PipelineError> {
+        for (kind, keep) in &self.channels.stable.retention {
+            if let Keep::Last(n) = keep {
+                return Err(PipelineError::StableRetention {
+                    file: None,
+                    field: format!("channels.stable.retention.{}", kind.as_str()),
+                    keep: n.get(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `channel` with this file's overrides applied (by the channel's name: `stable`, `dev`).
     pub fn apply(&self, channel: ChannelConfig) -> Result<ChannelConfig, PipelineError> {
         use falco_artifacts_core::Channel;
+        self.check_stable_retention()?;
         let overrides = match channel.name().as_ref() {
             "stable" => &self.channels.stable,
             _ => &self.channels.development,
@@ -295,6 +341,13 @@ impl PipelineConfig {
         builder
             .build()
             .map_err(|e| PipelineError::Invalid(format!("channel override: {e}")))
+    }
+
+    /// The environment of the programs a run starts: the base allow-list plus `pass_env`.
+    pub fn child_env(&self) -> Result<ChildEnv, PipelineError> {
+        ChildEnv::default()
+            .with_pass_envs(&self.pass_env)
+            .map_err(|e| PipelineError::Invalid(format!("pass_env: {e}")))
     }
 
     /// The gate this file describes, if any.
@@ -404,6 +457,46 @@ mod tests {
             err.contains("release.yaml") && err.contains("line 3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_stable_retention_that_prunes_is_refused_with_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("release.yaml");
+        std::fs::write(
+            &path,
+            "channels:\n  stable:\n    retention: { deb: all, rpm: 5 }\n  development:\n    retention: { rpm: 5 }\n",
+        )
+        .unwrap();
+        let err = PipelineConfig::load(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(&err, PipelineError::StableRetention { field, keep: 5, .. } if field == "channels.stable.retention.rpm"),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("release.yaml") && text.contains("stable keeps every release"),
+            "{text}"
+        );
+        // `all` on stable and numbers on development are fine.
+        std::fs::write(
+            &path,
+            "channels:\n  stable:\n    retention: { deb: all }\n  development:\n    retention: { rpm: 5 }\n",
+        )
+        .unwrap();
+        let config = PipelineConfig::load(&path).unwrap();
+        assert!(config.apply(ChannelConfig::stable()).is_ok());
+        // A configuration built in code is checked when applied.
+        let mut config = PipelineConfig::default();
+        config
+            .channels
+            .stable
+            .retention
+            .insert(RepoKindName::Bin, Keep::Last(NonZeroUsize::new(3).unwrap()));
+        assert!(matches!(
+            config.apply(ChannelConfig::development()),
+            Err(PipelineError::StableRetention { .. })
+        ));
     }
 
     #[test]

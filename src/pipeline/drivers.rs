@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
+use falco_artifacts_core::ChildEnv;
+
 use falco_artifacts_driver_grid::build::{
     DriverBuilder, DriverSource, DriverkitBuilder, DriverkitMode, Fetcher, GridJob, GridRunner,
     LocalBuilder,
@@ -45,6 +47,10 @@ pub struct DriverBuild {
     pub workers: Option<usize>,
     /// The time one build may take (default 30 minutes).
     pub timeout: Option<Duration>,
+    /// The environment of make, clang, llc and driverkit: cleared, then this allow-list.
+    pub env: ChildEnv,
+    /// Refuse plain-`http://` kernelurls.
+    pub require_https: bool,
 }
 
 /// A build backend.
@@ -194,7 +200,7 @@ fn run_grid(
     let jobs = GridJob::from_plan(plan, configs).map_err(|e| failed("the build jobs", e))?;
     let backend: Box<dyn DriverBuilder> = match &build.backend {
         Backend::Local(source) => Box::new(LocalBuilder::new(
-            Fetcher::new(build.work_dir.join("downloads")),
+            Fetcher::new(build.work_dir.join("downloads")).with_require_https(build.require_https),
             build.work_dir.join("kernels"),
             DriverSource::new(source),
         )),
@@ -205,6 +211,7 @@ fn run_grid(
         build.work_dir.join("output"),
         build.work_dir.join("work"),
     );
+    runner = runner.with_env(build.env.clone());
     if let Some(workers) = build.workers {
         runner = runner.with_workers(workers);
     }

@@ -43,15 +43,26 @@ pub enum PipelineError {
         #[source]
         source: serde_json::Error,
     },
-    /// The evidence is about another commit.
-    #[error("{path}: the evidence is for commit {found}, the release is commit {expected}", path = path.display())]
+    /// The evidence does not vouch for the commit released.
+    #[error("{path}: the evidence does not vouch for the release's commit {expected:?}: {reason} (evidence commit {found:?})", path = path.display())]
     EvidenceCommit {
         /// The file.
         path: PathBuf,
-        /// The release's commit.
+        /// The release's commit (`--commit`, or the git HEAD).
         expected: String,
-        /// The evidence's commit.
+        /// The evidence's commit (empty when it names none).
         found: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Evidence was given, but no commit to check it against (no `--commit`, no git HEAD).
+    #[error("{path}: give --commit (the released commit) to check the evidence against; the current directory has no git HEAD", path = path.display())]
+    NoReleaseCommit {
+        /// The evidence file.
+        path: PathBuf,
+        /// Why git gave no HEAD.
+        #[source]
+        source: falco_artifacts_core::GitVersionError,
     },
     /// The configuration file does not parse.
     #[error("{path}: invalid configuration", path = path.display())]
@@ -61,6 +72,16 @@ pub enum PipelineError {
         /// With line, column and the field.
         #[source]
         source: serde_yaml::Error,
+    },
+    /// The configuration sets a retention on the stable channel that would prune it.
+    #[error("{}{field}: keep {keep} would delete stable releases; stable keeps every release (users pin versions), so its retention can only be `all`", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    StableRetention {
+        /// The configuration file, when read from one.
+        file: Option<PathBuf>,
+        /// `channels.stable.retention.<deb|rpm|bin>`.
+        field: String,
+        /// The number of versions it asked to keep.
+        keep: usize,
     },
     /// A setting is contradictory or missing.
     #[error("{0}")]
@@ -106,6 +127,19 @@ pub enum PipelineError {
         #[source]
         source: Box<object_store::Error>,
     },
+    /// A repository refused the release while staging, before anything was written
+    /// anywhere.
+    #[error("packages/{repository} refuses this release; nothing was published in any repository")]
+    Preflight {
+        /// `deb`, `rpm-dev`, …
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<PublishError>,
+    },
+    /// A repository failed after others were already live: the release is only partly out.
+    #[error(transparent)]
+    PartialRelease(Box<PartialRelease>),
     /// Publishing into a repository failed (the commit protocol leaves it as it was).
     #[error("publishing into packages/{repository} failed")]
     Publish {
@@ -159,4 +193,24 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A release live in some repositories and not in others, and how to complete it.
+#[derive(Debug, thiserror::Error)]
+#[error("PARTIAL RELEASE: {version} is live in {} but not in {}: publishing into packages/{failed} failed; \
+         complete it by running {resume}", live.join(", "), missing.join(", "))]
+pub struct PartialRelease {
+    /// The version released.
+    pub version: String,
+    /// Repositories where it is live.
+    pub live: Vec<String>,
+    /// Repositories where it is not.
+    pub missing: Vec<String>,
+    /// The repository that failed.
+    pub failed: String,
+    /// The command that completes the release.
+    pub resume: String,
+    /// Why it failed (the commit protocol left that repository as it was).
+    #[source]
+    pub source: Box<PublishError>,
 }

@@ -27,6 +27,7 @@
 //!     gate: Some(Gate::command(&["make".into(), "test".into()])?),
 //!     images: None,
 //!     commit: None,
+//!     env: Default::default(),
 //!     work_dir: "build/release".into(),
 //!     signer,
 //! };
@@ -49,14 +50,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use falco_artifacts_core::package::SourceDate;
-use falco_artifacts_core::{Arch, Release, Signer};
+use falco_artifacts_core::{Arch, ChildEnv, Release, Signer};
 
 pub use config::{
     AllKeyword, ChannelOverride, ChannelsConfig, DriversConfig, GateConfig, Keep, PipelineConfig,
     RepoKindName, SigningConfig, StoreConfig,
 };
 pub use drivers::{Backend, DriverBuild, DriversJob, DriversReport};
-pub use error::PipelineError;
+pub use error::{PartialRelease, PipelineError};
 pub use gate::{Gate, GatePassed};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, Packaged};
@@ -77,8 +78,13 @@ pub struct ReleaseJob {
     pub source_date: SourceDate,
     /// The test gate; `None` refuses to publish.
     pub gate: Option<Gate>,
-    /// The commit released, checked against an evidence file's.
+    /// The commit released (a full SHA or a prefix of at least 7 hex digits), checked
+    /// against an evidence file's; `None` checks it against the git HEAD of the current
+    /// directory.
     pub commit: Option<String>,
+    /// The environment the gate command (and any other program the run starts) gets:
+    /// cleared, then this allow-list.
+    pub env: ChildEnv,
     /// Where packages are built.
     pub work_dir: PathBuf,
     /// Build and push container images after publishing, when set.
@@ -96,6 +102,7 @@ impl std::fmt::Debug for ReleaseJob {
             .field("manifest", &self.manifest)
             .field("arches", &self.arches)
             .field("gate", &self.gate)
+            .field("env", &self.env)
             .field("work_dir", &self.work_dir)
             .finish_non_exhaustive()
     }
@@ -121,7 +128,11 @@ pub async fn run_release_with_progress(
     })?;
     let gate = job.gate.as_ref().ok_or(PipelineError::GateNotRun)?;
     progress("gate: running the tests");
-    let passed = gate.check(&job.work_dir.join("gate.log"), job.commit.as_deref())?;
+    let passed = gate.check(
+        &job.work_dir.join("gate.log"),
+        job.commit.as_deref(),
+        &job.env,
+    )?;
     progress("loading the manifests");
     let specs = load_specs(&job.release, &job.manifest, &job.arches, job.source_date)?;
     progress("probing the repository");

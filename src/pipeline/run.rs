@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use falco_artifacts_core::{Channel, PublishedFile, Publisher, Release, RepoKind, Signer};
 use falco_artifacts_publish::{
-    AptRepository, BinRepository, RepoStore, StoreOptions, VerifyOptions, YumRepository,
+    AptRepository, BinRepository, PublishError, RepoStore, StoreOptions, VerifyOptions,
+    YumRepository,
 };
 use object_store::ObjectStoreExt as _;
 
+use super::error::PartialRelease;
 use super::report::{arch_dir, RunReport};
 use super::{GatePassed, Packaged, PipelineError};
 
@@ -18,6 +20,7 @@ pub struct Pipeline {
     apt: AptRepository,
     yum: YumRepository,
     bin: BinRepository,
+    resume: Option<String>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -76,6 +79,7 @@ impl Pipeline {
             apt,
             yum,
             bin,
+            resume: None,
         })
     }
 
@@ -100,7 +104,22 @@ impl Pipeline {
         }
     }
 
+    /// What a caller runs to complete a release that stopped half-way (shown in
+    /// [`PipelineError::PartialRelease`]); the `release` binary gives its own command line.
+    pub fn with_resume_command(mut self, command: impl Into<String>) -> Self {
+        self.resume = Some(command.into());
+        self
+    }
+
     /// Publishes `packaged` into `release`'s channel and verifies what it touched.
+    ///
+    /// Every repository (APT, YUM, bin) first stages its files (reads and checks every
+    /// package, reads its live index, refuses different bytes under an immutable name) before
+    /// any of them is written: a problem found there publishes nothing. A failure while
+    /// committing a later repository, once an earlier one is live, is a
+    /// [`PipelineError::PartialRelease`] naming what is live, what is not, and the command
+    /// that completes it (publishing is idempotent: a re-run keeps what is live and does the
+    /// rest).
     pub async fn publish(
         &self,
         release: &Release,
@@ -111,44 +130,80 @@ impl Pipeline {
         let mut report = RunReport {
             version: release.version.to_string(),
             channel: channel.name().to_string(),
-            gate: gate.checked.clone(),
+            gate: gate.checked().to_owned(),
             files: Vec::new(),
             verified: Vec::new(),
             images: None,
         };
         let deb_repo = channel.repository(RepoKind::Deb);
+        let rpm_repo = channel.repository(RepoKind::Rpm);
+        let bin_repo = channel.repository(RepoKind::Bin);
+        let preflight = |repository: &str| {
+            let repository = repository.to_owned();
+            move |source| PipelineError::Preflight {
+                repository,
+                source: Box::new(source),
+            }
+        };
+        self.apt
+            .plan(channel, &packaged.debs)
+            .await
+            .map_err(preflight(deb_repo))?;
+        self.yum
+            .plan(channel, &packaged.rpms)
+            .await
+            .map_err(preflight(rpm_repo))?;
+        self.bin
+            .plan(channel, &packaged.tarballs)
+            .await
+            .map_err(preflight(bin_repo))?;
+
+        let mut live: Vec<String> = Vec::new();
+        let partial = |live: &[String], repository: &str, source: PublishError| {
+            if live.is_empty() {
+                return PipelineError::Publish {
+                    repository: repository.to_owned(),
+                    source: Box::new(source),
+                };
+            }
+            PipelineError::PartialRelease(Box::new(PartialRelease {
+                version: release.version.to_string(),
+                live: live.iter().map(|r| format!("packages/{r}")).collect(),
+                missing: [deb_repo, rpm_repo, bin_repo]
+                    .iter()
+                    .filter(|r| !live.iter().any(|l| l == *r))
+                    .map(|r| format!("packages/{r}"))
+                    .collect(),
+                failed: repository.to_owned(),
+                resume: self.resume.clone().unwrap_or_else(|| {
+                    "the same release run again (same version, packages and repository)".to_owned()
+                }),
+                source: Box::new(source),
+            }))
+        };
         let apt = self
             .apt
             .publish_files(channel, &packaged.debs)
             .await
-            .map_err(|source| PipelineError::Publish {
-                repository: deb_repo.to_owned(),
-                source: Box::new(source),
-            })?;
+            .map_err(|e| partial(&live, deb_repo, e))?;
+        live.push(deb_repo.to_owned());
         report.add(&self.url, &apt, |f: &PublishedFile| {
             format!("packages/{}/stable/{}", f.repository, f.file_name)
         });
-        let rpm_repo = channel.repository(RepoKind::Rpm);
         let yum = self
             .yum
             .publish_files(channel, &packaged.rpms)
             .await
-            .map_err(|source| PipelineError::Publish {
-                repository: rpm_repo.to_owned(),
-                source: Box::new(source),
-            })?;
+            .map_err(|e| partial(&live, rpm_repo, e))?;
+        live.push(rpm_repo.to_owned());
         report.add(&self.url, &yum, |f: &PublishedFile| {
             format!("packages/{}/{}", f.repository, f.file_name)
         });
-        let bin_repo = channel.repository(RepoKind::Bin);
         let bin = self
             .bin
             .publish_files(channel, &packaged.tarballs)
             .await
-            .map_err(|source| PipelineError::Publish {
-                repository: bin_repo.to_owned(),
-                source: Box::new(source),
-            })?;
+            .map_err(|e| partial(&live, bin_repo, e))?;
         report.add(&self.url, &bin, |f: &PublishedFile| {
             format!("packages/{}/{}/{}", f.repository, arch_dir(f), f.file_name)
         });

@@ -128,6 +128,13 @@ pub enum ProblemKind {
         /// The oldest supported `major.minor`.
         minimum: (u32, u32),
     },
+    /// A `#sha256=` fragment of `kernelurls` or the `kernelsha256` list is wrong.
+    #[error("the header package digests are wrong")]
+    KernelDigest {
+        /// Which and why.
+        #[source]
+        source: crate::KernelDigestError,
+    },
     /// Another config already produces the same output.
     #[error("output {output:?} is also produced by {}", first.display())]
     DuplicateOutput {
@@ -157,6 +164,7 @@ impl ProblemKind {
             ProblemKind::KernelReleaseVersion { .. } => "kernel-release",
             ProblemKind::BelowMinimum { .. } => "kernel-minimum",
             ProblemKind::DuplicateOutput { .. } => "duplicate-output",
+            ProblemKind::KernelDigest { .. } => "kernel-digest",
         }
     }
 }

@@ -108,6 +108,8 @@ pub fn check_tree(root: &Path) -> Result<Report, LoadError> {
 /// - the target is known to driverkit;
 /// - `kernelconfigdata` is present where driverkit needs it, and valid base64 wherever present;
 /// - no module below kernel 2.6 (x86_64) / 3.16 (aarch64), no probe below 4.14 / 4.17;
+/// - the digests `kernelurls` pins (`#sha256=` fragments, the `kernelsha256` list) are
+///   SHA-256s, one per URL;
 /// - no two configs produce the same output.
 ///
 /// Unknown keys become warnings.
@@ -154,7 +156,12 @@ pub fn validate(tree: ConfigTree) -> Report {
 
     let mut valid = Vec::with_capacity(checked.len());
     for ((config, found), duplicate) in checked.into_iter().zip(duplicated) {
-        for key in config.config.extra.keys() {
+        for key in config
+            .config
+            .extra
+            .keys()
+            .filter(|k| *k != crate::KERNEL_SHA256_KEY)
+        {
             warnings.push(Warning {
                 path: config.path.clone(),
                 line: config.config.line_of(key),
@@ -286,6 +293,16 @@ fn check(loaded: &LoadedConfig) -> Vec<Problem> {
                 );
             }
         }
+    }
+
+    if let Err(source) = config.kernel_downloads() {
+        let key = match source {
+            crate::KernelDigestError::Count { .. } | crate::KernelDigestError::NotAList => {
+                crate::KERNEL_SHA256_KEY
+            }
+            _ => "kernelurls",
+        };
+        report(config.line_of(key), ProblemKind::KernelDigest { source });
     }
 
     if !requested.is_empty() {

@@ -71,6 +71,21 @@ fn git(repo: &Path, args: &[&str]) -> Result<String, GitVersionError> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+/// The full SHA of `HEAD` in the repository at `repo` (what a test evidence file must name).
+pub fn head_commit(repo: &Path) -> Result<String, GitVersionError> {
+    let args = ["rev-parse", "--verify", "HEAD"];
+    let sha = git(repo, &args)?;
+    if sha.len() < 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(GitVersionError::UnexpectedOutput {
+            repo: repo.to_owned(),
+            args: args.join(" "),
+            output: sha,
+            expected: "a full commit SHA",
+        });
+    }
+    Ok(sha)
+}
+
 /// The version of `HEAD` in the repository at `repo`, as Falco computes it:
 ///
 /// - when `HEAD` carries a semver tag, that tag minus a leading `v` (the highest if several);

@@ -26,6 +26,7 @@
 mod arch;
 mod artifact;
 mod channel;
+mod child_env;
 #[cfg(feature = "compress")]
 pub mod compress;
 mod digest;
@@ -46,11 +47,12 @@ pub use channel::{
     Accepts, Channel, ChannelBuilder, ChannelConfig, ChannelName, InvalidName, Overwrite, RepoKind,
     Retention,
 };
+pub use child_env::{ChildEnv, InvalidVariableName, BASE_VARIABLES};
 pub use digest::{
     DigestSet, DigestingReader, DigestingWriter, Digests, InvalidDigest, Sha256Digest,
 };
 pub use error::{BoxError, Error};
-pub use git::{version_from_git, GitVersionError};
+pub use git::{head_commit, version_from_git, GitVersionError};
 pub use memory::InMemoryPublisher;
 pub use publisher::{PublishReport, PublishedFile, Publisher};
 pub use release::{Release, ReleaseEvent, ReleaseEventError, ReleasePolicy};

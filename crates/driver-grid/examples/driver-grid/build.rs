@@ -6,6 +6,7 @@
 //!                   [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>]
 //!                   [--timeout <seconds>] [--target <t>]... [--kernel-release <glob>]
 //!                   [--driver-version <v>]... [--json] [--quiet]
+//!                   [--pass-env <NAME>]... [--require-https]
 //!                   [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]
 //! ```
 //!
@@ -107,7 +108,7 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     let usage = "usage: driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit] \
                  [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>] [--timeout <seconds>] \
                  [--target <t>]... [--kernel-release <glob>] [--driver-version <v>]... [--json] [--quiet] \
-                 [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]";
+                 [--pass-env <NAME>]... [--require-https] [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]";
     let mut positional = Vec::new();
     let (mut source, mut backend, mut output, mut work, mut cache) = (
         None,
@@ -119,6 +120,11 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     let (mut workers, mut timeout, mut json, mut quiet) = (None, 1800u64, false, false);
     let (mut repo_url, mut base_url, mut s3_endpoint) = (None, String::new(), None);
     let mut filter = PlanFilter::default();
+    // make, clang and driverkit see only the allow-list and the variables named here.
+    let (mut env, mut require_https) = (
+        falco_artifacts_driver_grid::core::ChildEnv::default(),
+        false,
+    );
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
@@ -139,6 +145,8 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             "--repo" => repo_url = Some(value(&arg)?),
             "--base-url" => base_url = value(&arg)?,
             "--s3-endpoint" => s3_endpoint = Some(value(&arg)?),
+            "--pass-env" => env = env.with_pass_env(&value(&arg)?)?,
+            "--require-https" => require_https = true,
             "--json" => json = true,
             "--quiet" => quiet = true,
             flag if flag.starts_with("--") => {
@@ -163,7 +171,8 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         "local" => {
             let source =
                 source.ok_or_else(|| format!("--driver-source <dir> is needed\n{usage}"))?;
-            let fetcher = Fetcher::new(cache.unwrap_or_else(|| work.join("downloads")));
+            let fetcher = Fetcher::new(cache.unwrap_or_else(|| work.join("downloads")))
+                .with_require_https(require_https);
             local = LocalBuilder::new(fetcher, work.join("kernels"), DriverSource::new(source));
             &local
         }
@@ -176,6 +185,7 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     let bars = Bars::new(jobs.len(), quiet || json);
     let mut runner = GridRunner::new(builder, &output, &work)
         .with_timeout(Duration::from_secs(timeout))
+        .with_env(env)
         .with_progress(&bars);
     if let Some(workers) = workers {
         runner = runner.with_workers(workers);

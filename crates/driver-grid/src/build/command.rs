@@ -1,5 +1,8 @@
 //! Running one build step (make, clang, driverkit) with its output in the build's log, a
 //! deadline and cancellation; a step that overruns is killed with its whole process group.
+//! Every program a build starts goes through [`BuildContext::run`], so this is also where its
+//! environment is cut down to the allow-list ([`ChildEnv`]): header packages are downloaded
+//! code, and the secrets of the release run are none of their business.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -9,6 +12,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use falco_artifacts_core::ChildEnv;
 
 use super::BuildError;
 
@@ -43,6 +48,7 @@ pub struct BuildContext<'a> {
     pub(crate) timeout: Duration,
     pub(crate) cancel: CancelToken,
     pub(crate) on_step: &'a (dyn Fn(&str) + Sync),
+    pub(crate) env: ChildEnv,
 }
 
 impl std::fmt::Debug for BuildContext<'_> {
@@ -73,7 +79,14 @@ impl<'a> BuildContext<'a> {
             timeout,
             cancel,
             on_step,
+            env: ChildEnv::default(),
         })
+    }
+
+    /// The environment the programs of this build get (default: [`ChildEnv::default`]).
+    pub fn with_env(mut self, env: ChildEnv) -> Self {
+        self.env = env;
+        self
     }
 
     /// The log file of this build.
@@ -106,12 +119,15 @@ impl<'a> BuildContext<'a> {
         Ok(())
     }
 
-    /// Runs `command` in its own process group with stdout and stderr appended to the log.
-    /// When the deadline passes or the run is cancelled, the whole group (make and every
-    /// compiler it started) is killed.
+    /// Runs `command` in its own process group with stdout and stderr appended to the log,
+    /// with a cleared environment plus this build's [`ChildEnv`] (variables set on `command`
+    /// by its caller are kept). When the deadline passes or the run is cancelled, the whole
+    /// group (make and every compiler it started) is killed.
     pub fn run(&mut self, step: &'static str, mut command: Command) -> Result<(), BuildError> {
         self.check(step)?;
+        // Logged before the environment is applied: values passed by name stay out of logs.
         let _ = writeln!(self.log, "$ {command:?}");
+        self.env.apply(&mut command);
         let _ = self.log.flush();
         let out = self
             .log

@@ -44,6 +44,15 @@ pub struct DriverkitBuilder {
     extra_args: Vec<String>,
 }
 
+/// The variables driverkit reads to find the Docker engine or the cluster.
+const TOOL_VARIABLES: &[&str] = &[
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
+    "KUBECONFIG",
+];
+
 /// What to install when driverkit is missing.
 const INSTALL: &str =
     "driverkit from https://github.com/falcosecurity/driverkit/releases, with Docker or a Kubernetes cluster to run it";
@@ -120,6 +129,13 @@ impl DriverkitBuilder {
             outputs.push((output.kind, file));
         }
         command.args(&self.extra_args);
+        // What driverkit needs to reach its engine or cluster; set here explicitly so that the
+        // cleared environment of BuildContext::run keeps them.
+        for name in TOOL_VARIABLES {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
         (command, outputs)
     }
 }

@@ -59,6 +59,15 @@ pub enum FetchError {
         /// The URL.
         url: String,
     },
+    /// A plain-`http://` URL while the fetcher requires https
+    /// ([`Fetcher::with_require_https`]).
+    #[error(
+        "{url}: plain http refused (--require-https); header packages are code the build runs"
+    )]
+    PlainHttp {
+        /// The URL.
+        url: String,
+    },
     /// The cache could not be read or written.
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -108,6 +117,7 @@ pub struct Fetcher {
     attempts: u32,
     backoff: Duration,
     expected: HashMap<String, Sha256Digest>,
+    require_https: bool,
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     // Files checked or downloaded by this fetcher: a grid asks for the same URL once per
     // build, and hashing a cached package each time would serialise the builds.
@@ -130,6 +140,7 @@ impl Fetcher {
             attempts: 3,
             backoff: Duration::from_millis(500),
             expected: HashMap::new(),
+            require_https: false,
             locks: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
         }
@@ -148,6 +159,13 @@ impl Fetcher {
         self
     }
 
+    /// Refuses every URL that is not `https://` (no request is made): for users who do not
+    /// want code the build runs to come over an unauthenticated connection.
+    pub fn with_require_https(mut self, require: bool) -> Self {
+        self.require_https = require;
+        self
+    }
+
     /// The cache directory.
     pub fn cache(&self) -> &Path {
         &self.cache
@@ -155,6 +173,27 @@ impl Fetcher {
 
     /// The cached file of `url`, downloading it when it is missing or damaged.
     pub fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
+        self.fetch_expecting(url, None)
+    }
+
+    /// [`Fetcher::fetch`] for a file whose SHA-256 must be `sha256` (a digest the config
+    /// pins; [`Fetcher::with_checksum`] is checked as well). A cached file is checked against
+    /// it too, not only against the digest the cache recorded: a tampered cache entry is
+    /// downloaded again.
+    pub fn fetch_expecting(
+        &self,
+        url: &str,
+        sha256: Option<Sha256Digest>,
+    ) -> Result<Fetched, FetchError> {
+        if self.require_https && !url.starts_with("https://") {
+            return Err(FetchError::PlainHttp {
+                url: url.to_owned(),
+            });
+        }
+        let expected: Vec<Sha256Digest> = sha256
+            .into_iter()
+            .chain(self.expected.get(url).copied())
+            .collect();
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(locks.entry(url.to_owned()).or_default())
@@ -166,13 +205,15 @@ impl Fetcher {
             .unwrap_or_else(PoisonError::into_inner)
             .get(url)
             .cloned();
-        if let Some(known) = known.filter(|k| k.path.is_file()) {
+        if let Some(known) =
+            known.filter(|k| k.path.is_file() && expected.iter().all(|e| *e == k.sha256))
+        {
             return Ok(Fetched {
                 cached: true,
                 ..known
             });
         }
-        let fetched = self.fetch_uncached(url)?;
+        let fetched = self.fetch_uncached(url, &expected)?;
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -181,7 +222,7 @@ impl Fetcher {
     }
 
     /// [`Fetcher::fetch`] without the memory of this fetcher's earlier answers.
-    fn fetch_uncached(&self, url: &str) -> Result<Fetched, FetchError> {
+    fn fetch_uncached(&self, url: &str, expected: &[Sha256Digest]) -> Result<Fetched, FetchError> {
         if cfg!(not(feature = "https")) && url.starts_with("https://") {
             return Err(FetchError::HttpsDisabled {
                 url: url.to_owned(),
@@ -192,7 +233,7 @@ impl Fetcher {
             .join(Sha256Digest::of_bytes(url.as_bytes()).to_hex());
         let path = dir.join(file_name(url));
         let digest_file = dir.join("sha256");
-        if let Some(hit) = self.cached(url, &path, &digest_file) {
+        if let Some(hit) = cached(&path, &digest_file, expected) {
             return Ok(hit);
         }
         fs::create_dir_all(&dir).map_err(io_err("create the cache directory", &dir))?;
@@ -203,14 +244,12 @@ impl Fetcher {
             .tempfile_in(&dir)
             .map_err(io_err("create a temporary file in", &dir))?;
         let (sha256, size) = self.download(url, part.path())?;
-        if let Some(expected) = self.expected.get(url) {
-            if *expected != sha256 {
-                return Err(FetchError::Checksum {
-                    url: url.to_owned(),
-                    expected: *expected,
-                    actual: sha256,
-                });
-            }
+        if let Some(expected) = expected.iter().find(|e| **e != sha256) {
+            return Err(FetchError::Checksum {
+                url: url.to_owned(),
+                expected: *expected,
+                actual: sha256,
+            });
         }
         part.persist(&path).map_err(|e| FetchError::Io {
             action: "move into the cache",
@@ -223,19 +262,6 @@ impl Fetcher {
             size,
             sha256,
             cached: false,
-        })
-    }
-
-    /// The cached file when its recorded digest matches its content (and the expected one).
-    fn cached(&self, url: &str, path: &Path, digest_file: &Path) -> Option<Fetched> {
-        let recorded: Sha256Digest = fs::read_to_string(digest_file).ok()?.trim().parse().ok()?;
-        let (actual, size) = Sha256Digest::of_reader(fs::File::open(path).ok()?).ok()?;
-        let expected_ok = self.expected.get(url).is_none_or(|e| *e == actual);
-        (actual == recorded && expected_ok).then(|| Fetched {
-            path: path.to_owned(),
-            size,
-            sha256: actual,
-            cached: true,
         })
     }
 
@@ -312,6 +338,20 @@ impl Fetcher {
         }
         Ok((digests.sha256, digests.size))
     }
+}
+
+/// The cached file when its content still has the digest recorded beside it and every
+/// expected digest.
+fn cached(path: &Path, digest_file: &Path, expected: &[Sha256Digest]) -> Option<Fetched> {
+    let recorded: Sha256Digest = fs::read_to_string(digest_file).ok()?.trim().parse().ok()?;
+    let (actual, size) = Sha256Digest::of_reader(fs::File::open(path).ok()?).ok()?;
+    let expected_ok = expected.iter().all(|e| *e == actual);
+    (actual == recorded && expected_ok).then(|| Fetched {
+        path: path.to_owned(),
+        size,
+        sha256: actual,
+        cached: true,
+    })
 }
 
 enum Retry {

@@ -135,11 +135,15 @@ impl LocalBuilder {
         }
         ctx.step("download");
         let mut packages = Vec::new();
-        for url in &config.kernel_urls {
+        let downloads = config
+            .kernel_downloads()
+            .map_err(BuildError::KernelDigest)?;
+        for download in &downloads {
+            let url = &download.url;
             ctx.check("download")?;
             let fetched = self
                 .fetcher
-                .fetch(url)
+                .fetch_expecting(url, download.sha256)
                 .map_err(|source| BuildError::Download {
                     url: url.clone(),
                     source,

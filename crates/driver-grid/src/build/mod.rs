@@ -68,6 +68,9 @@ pub enum BuildError {
         #[source]
         source: FetchError,
     },
+    /// The digests the config pins for its header packages are wrong.
+    #[error("the config's header package digests are wrong")]
+    KernelDigest(#[source] crate::KernelDigestError),
     /// The header packages could not be unpacked into a kernel build directory.
     #[error("cannot prepare the kernel headers")]
     Unpack(#[source] Box<UnpackError>),

@@ -124,6 +124,7 @@ pub struct GridRunner<'a> {
     timeout: Duration,
     cancel: CancelToken,
     progress: Option<&'a dyn Progress>,
+    env: falco_artifacts_core::ChildEnv,
 }
 
 impl std::fmt::Debug for GridRunner<'_> {
@@ -157,7 +158,15 @@ impl<'a> GridRunner<'a> {
             timeout: Duration::from_secs(30 * 60),
             cancel: CancelToken::new(),
             progress: None,
+            env: falco_artifacts_core::ChildEnv::default(),
         }
+    }
+
+    /// The environment every program of every build gets: cleared, then this allow-list
+    /// (default [`falco_artifacts_core::BASE_VARIABLES`]).
+    pub fn with_env(mut self, env: falco_artifacts_core::ChildEnv) -> Self {
+        self.env = env;
+        self
     }
 
     /// At most `workers` builds at a time (at least one).
@@ -326,7 +335,8 @@ impl<'a> GridRunner<'a> {
                 progress.step(index, job, step);
             }
         };
-        let mut ctx = BuildContext::new(log, self.timeout, self.cancel.clone(), &on_step)?;
+        let mut ctx = BuildContext::new(log, self.timeout, self.cancel.clone(), &on_step)?
+            .with_env(self.env.clone());
         if work.exists() {
             fs::remove_dir_all(work).map_err(BuildError::io("remove", work))?;
         }

@@ -13,6 +13,7 @@ use falco_artifacts_driver_grid::build::{
     BuildError, BuildRecord, BuildStatus, CancelToken, DriverSource, FetchError, Fetcher, GridJob,
     GridReport, GridRunner, LocalBuilder, Progress, UnpackError,
 };
+use falco_artifacts_driver_grid::core::Sha256Digest;
 use falco_artifacts_driver_grid::publish::RepoStore;
 use falco_artifacts_driver_grid::{check_tree, DriverRepository, Plan, PlanFilter};
 use falco_artifacts_testkit::{require_tool, HttpServer};
@@ -189,8 +190,13 @@ impl Progress for CancelAt {
     }
 }
 
+/// A secret of this process that no build may see (the kind of variable the S3 store and the
+/// signer read).
+const SENTINEL: (&str, &str) = ("FALCO_TEST_AWS_SECRET_ACCESS_KEY", "sentinel-7f3a9c-secret");
+
 #[test]
 fn builds_real_drivers_against_debian_headers_and_reports_each_failure() {
+    std::env::set_var(SENTINEL.0, SENTINEL.1);
     for (name, package) in [
         ("make", "make"),
         ("gcc-12", "gcc-12"),
@@ -366,21 +372,54 @@ fn builds_real_drivers_against_debian_headers_and_reports_each_failure() {
     }
 
     // Second run: the built config is skipped, a new one builds from the cached downloads
-    // and kernel tree, and one that hangs is killed at the timeout while it completes.
-    write_config(&configs, release, "4", &good, false);
+    // and kernel tree (its URLs pinned with `#sha256=`), one that hangs is killed at the
+    // timeout while it completes, one whose Makefile prints its environment never sees the
+    // secret, and one pinning a wrong digest is refused before anything is unpacked.
+    let pinned: Vec<String> = headers
+        .debs
+        .iter()
+        .map(|d| {
+            let digest = Sha256Digest::of_bytes(&std::fs::read(headers.dir.join(d)).unwrap());
+            format!("{}#sha256={digest}", url(d))
+        })
+        .collect();
+    let mut wrong_pin = pinned.clone();
+    wrong_pin[2] = format!("{}#sha256={}", url(&headers.debs[2]), "00".repeat(32));
+    write_config(&configs, release, "4", &pinned, false);
     write_config(&configs, release, "hang", &good, false);
+    write_config(&configs, release, "env", &good, false);
+    write_config(&configs, release, "badpin", &wrong_pin, false);
     let runner = GridRunner::new(&builder, &output, work.path().join("work"))
         .with_workers(2)
         .with_timeout(Duration::from_secs(25));
     let started = Instant::now();
     let jobs2: Vec<GridJob> = jobs(&configs)
         .into_iter()
-        .filter(|j| ["1", "4", "hang"].contains(&j.build.kernel_version.as_str()))
+        .filter(|j| ["1", "4", "hang", "env", "badpin"].contains(&j.build.kernel_version.as_str()))
         .collect();
     let report = runner.run(&jobs2).unwrap();
     let elapsed = started.elapsed();
     println!("{}", report.to_text());
-    assert_eq!(report.counts(), (1, 1, 1), "{}", report.to_text());
+    assert_eq!(report.counts(), (2, 2, 1), "{}", report.to_text());
+    let env_log = std::fs::read_to_string(record(&report, "env").log.as_ref().unwrap()).unwrap();
+    assert!(
+        env_log.contains("environment of the build:") && env_log.contains("PATH="),
+        "{env_log}"
+    );
+    assert!(
+        !env_log.contains(SENTINEL.1) && !env_log.contains(SENTINEL.0),
+        "the build saw the secret: {env_log}"
+    );
+    match error(record(&report, "badpin")) {
+        BuildError::Download {
+            url,
+            source: FetchError::Checksum { expected, .. },
+        } => {
+            assert!(url.ends_with(&headers.debs[2]), "{url}");
+            assert_eq!(expected.to_hex(), "00".repeat(32));
+        }
+        other => panic!("wrong pin: {other:?}"),
+    }
     assert!(matches!(
         record(&report, "1").status,
         BuildStatus::Skipped { .. }

@@ -68,6 +68,61 @@ fn downloads_are_cached_by_url_and_checked() {
     assert!(started.elapsed() < Duration::from_millis(450));
 }
 
+#[test]
+fn a_pinned_digest_rechecks_the_cache_and_plain_http_can_be_refused() {
+    let mirror = tempfile::tempdir().unwrap();
+    let body = b"header package bytes ".repeat(500);
+    std::fs::write(mirror.path().join("linux-headers.deb"), &body).unwrap();
+    let server = HttpServer::serve(mirror.path()).unwrap();
+    let url = format!("{}/linux-headers.deb", server.url());
+    let pin = Sha256Digest::of_bytes(&body);
+    let cache = tempfile::tempdir().unwrap();
+    let first = Fetcher::new(cache.path())
+        .fetch_expecting(&url, Some(pin))
+        .unwrap();
+    assert!(!first.cached);
+
+    // Someone with write access to the cache replaces the package and the digest the cache
+    // recorded beside it: without a pin the cache cannot tell, with one it downloads again.
+    let evil = b"#!/bin/sh\necho owned\n";
+    std::fs::write(&first.path, evil).unwrap();
+    let recorded = first.path.parent().unwrap().join("sha256");
+    std::fs::write(&recorded, Sha256Digest::of_bytes(evil).to_hex()).unwrap();
+    let fooled = Fetcher::new(cache.path()).fetch(&url).unwrap();
+    assert!(fooled.cached && fooled.sha256 == Sha256Digest::of_bytes(evil));
+    let checked = Fetcher::new(cache.path())
+        .fetch_expecting(&url, Some(pin))
+        .unwrap();
+    assert!(!checked.cached, "the tampered entry was used");
+    assert_eq!(std::fs::read(&checked.path).unwrap(), body);
+    assert_eq!(checked.sha256, pin);
+
+    // The server itself serving other bytes than pinned: refused, nothing cached under it.
+    std::fs::write(mirror.path().join("linux-headers.deb"), b"changed upstream").unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let err = Fetcher::new(fresh.path())
+        .fetch_expecting(&url, Some(pin))
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Checksum { expected, .. } if expected == pin),
+        "{err}"
+    );
+    assert!(walk(fresh.path())
+        .iter()
+        .all(|p| !p.ends_with("linux-headers.deb")));
+
+    // --require-https: a plain-http URL is refused before any request.
+    let err = Fetcher::new(fresh.path())
+        .with_require_https(true)
+        .fetch(&url)
+        .unwrap_err();
+    assert!(
+        matches!(&err, FetchError::PlainHttp { url: u } if *u == url),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--require-https"), "{err}");
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

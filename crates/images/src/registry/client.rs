@@ -11,7 +11,7 @@ use ureq::http::{self, Method, Response};
 use crate::credentials::Credentials;
 use crate::error::ImageError;
 use crate::reference::RegistryAddr;
-use crate::registry::auth::parse_challenge;
+use crate::registry::auth::{is_registry_origin, parse_challenge, realm_refusal};
 
 /// How often a request is tried when the registry cannot be reached or answers 5xx/429.
 const DEFAULT_ATTEMPTS: u32 = 3;
@@ -91,6 +91,8 @@ impl RegistryClient {
             .http_status_as_error(false)
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_recv_response(Some(RESPONSE_TIMEOUT))
+            // A redirect is a URL the registry chose: it gets no credentials.
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never)
             .build()
             .into();
         Ok(RegistryClient {
@@ -216,6 +218,9 @@ impl Inner {
     ) -> Result<Response<ureq::Body>, ImageError> {
         let url = self.url(path_or_url);
         let request_name = format!("{method} {url}");
+        // A Location or Link the registry sent may point anywhere; only its own origin gets
+        // our credentials.
+        let own_origin = is_registry_origin(&self.base, &url);
         let mut attempt = 0;
         let mut fetched_token = false;
         loop {
@@ -226,7 +231,7 @@ impl Inner {
             for (name, value) in headers {
                 builder = builder.header(*name, *value);
             }
-            if let Some(auth) = self.authorization() {
+            if let Some(auth) = self.authorization().filter(|_| own_origin) {
                 builder = builder.header("Authorization", auth);
             }
             let replayable = body.replayable();
@@ -275,7 +280,12 @@ impl Inner {
                         .and_then(parse_challenge);
                     let detail = body_text(&mut response);
                     match challenge {
-                        Some(c) if c.scheme == "bearer" && !fetched_token && replayable => {
+                        Some(c)
+                            if c.scheme == "bearer"
+                                && !fetched_token
+                                && replayable
+                                && own_origin =>
+                        {
                             fetched_token = true;
                             attempt -= 1;
                             self.fetch_token(&c.params)?;
@@ -321,6 +331,11 @@ impl Inner {
             }
         }
         let request = format!("GET {url}");
+        if self.credentials.is_some() {
+            if let Some(problem) = realm_refusal(&url, &self.registry) {
+                return Err(self.protocol_error(request, problem));
+            }
+        }
         let mut builder = http::Request::builder()
             .method(Method::GET)
             .uri(url.as_str());

@@ -2,6 +2,8 @@
 
 mod api;
 mod auth;
+#[cfg(test)]
+mod auth_tests;
 pub(crate) mod client;
 pub(crate) mod media;
 

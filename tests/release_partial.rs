@@ -1,0 +1,178 @@
+//! Publishing across the three repositories: every one is staged before any is written, and a
+//! YUM failure after APT went live is reported as a partial release with the command that
+//! completes it, which a re-run then does.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use falco_artifacts::core::package::SourceDate;
+use falco_artifacts::core::{Arch, ChildEnv, ReleaseEvent, ReleasePolicy, Signer};
+use falco_artifacts::pipeline::{
+    load_specs, package_release, Gate, GatePassed, Packaged, Pipeline, PipelineError,
+};
+use falco_artifacts::publish::{FailMode, FailingStore, RepoStore};
+use object_store::local::LocalFileSystem;
+
+mod common;
+use common::write_test_key;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    repo: std::path::PathBuf,
+    failing: Arc<FailingStore>,
+    pipeline: Pipeline,
+}
+
+fn setup(signer: &Arc<dyn Signer>) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let local = Arc::new(LocalFileSystem::new_with_prefix(&repo).unwrap());
+    let failing = Arc::new(FailingStore::new(local));
+    let store = RepoStore::new(Arc::clone(&failing) as _, "").unwrap();
+    let pipeline = Pipeline::with_store(
+        &format!("file://{}", repo.display()),
+        store,
+        Arc::clone(signer),
+    )
+    .unwrap()
+    .with_resume_command("release run --tag 0.45.0 …");
+    Setup {
+        _dir: dir,
+        repo,
+        failing,
+        pipeline,
+    }
+}
+
+fn packaged(dir: &Path, signer: &dyn Signer) -> Packaged {
+    let release = ReleaseEvent::tag("0.45.0")
+        .resolve(&ReleasePolicy::default())
+        .unwrap();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample/falco.yaml");
+    let specs = load_specs(
+        &release,
+        &manifest,
+        &[Arch::X86_64],
+        SourceDate::from_secs(1_700_000_000),
+    )
+    .unwrap();
+    package_release(&specs, signer, dir).unwrap()
+}
+
+fn gate(dir: &Path) -> GatePassed {
+    Gate::command(&["true".into()])
+        .unwrap()
+        .check(&dir.join("gate.log"), None, &ChildEnv::default())
+        .unwrap()
+}
+
+#[test]
+fn a_yum_failure_after_apt_is_a_loud_partial_release_that_a_rerun_completes() {
+    let work = tempfile::tempdir().unwrap();
+    let (key, _) = write_test_key(work.path());
+    let signer: Arc<dyn Signer> =
+        Arc::new(key.with_signature_time(SourceDate::from_secs(1_700_000_000).system_time()));
+    let packaged = packaged(&work.path().join("build"), signer.as_ref());
+    let passed = gate(work.path());
+    let release = ReleaseEvent::tag("0.45.0")
+        .resolve(&ReleasePolicy::default())
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // A first repository, published whole, tells which request is YUM's first write: the
+    // first put under packages/rpm after the last put under packages/deb (APT's commit).
+    let probe = setup(&signer);
+    rt.block_on(probe.pipeline.publish(&release, &packaged, &passed))
+        .unwrap();
+    let log = probe.failing.log();
+    let is_put = |line: &str, under: &str| line.contains(" put") && line.contains(under);
+    let last_deb = log
+        .iter()
+        .rposition(|l| is_put(l, "packages/deb/"))
+        .unwrap();
+    let first_yum = log[last_deb..]
+        .iter()
+        .position(|l| is_put(l, "packages/rpm/"))
+        .map(|i| last_deb + i)
+        .unwrap_or_else(|| panic!("no YUM write in {log:#?}"));
+    let request: u64 = log[first_yum]
+        .trim_start_matches('#')
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The same publish on a fresh repository whose store dies when YUM starts committing.
+    let site = setup(&signer);
+    site.failing.set_mode(FailMode::From(request));
+    let err = rt
+        .block_on(site.pipeline.publish(&release, &packaged, &passed))
+        .unwrap_err();
+    let text = err.to_string();
+    match &err {
+        PipelineError::PartialRelease(partial) => {
+            assert_eq!(partial.live, ["packages/deb"]);
+            assert_eq!(partial.missing, ["packages/rpm", "packages/bin"]);
+            assert_eq!(partial.failed, "rpm");
+            assert_eq!(partial.resume, "release run --tag 0.45.0 …");
+        }
+        other => panic!("not a partial release: {other:?}"),
+    }
+    assert!(
+        text.starts_with("PARTIAL RELEASE") && text.contains("release run --tag 0.45.0"),
+        "{text}"
+    );
+    assert!(site
+        .repo
+        .join("packages/deb/dists/stable/InRelease")
+        .is_file());
+    assert!(!site.repo.join("packages/rpm/repodata/repomd.xml").exists());
+
+    // The command it names completes the release: APT is found unchanged, YUM and bin go live.
+    site.failing.set_mode(FailMode::Never);
+    let report = rt
+        .block_on(site.pipeline.publish(&release, &packaged, &passed))
+        .unwrap();
+    assert_eq!(
+        report.verified,
+        ["packages/deb", "packages/rpm", "packages/bin"]
+    );
+    assert!(site.repo.join("packages/rpm/repodata/repomd.xml").is_file());
+}
+
+#[test]
+fn a_repository_that_refuses_the_release_stops_it_before_any_is_written() {
+    let work = tempfile::tempdir().unwrap();
+    let (key, _) = write_test_key(work.path());
+    let signer: Arc<dyn Signer> = Arc::new(key);
+    let packaged = packaged(&work.path().join("build"), signer.as_ref());
+    let passed = gate(work.path());
+    let release = ReleaseEvent::tag("0.45.0")
+        .resolve(&ReleasePolicy::default())
+        .unwrap();
+    let site = setup(&signer);
+    // Stable files are immutable: other bytes already under the RPM's name make YUM refuse.
+    let name = packaged.rpms[0].file_name().to_owned();
+    std::fs::create_dir_all(site.repo.join("packages/rpm")).unwrap();
+    std::fs::write(site.repo.join("packages/rpm").join(&name), b"other bytes").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(site.pipeline.publish(&release, &packaged, &passed))
+        .unwrap_err();
+    assert!(
+        matches!(&err, PipelineError::Preflight { repository, .. } if repository == "rpm"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("nothing was published"), "{err}");
+    assert!(!site.repo.join("packages/deb").exists(), "APT was written");
+    assert!(!site.repo.join("packages/bin").exists(), "bin was written");
+}
