@@ -35,7 +35,7 @@ use crate::store::{Created, RepoStore};
 /// Where the lock's slots live, relative to the repository.
 pub(crate) const LOCK_PREFIX: &str = ".publish/lock";
 /// Where a taker writes the probe that tells it the store's time.
-const CLOCK_PREFIX: &str = ".publish/lock/clock";
+const CLOCK_PREFIX: &str = ".publish/lock/clock-";
 /// How many old slots stay behind the newest; older ones are deleted by the next holder.
 const KEEP_SLOTS: u64 = 8;
 
@@ -225,7 +225,7 @@ pub(crate) async fn state(store: &RepoStore) -> Result<Option<LockState>, Publis
 /// The store's time now, read from the `last_modified` of an object written for that.
 async fn store_now(store: &RepoStore) -> Result<DateTime<Utc>, PublishError> {
     let nonce: u64 = rand::thread_rng().gen();
-    let key = format!("{CLOCK_PREFIX}/{nonce:016x}");
+    let key = format!("{CLOCK_PREFIX}{nonce:016x}");
     store.create_volatile(&key, Vec::new().into()).await?;
     let meta = store.head(&key).await?;
     // Best effort: a probe left behind is an empty object the next probe does not read.

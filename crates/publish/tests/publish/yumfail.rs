@@ -319,5 +319,7 @@ async fn adding_one_rpm_costs_the_same_requests_at_any_repository_size() {
         costs.push((existing, failing.requests(), failing.log()));
     }
     assert_eq!(costs[0].1, costs[1].1, "{costs:#?}");
-    assert!(costs[0].1 <= 40, "{costs:#?}");
+    // The lock reads its slot back and lists once more after creating it, and every upload
+    // is checked again under the lock (another commit may have deleted it): 45 at most.
+    assert!(costs[0].1 <= 45, "{costs:#?}");
 }
