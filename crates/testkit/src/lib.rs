@@ -42,6 +42,7 @@ mod dnf;
 mod docker;
 mod error;
 mod gpg;
+pub mod hostile_tar;
 mod http;
 mod moto;
 mod port;

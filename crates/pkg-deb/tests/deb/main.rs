@@ -9,3 +9,4 @@ mod lintian;
 mod reproducible;
 mod roundtrip;
 mod support;
+mod tar_stream;
