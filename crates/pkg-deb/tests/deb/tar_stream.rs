@@ -8,7 +8,7 @@ use falco_artifacts_testkit::hostile_tar::{header, RawTar};
 
 use super::hostile::{ar, control_tar, gz};
 
-fn deb(data_tar: &[u8]) -> Vec<u8> {
+pub(super) fn deb(data_tar: &[u8]) -> Vec<u8> {
     ar(&[
         ("debian-binary", b"2.0\n"),
         ("control.tar.gz", &control_tar()),
