@@ -91,9 +91,19 @@ fn ensure_dir(dir: &Path, entry: &str) -> Result<(), RpmError> {
 /// written (they name the install root, not the host: nothing here follows them).
 /// Permission bits are applied without setuid/setgid; owners are not changed.
 pub fn extract(package: &Path, dest: &Path) -> Result<ExtractReport, RpmError> {
-    let origin = package.display().to_string();
-    let mut file =
-        io::BufReader::new(fs::File::open(package).map_err(|e| RpmError::io("open", package, e))?);
+    let file = fs::File::open(package).map_err(|e| RpmError::io("open", package, e))?;
+    extract_from(file, &package.display().to_string(), dest)
+}
+
+/// [`extract`] from a stream; `origin` names it in errors. A reader that fails (one that stops
+/// at a deadline, say) stops the extraction at once, with what it wrote inside `dest`.
+pub fn extract_from(
+    package: impl Read + 'static,
+    origin: &str,
+    dest: &Path,
+) -> Result<ExtractReport, RpmError> {
+    let origin = origin.to_owned();
+    let mut file = io::BufReader::new(package);
     // Check the headers' bounds first, then hand the same bytes and the rest of the file to
     // the rpm crate's streaming reader.
     let (_, raw) = parse_headers(&mut file, &origin)?;

@@ -75,6 +75,13 @@ impl<R: Read> DebReader<R> {
         Self::from_parts(reader, None)
     }
 
+    /// Reads a package of `len` bytes from a stream (a file behind a wrapper that can stop
+    /// it, say): as with [`DebReader::open`], a member declaring more than the package holds
+    /// is refused before it is read.
+    pub fn with_len(reader: R, len: u64) -> Result<Self, ReadError> {
+        Self::from_parts(reader, Some(len))
+    }
+
     fn from_parts(reader: R, len: Option<u64>) -> Result<Self, ReadError> {
         let mut ar = ArReader::new(reader, len)?;
         let first = ar.next_member()?;
