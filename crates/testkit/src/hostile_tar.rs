@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn record_lengths_count_themselves() {
-        assert_eq!(pax_records(&[("size", "0")]), b"10 size=0\n");
+        assert_eq!(pax_records(&[("size", "0")]), b"9 size=0\n");
         let long = "a".repeat(95);
         let record = pax_records(&[("path", &long)]);
         assert_eq!(

@@ -41,6 +41,7 @@ mod client;
 mod dnf;
 mod docker;
 mod error;
+pub mod fuzz;
 mod gpg;
 pub mod hostile_tar;
 mod http;
