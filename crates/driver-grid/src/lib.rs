@@ -91,6 +91,8 @@ mod kernel;
 mod load;
 mod parallel;
 mod parse;
+#[cfg(test)]
+mod parse_fuzz;
 mod plan;
 mod problem;
 #[cfg(feature = "publish")]
