@@ -189,7 +189,7 @@ pub fn extract_from(
     // into `dest` before included), one may not. Absolute targets count from `dest`.
     for (entry, relative) in links {
         let escapes = link_escapes_root(dest, &relative)
-            .map_err(|e| RpmError::io("resolve link", &dest.join(&relative), e))?;
+            .map_err(|e| RpmError::io("resolve link", dest.join(&relative), e))?;
         if escapes {
             let _ = fs::remove_file(dest.join(&relative));
             return Err(RpmError::UnsafePath {
