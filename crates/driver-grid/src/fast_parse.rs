@@ -8,7 +8,7 @@ use crate::parse::RawConfig;
 
 /// Reads `text` if it has the plain shape; `None` means "ask the YAML parser".
 pub(crate) fn read(text: &str) -> Option<RawConfig> {
-    if text.contains('\t') || text.starts_with('\u{feff}') {
+    if text.contains('\t') || text.starts_with('\u{feff}') || text.chars().any(not_yaml_printable) {
         return None;
     }
     let lines: Vec<&str> = text
@@ -122,6 +122,12 @@ pub(crate) fn read(text: &str) -> Option<RawConfig> {
     Some(raw)
 }
 
+/// A character YAML does not allow in a stream (NUL and the other controls, DEL, C1, the
+/// non-characters): the YAML parser refuses the config, so the fast reader must not accept it.
+fn not_yaml_printable(c: char) -> bool {
+    !matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
 fn is_blank_or_comment(line: &str) -> bool {
     let trimmed = line.trim_start_matches(' ');
     trimmed.is_empty() || trimmed.starts_with('#')
@@ -166,10 +172,24 @@ fn scalar(value: &str, numbers_ok: bool) -> Option<&str> {
         return None;
     }
     let numeric = first.is_ascii_digit() || first == '.' || first == '+';
-    if numeric && (!numbers_ok || value.len() >= 128) {
+    if numeric && (!numbers_ok || value.len() >= 128 || int_yaml_cannot_hold(value)) {
         return None;
     }
     Some(value)
+}
+
+/// An integer (decimal, `0x`, `0o`) that serde_yaml reads as a number it cannot hold (past
+/// 64 bits): it refuses the whole config, so the fast reader must not accept it as text.
+fn int_yaml_cannot_hold(value: &str) -> bool {
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    let (digits, radix) = match (digits.strip_prefix("0x"), digits.strip_prefix("0o")) {
+        (Some(hex), _) => (hex, 16),
+        (_, Some(octal)) => (octal, 8),
+        _ => (digits, 10),
+    };
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_digit(radix))
+        && u64::from_str_radix(digits, radix).is_err()
 }
 
 #[cfg(test)]

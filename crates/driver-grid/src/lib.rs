@@ -92,6 +92,8 @@ mod kernel_digest;
 mod load;
 mod parallel;
 mod parse;
+#[cfg(test)]
+mod parse_fuzz;
 mod plan;
 mod problem;
 #[cfg(feature = "publish")]

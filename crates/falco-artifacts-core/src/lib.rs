@@ -20,6 +20,7 @@
 //!
 //! - `compress`: the streaming, multi-threaded gzip/xz/zstd encoders the packagers share
 //!   ([`compress`]); off by default so users of the vocabulary alone build no codecs.
+//! - `tar-guard`: the bounded watch on tar streams every tar reader shares ([`tar_guard`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -38,6 +39,8 @@ mod pkgorder;
 mod publisher;
 mod release;
 mod sign;
+#[cfg(feature = "tar-guard")]
+pub mod tar_guard;
 mod version;
 pub mod web;
 

@@ -4,6 +4,7 @@
 use std::io::{self, BufRead, Read};
 
 pub(crate) use falco_artifacts_core::compress::Encoder;
+use falco_artifacts_core::compress::DECODER_MEMLIMIT;
 pub use falco_artifacts_core::compress::{Codec, Compression, UnknownCodec};
 
 /// How a member of a `.deb` read back is compressed, from its name's suffix.
@@ -38,38 +39,27 @@ impl MemberCompression {
     }
 }
 
-/// The most memory a decoder may take: enough for `xz -9e` (674 MiB needs 65 MiB to decode)
-/// and for zstd's default window limit, not for a hostile header asking for gigabytes.
-const DECODER_MEMLIMIT: u64 = 256 << 20;
-
-/// A streaming decoder for `compression`; `None` for bzip2, which is not decoded.
+/// A streaming decoder for `compression`, its memory bounded (core's shared decoders);
+/// `None` for bzip2, which is not decoded.
 pub(crate) fn decoder<'a, R: BufRead + 'a>(
     reader: R,
     compression: MemberCompression,
 ) -> io::Result<Option<Box<dyn Read + 'a>>> {
-    Ok(Some(match compression {
-        MemberCompression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
-        MemberCompression::Xz => {
-            let stream = liblzma::stream::Stream::new_stream_decoder(
-                DECODER_MEMLIMIT,
-                liblzma::stream::CONCATENATED,
-            )
-            .map_err(io::Error::other)?;
-            Box::new(liblzma::bufread::XzDecoder::new_stream(reader, stream))
-        }
+    let codec = match compression {
+        MemberCompression::Gzip => Codec::Gzip,
+        MemberCompression::Xz => Codec::Xz,
+        MemberCompression::Zstd => Codec::Zstd,
+        MemberCompression::None => Codec::None,
         MemberCompression::Lzma => {
             let stream = liblzma::stream::Stream::new_lzma_decoder(DECODER_MEMLIMIT)
                 .map_err(io::Error::other)?;
-            Box::new(liblzma::bufread::XzDecoder::new_stream(reader, stream))
+            return Ok(Some(Box::new(liblzma::bufread::XzDecoder::new_stream(
+                reader, stream,
+            ))));
         }
-        MemberCompression::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)?;
-            decoder.window_log_max(27)?;
-            Box::new(decoder)
-        }
-        MemberCompression::None => Box::new(reader),
         MemberCompression::Bzip2 => return Ok(None),
-    }))
+    };
+    falco_artifacts_core::compress::decoder(reader, codec).map(Some)
 }
 
 #[cfg(test)]

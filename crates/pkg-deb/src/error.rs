@@ -197,6 +197,18 @@ pub enum ReadError {
         #[source]
         source: io::Error,
     },
+    /// The tar stream has a shape the reader refuses: a pax size override that disagrees with
+    /// the header, a sparse file, a malformed pax record, too many entries or too much content.
+    #[error("{member}: refused tar stream{}", entry.as_ref().map(|e| format!(" after entry {e}")).unwrap_or_default())]
+    Refused {
+        /// The member.
+        member: String,
+        /// The last entry read before the refusal, when there is one.
+        entry: Option<String>,
+        /// What was refused.
+        #[source]
+        source: falco_artifacts_core::tar_guard::TarRefusal,
+    },
     /// The control archive has no `control` file.
     #[error("{member} has no control file")]
     NoControlFile {

@@ -6,6 +6,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use falco_artifacts_core::package::link_escapes_root;
+
 use crate::read::{guarded, parse_headers, FileKind};
 use crate::RpmError;
 
@@ -89,9 +91,19 @@ fn ensure_dir(dir: &Path, entry: &str) -> Result<(), RpmError> {
 /// written (they name the install root, not the host: nothing here follows them).
 /// Permission bits are applied without setuid/setgid; owners are not changed.
 pub fn extract(package: &Path, dest: &Path) -> Result<ExtractReport, RpmError> {
-    let origin = package.display().to_string();
-    let mut file =
-        io::BufReader::new(fs::File::open(package).map_err(|e| RpmError::io("open", package, e))?);
+    let file = fs::File::open(package).map_err(|e| RpmError::io("open", package, e))?;
+    extract_from(file, &package.display().to_string(), dest)
+}
+
+/// [`extract`] from a stream; `origin` names it in errors. A reader that fails (one that stops
+/// at a deadline, say) stops the extraction at once, with what it wrote inside `dest`.
+pub fn extract_from(
+    package: impl Read + 'static,
+    origin: &str,
+    dest: &Path,
+) -> Result<ExtractReport, RpmError> {
+    let origin = origin.to_owned();
+    let mut file = io::BufReader::new(package);
     // Check the headers' bounds first, then hand the same bytes and the rest of the file to
     // the rpm crate's streaming reader.
     let (_, raw) = parse_headers(&mut file, &origin)?;
@@ -104,6 +116,7 @@ pub fn extract(package: &Path, dest: &Path) -> Result<ExtractReport, RpmError> {
     })?;
     let mut report = ExtractReport::default();
     let mut dirs = Vec::new();
+    let mut links = Vec::new();
     let mut last = String::new();
     loop {
         let next = guarded(&origin, || {
@@ -150,6 +163,7 @@ pub fn extract(package: &Path, dest: &Path) -> Result<ExtractReport, RpmError> {
                     });
                 }
                 symlink(&link, &target).map_err(|e| RpmError::io("create link", &target, e))?;
+                links.push((entry, relative));
                 report.symlinks += 1;
             }
             _ => {
@@ -169,6 +183,19 @@ pub fn extract(package: &Path, dest: &Path) -> Result<ExtractReport, RpmError> {
                     .map_err(|e| RpmError::io("set attributes of", &target, e))?;
                 report.files += 1;
             }
+        }
+    }
+    // Each link stayed inside alone; followed through the others (those of packages unpacked
+    // into `dest` before included), one may not. Absolute targets count from `dest`.
+    for (entry, relative) in links {
+        let escapes = link_escapes_root(dest, &relative)
+            .map_err(|e| RpmError::io("resolve link", dest.join(&relative), e))?;
+        if escapes {
+            let _ = fs::remove_file(dest.join(&relative));
+            return Err(RpmError::UnsafePath {
+                path: entry,
+                why: "its symbolic link resolves outside the extraction directory through other links",
+            });
         }
     }
     // Modes last, deepest first, so a read-only directory does not block its own contents.

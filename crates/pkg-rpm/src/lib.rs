@@ -102,7 +102,7 @@ pub use falco_artifacts_core as core;
 
 pub use compression::Compression;
 pub use error::RpmError;
-pub use extract::{extract, ExtractReport};
+pub use extract::{extract, extract_from, ExtractReport};
 pub use package::RpmPackage;
 pub use read::{split_evr, Changelog, Comparison, FileInfo, FileKind, Relation, RpmInfo};
 pub use sign::resign_file;

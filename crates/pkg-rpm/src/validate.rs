@@ -15,6 +15,9 @@ const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 const MAX_ENTRIES: u32 = 0xffff;
 /// rpm refuses a larger data store than this (`HEADER_DATA_MAX`, 256 MiB).
 const MAX_DATA: u32 = 0x0fff_ffff;
+/// `HEADERIMAGE`, `HEADERSIGNATURES`, `HEADERIMMUTABLE`: the tags whose data is a region
+/// trailer.
+const REGION_TAGS: [u32; 3] = [61, 62, 63];
 
 /// The lead and headers, checked, and where the main header sits.
 #[derive(Debug)]
@@ -97,9 +100,29 @@ fn read_header(r: &mut impl Read, out: &mut Vec<u8>) -> Result<u32, Problem> {
     )?;
     let index = base + 16;
     let store = &out[index + index_len..];
+    // rpm refuses entries whose data overlap (`hdrblobVerifyInfo`: "previous data must not
+    // overlap"), so together they span at most the store: every byte scanned is charged to
+    // that budget, which keeps the check linear in the header's size whatever the entry
+    // counts say (65,535 entries rescanning one 256 MiB store would be 10^12 steps).
+    let mut budget = store.len() as u64;
+    let overlap = |at: usize| {
+        corrupt(
+            at + 8,
+            "header entries overlap or span more than the data store",
+        )
+    };
+    let charge = |budget: &mut u64, at: usize, span: u64| {
+        *budget = budget.checked_sub(span).ok_or(overlap(at))?;
+        Ok::<(), Problem>(())
+    };
     for i in 0..entries as usize {
         let at = index + i * 16;
-        let (kind, offset, count) = (be32(out, at + 4), be32(out, at + 8), be32(out, at + 12));
+        let (tag, kind, offset, count) = (
+            be32(out, at),
+            be32(out, at + 4),
+            be32(out, at + 8),
+            be32(out, at + 12),
+        );
         let offset = offset as usize;
         // The rpm crate slices the store at every entry's offset, NULL entries included, and
         // reads the offset as signed: anything past the store is refused here.
@@ -115,23 +138,44 @@ fn read_header(r: &mut impl Read, out: &mut Vec<u8>) -> Result<u32, Problem> {
             6 | 8 | 9 => None,
             _ => return Err(corrupt(at + 4, "a header entry has an unknown type")),
         };
+        // A region tag's data is the trailer at the region's end, inside the span of the
+        // entries it covers: checked for bounds, not charged.
+        let region = REGION_TAGS.contains(&tag);
         match fixed {
             Some(size) => {
-                if offset as u64 + u64::from(count) * size > store.len() as u64 {
+                let span = u64::from(count) * size;
+                if offset as u64 + span > store.len() as u64 {
                     return Err(corrupt(at + 12, "a header entry runs past the data store"));
+                }
+                if !region {
+                    charge(&mut budget, at, span)?;
                 }
             }
             None => {
                 if kind == 6 && count != 1 {
                     return Err(corrupt(at + 12, "a string entry does not hold one string"));
                 }
+                // Each string takes at least its NUL: more strings than budget cannot fit.
+                if u64::from(count) > budget {
+                    return Err(overlap(at));
+                }
                 let mut rest = &store[offset..];
+                let mut span = 0u64;
                 for _ in 0..count {
-                    let nul = rest
-                        .iter()
-                        .position(|&b| b == 0)
-                        .ok_or(corrupt(at, "a string entry is not NUL-terminated"))?;
+                    let limit = usize::try_from(budget - span).unwrap_or(usize::MAX);
+                    let window = &rest[..rest.len().min(limit)];
+                    let nul = window.iter().position(|&b| b == 0).ok_or_else(|| {
+                        if window.len() < rest.len() {
+                            overlap(at)
+                        } else {
+                            corrupt(at, "a string entry is not NUL-terminated")
+                        }
+                    })?;
+                    span += nul as u64 + 1;
                     rest = &rest[nul + 1..];
+                }
+                if !region {
+                    charge(&mut budget, at, span)?;
                 }
             }
         }

@@ -153,6 +153,16 @@ pub enum ReadError {
         /// The limit.
         limit: u64,
     },
+    /// The tar stream has a shape the reader refuses (a pax size override that disagrees with
+    /// its header, a sparse file, a malformed pax record, too much content).
+    #[error("{archive}: refused tar stream")]
+    Refused {
+        /// The archive.
+        archive: String,
+        /// What was refused.
+        #[source]
+        source: falco_artifacts_core::tar_guard::TarRefusal,
+    },
     /// Two entries for the same path.
     #[error("{archive}: entry {path} appears twice")]
     Duplicate {

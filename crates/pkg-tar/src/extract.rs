@@ -6,7 +6,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::ReadError;
-use crate::reader::{decompressed, io_err, kind_of, EntryKind};
+use falco_artifacts_core::package::link_escapes_root;
+use falco_artifacts_core::tar_guard::TarLimits;
+
+use crate::reader::{guarded, io_err, kind_of, EntryKind};
 
 /// Limits and choices of an extraction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +123,10 @@ fn prepare_parents(
 ///
 /// Refused with an error, before anything is written for that entry: absolute paths, `..`
 /// components, symlinks pointing outside `dest` (and absolute ones unless allowed), entries
-/// written through a symlink, hard links, devices and FIFOs, a path that appears twice, and
-/// anything over the size or count limits. Files are created new (never opened through an
+/// written through a symlink, hard links, devices and FIFOs, a path that appears twice,
+/// anything over the size or count limits, and what core's tar guard refuses (pax size
+/// overrides, sparse files, oversized metadata). At the end every link is followed through
+/// the links now in `dest`; one that leads out is removed and refused. Files are created new (never opened through an
 /// existing path); modes are applied without the set-id bits.
 ///
 /// ```no_run
@@ -139,8 +144,14 @@ pub fn extract<R: Read>(
     dest: &Path,
     options: &ExtractOptions,
 ) -> Result<ExtractReport, ReadError> {
-    let mut tar = tar::Archive::new(decompressed(reader, archive)?);
+    let limits = TarLimits {
+        max_entries: options.max_entries,
+        max_content: options.max_total_size,
+        ..TarLimits::default()
+    };
+    let mut tar = tar::Archive::new(guarded(reader, archive, limits)?);
     let mut report = ExtractReport::default();
+    let mut links = Vec::new();
     let mut count = 0u64;
     let mut seen = std::collections::HashSet::new();
     for entry in tar.entries().map_err(io_err(archive))? {
@@ -210,6 +221,7 @@ pub fn extract<R: Read>(
                     });
                 }
                 std::os::unix::fs::symlink(&link, &target).map_err(extract_err)?;
+                links.push((shown, link, parts.join("/")));
                 report.symlinks += 1;
             }
             EntryKind::File => {
@@ -261,6 +273,24 @@ pub fn extract<R: Read>(
                     kind,
                 })
             }
+        }
+    }
+    // Each link stayed inside alone; followed through the others (those already in `dest`
+    // included), one may not: `a -> .` makes `b -> a/..` escape.
+    for (shown, link, relative) in links {
+        let escapes =
+            link_escapes_root(dest, Path::new(&relative)).map_err(|source| ReadError::Extract {
+                path: shown.clone(),
+                dest: dest.join(&relative),
+                source,
+            })?;
+        if escapes {
+            let _ = fs::remove_file(dest.join(&relative));
+            return Err(ReadError::SymlinkEscape {
+                archive: archive.to_owned(),
+                path: shown,
+                target: link,
+            });
         }
     }
     Ok(report)

@@ -4,6 +4,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
+use falco_artifacts_core::compress::{decoder, sniff, Codec};
+use falco_artifacts_core::tar_guard::{TarGuard, TarLimits, TarRefusal};
+
 use crate::error::ReadError;
 
 /// What a tar entry is.
@@ -45,30 +48,18 @@ pub struct TarEntry {
     pub mtime: u64,
 }
 
-/// Opens `reader` as a tar stream, decompressing gzip, xz or zstd when the magic bytes say so.
-pub(crate) fn decompressed<'a, R: Read + 'a>(
+/// Opens `reader` as a tar stream, decompressing gzip, xz or zstd when the magic bytes say so
+/// (with core's memory-bounded decoders), and puts core's [`TarGuard`] below the tar parser.
+pub(crate) fn guarded<'a, R: Read + 'a>(
     reader: R,
     archive: &str,
-) -> Result<Box<dyn Read + 'a>, ReadError> {
+    limits: TarLimits,
+) -> Result<TarGuard<Box<dyn Read + 'a>>, ReadError> {
     let mut buffered = BufReader::with_capacity(1 << 16, reader);
-    let head = buffered.fill_buf().map_err(|source| ReadError::Io {
-        archive: archive.to_owned(),
-        source,
-    })?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(buffered))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| ReadError::Io {
-                archive: archive.to_owned(),
-                source,
-            })?,
-        )
-    } else {
-        Box::new(buffered)
-    })
+    let head = buffered.fill_buf().map_err(io_err(archive))?;
+    let codec = sniff(head).unwrap_or(Codec::None);
+    let decoded = decoder(buffered, codec).map_err(io_err(archive))?;
+    Ok(TarGuard::new(decoded, limits))
 }
 
 pub(crate) fn kind_of(entry: &tar::Entry<'_, impl Read>) -> EntryKind {
@@ -90,17 +81,38 @@ pub(crate) fn kind_of(entry: &tar::Entry<'_, impl Read>) -> EntryKind {
     }
 }
 
+/// An I/O, decoding or tar error of `archive`; a refusal of the guard becomes the matching
+/// [`ReadError`] (too many entries, too large, refused).
 pub(crate) fn io_err(archive: &str) -> impl Fn(io::Error) -> ReadError + '_ {
-    move |source| ReadError::Io {
-        archive: archive.to_owned(),
-        source,
+    move |source| match TarRefusal::find(&source) {
+        Some(TarRefusal::TooManyEntries { limit }) => ReadError::TooManyEntries {
+            archive: archive.to_owned(),
+            limit: *limit,
+        },
+        Some(TarRefusal::MetadataTooLarge {
+            kind, size, limit, ..
+        }) => ReadError::TooLarge {
+            archive: archive.to_owned(),
+            what: format!("a tar metadata entry of type {kind:?}"),
+            size: *size,
+            limit: *limit,
+        },
+        Some(refusal) => ReadError::Refused {
+            archive: archive.to_owned(),
+            source: refusal.clone(),
+        },
+        None => ReadError::Io {
+            archive: archive.to_owned(),
+            source,
+        },
     }
 }
 
 /// Lists the entries of a tarball from a stream (any compression we write); `archive` names it
-/// in errors.
+/// in errors. The stream is read within core's default [`TarLimits`] (a million entries, 64
+/// GiB of content, 64 KiB per metadata entry; no pax size overrides, no sparse files).
 pub fn list_entries<R: Read>(reader: R, archive: &str) -> Result<Vec<TarEntry>, ReadError> {
-    let mut tar = tar::Archive::new(decompressed(reader, archive)?);
+    let mut tar = tar::Archive::new(guarded(reader, archive, TarLimits::default())?);
     let mut out = Vec::new();
     for entry in tar.entries().map_err(io_err(archive))? {
         let entry = entry.map_err(io_err(archive))?;

@@ -13,7 +13,7 @@ use falco_artifacts_core::{Arch, Sha256Digest};
 use super::bpf::{clang_command, kernel_arch, llc_command};
 use super::command::find_tool;
 use super::copy::copy_tree;
-use super::unpack::{repair, unpack_package, KernelTree};
+use super::unpack::{repair, unpack_package_until, write_kernel_config, KernelTree};
 use super::{BuildContext, BuildError, DriverBuilder, Fetcher, GridJob};
 use crate::kernel::DriverKind;
 
@@ -200,13 +200,18 @@ impl LocalBuilder {
         let unpacked = (|| {
             for package in &packages {
                 ctx.check("unpack")?;
-                let format = unpack_package(&package.path, &root).map_err(BuildError::unpack)?;
+                let (cancel, deadline) = (&ctx.cancel, Some(ctx.deadline));
+                let format =
+                    unpack_package_until(&package.path, &root, cancel, deadline).map_err(|e| {
+                        ctx.check("unpack")
+                            .err()
+                            .unwrap_or_else(|| BuildError::unpack(e))
+                    })?;
                 ctx.note(&format!("unpacked {} ({format:?})", package.path.display()));
             }
             let tree = repair(&root, release).map_err(BuildError::unpack)?;
             if let Some(data) = &kernel_config {
-                let path = tree.build_dir.join(".config");
-                fs::write(&path, data).map_err(BuildError::io("write", &path))?;
+                let path = write_kernel_config(&tree, data).map_err(BuildError::unpack)?;
                 ctx.note(&format!("wrote kernelconfigdata to {}", path.display()));
             }
             Ok(tree)

@@ -24,7 +24,10 @@ pub use fetch::{FetchError, Fetched, Fetcher};
 pub use kbuild::{DriverSource, LocalBuilder};
 pub use report::{BuildRecord, BuildStatus, GridReport};
 pub use runner::{GridJob, GridRunner, JobsError, Progress};
-pub use unpack::{package_format, repair, unpack_package, KernelTree, PackageFormat, UnpackError};
+pub use unpack::{
+    package_format, repair, unpack_package, unpack_package_until, write_kernel_config, KernelTree,
+    PackageFormat, UnpackError,
+};
 
 use crate::kernel::DriverKind;
 

@@ -10,9 +10,13 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
 
+use falco_artifacts_core::package::first_escaping_link;
 use falco_artifacts_pkg_deb::{AbsoluteSymlinks, DebReader, ExtractOptions, ReadError};
 use falco_artifacts_pkg_rpm::RpmError;
+
+use super::command::CancelToken;
 
 /// What a header package is, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,21 @@ pub enum UnpackError {
         /// Its target.
         target: String,
     },
+    /// A link leads out of the root when followed through the links of every package
+    /// unpacked there (each package's links stay inside alone).
+    #[error("{} -> {} resolves outside the kernel root through the links of the header packages", link.display(), target.display())]
+    LinkEscape {
+        /// The link, relative to the root.
+        link: PathBuf,
+        /// Its target.
+        target: PathBuf,
+    },
+    /// Unpacking was stopped (the build's deadline passed or the run was cancelled).
+    #[error("unpacking {} was stopped", path.display())]
+    Stopped {
+        /// The package being unpacked.
+        path: PathBuf,
+    },
     /// A file of the tree could not be read or written.
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -117,30 +136,127 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// links of a `.deb` are rebased inside `root` on the way, those of an `.rpm` by
 /// [`repair`].
 pub fn unpack_package(package: &Path, root: &Path) -> Result<PackageFormat, UnpackError> {
+    unpack_package_until(package, root, &CancelToken::new(), None)
+}
+
+/// [`unpack_package`] that stops, with [`UnpackError::Stopped`], once `cancel` is cancelled
+/// or `deadline` has passed: both are checked before every read of the package, so a build's
+/// deadline and cancellation cover the unpacking as they cover the build's commands.
+pub fn unpack_package_until(
+    package: &Path,
+    root: &Path,
+    cancel: &CancelToken,
+    deadline: Option<Instant>,
+) -> Result<PackageFormat, UnpackError> {
     let format = package_format(package)?;
+    let file = fs::File::open(package).map_err(io_err("open", package))?;
+    let len = file.metadata().map_err(io_err("inspect", package))?.len();
+    let stop = Stop {
+        cancel: cancel.clone(),
+        deadline,
+    };
+    let stoppable = Stoppable {
+        inner: file,
+        stop: stop.clone(),
+    };
+    let reader = io::BufReader::with_capacity(64 * 1024, stoppable);
+    let stopped = || UnpackError::Stopped {
+        path: package.to_owned(),
+    };
     match format {
         PackageFormat::Deb => {
-            let deb_err = |source| UnpackError::Deb {
-                path: package.to_owned(),
-                source: Box::new(source),
-            };
             let options = ExtractOptions {
                 absolute_symlinks: AbsoluteSymlinks::Rebase,
                 max_bytes: None,
             };
-            DebReader::open(package)
-                .and_then(|reader| reader.extract(root, &options))
-                .map_err(deb_err)?;
+            let result =
+                DebReader::with_len(reader, len).and_then(|reader| reader.extract(root, &options));
+            if let Err(source) = result {
+                return Err(if stop.now() {
+                    stopped()
+                } else {
+                    UnpackError::Deb {
+                        path: package.to_owned(),
+                        source: Box::new(source),
+                    }
+                });
+            }
         }
         PackageFormat::Rpm => {
             fs::create_dir_all(root).map_err(io_err("create", root))?;
-            falco_artifacts_pkg_rpm::extract(package, root).map_err(|source| UnpackError::Rpm {
-                path: package.to_owned(),
-                source: Box::new(source),
-            })?;
+            let origin = package.display().to_string();
+            if let Err(source) = falco_artifacts_pkg_rpm::extract_from(reader, &origin, root) {
+                return Err(if stop.now() {
+                    stopped()
+                } else {
+                    UnpackError::Rpm {
+                        path: package.to_owned(),
+                        source: Box::new(source),
+                    }
+                });
+            }
         }
     }
     Ok(format)
+}
+
+/// When unpacking stops: a cancelled token or a passed deadline.
+#[derive(Clone)]
+struct Stop {
+    cancel: CancelToken,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    fn now(&self) -> bool {
+        self.cancel.is_cancelled() || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// A reader that fails once it should [`Stop`].
+struct Stoppable<R> {
+    inner: R,
+    stop: Stop,
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.now() {
+            // Not `Interrupted`: readers retry that kind.
+            return Err(io::Error::other("unpacking stopped"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Writes `kernelconfigdata` as the build directory's `.config`, never through what is there:
+/// a `.config` the packages shipped (a file or a link) is removed, and the new file is created
+/// with `O_CREAT | O_EXCL`, which never follows a link in its place (`EEXIST`, even for a
+/// dangling one). The build directory is the canonical path [`repair`] found: no link above.
+pub fn write_kernel_config(tree: &KernelTree, data: &[u8]) -> Result<PathBuf, UnpackError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = tree.build_dir.join(".config");
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(UnpackError::Io {
+                action: "replace",
+                path,
+                source: io::Error::new(io::ErrorKind::IsADirectory, "`.config` is a directory"),
+            })
+        }
+        Ok(_) => fs::remove_file(&path).map_err(io_err("remove", &path))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("inspect", &path)(e)),
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&path)
+        .map_err(io_err("create", &path))?;
+    file.write_all(data).map_err(io_err("write", &path))?;
+    Ok(path)
 }
 
 /// A kernel build directory inside an unpacked root.
@@ -158,9 +274,18 @@ pub struct KernelTree {
 
 /// Makes the unpacked `root` usable at its own path: absolute links become relative links
 /// inside it, `include /abs/path` lines of Makefiles under `usr/src/*/` point into it; then
+/// checks that no link leads out of the root through the others ([`UnpackError::LinkEscape`]),
 /// finds the build directory of `release` and checks that its top-level links resolve.
 pub fn repair(root: &Path, release: &str) -> Result<KernelTree, UnpackError> {
     rebase_links(root, root)?;
+    // Every package's links were checked alone and against those unpacked before it; a later
+    // package can still complete an earlier link's path. Now the whole root stands.
+    if let Some((link, target)) =
+        first_escaping_link(root).map_err(io_err("resolve the links of", root))?
+    {
+        let _ = fs::remove_file(root.join(&link));
+        return Err(UnpackError::LinkEscape { link, target });
+    }
     let src = root.join("usr/src");
     if src.is_dir() {
         for entry in fs::read_dir(&src).map_err(io_err("list", &src))? {

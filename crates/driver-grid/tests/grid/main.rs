@@ -16,6 +16,7 @@ mod plan;
 mod repo;
 #[cfg(feature = "s3")]
 mod repo_s3;
+mod unpack;
 mod validate;
 
 use std::path::PathBuf;

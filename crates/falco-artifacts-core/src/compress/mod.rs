@@ -16,7 +16,7 @@
 mod pgzip;
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::str::FromStr;
 
 use pgzip::ParallelGzEncoder;
@@ -163,6 +163,47 @@ fn xz_block_size(level: u32) -> u64 {
         _ => 64 * MIB,
     };
     2 * dictionary
+}
+
+/// The most memory a [`decoder`] may take: enough for `xz -9e` (which needs 65 MiB to decode)
+/// and for zstd's default window limit (128 MiB), not for a hostile header asking for
+/// gigabytes.
+pub const DECODER_MEMLIMIT: u64 = 256 << 20;
+
+/// A streaming decoder for `codec` whose memory stays under [`DECODER_MEMLIMIT`] whatever the
+/// stream's headers ask for; concatenated gzip members and xz streams are read as one.
+pub fn decoder<'a, R: BufRead + 'a>(reader: R, codec: Codec) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match codec {
+        Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        Codec::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                DECODER_MEMLIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(io::Error::other)?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(reader, stream))
+        }
+        Codec::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(reader)?;
+            // 2^27 = 128 MiB, zstd's own default limit, said explicitly.
+            decoder.window_log_max(27)?;
+            Box::new(decoder)
+        }
+        Codec::None => Box::new(reader),
+    })
+}
+
+/// The codec whose magic bytes start `head` (`None` when none does: a plain stream).
+pub fn sniff(head: &[u8]) -> Option<Codec> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Codec::Gzip)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Codec::Xz)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Codec::Zstd)
+    } else {
+        None
+    }
 }
 
 /// How many threads an [`Encoder`] gets by default: every core the process may use.

@@ -36,6 +36,7 @@
 //! # Ok::<(), falco_artifacts_core::package::ManifestError>(())
 //! ```
 
+mod links;
 mod manifest;
 mod paths;
 mod source_date;
@@ -44,6 +45,7 @@ mod validate;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use links::{first_escaping_link, link_escapes_root};
 pub use manifest::{load_manifest, load_manifest_str, ManifestError, ManifestOptions};
 pub use paths::{relative_target_stays_inside, InstallPath, InvalidInstallPath};
 pub use source_date::{SourceDate, SourceDateError};

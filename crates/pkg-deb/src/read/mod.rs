@@ -4,7 +4,6 @@
 pub(crate) mod ar;
 mod entry;
 mod extract;
-mod guard;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,7 +14,7 @@ use ar::{ArReader, Member};
 pub use entry::{DataEntry, DataKind};
 use extract::Extractor;
 pub use extract::{AbsoluteSymlinks, ExtractOptions};
-use guard::{MetadataTooLarge, TarGuard, MAX_METADATA};
+use falco_artifacts_core::tar_guard::{TarGuard, TarLimits, TarRefusal};
 
 use crate::compression::{decoder, MemberCompression};
 use crate::control::Control;
@@ -31,9 +30,13 @@ const MAX_DEBIAN_BINARY: u64 = 1024;
 /// streamed once, listed ([`DebReader::entries`]) or extracted ([`DebReader::extract`]).
 ///
 /// Memory stays bounded: the control archive is limited to [`MAX_CONTROL_SIZE`], the data
-/// tree is never held.
+/// tree is never held, and both tar streams are watched by core's
+/// [`TarGuard`](falco_artifacts_core::tar_guard::TarGuard) (metadata entries, pax size
+/// overrides, sparse files, entry count and content size; limits from
+/// [`DebReader::with_limits`]).
 pub struct DebReader<R: Read> {
     ar: ArReader<R>,
+    limits: TarLimits,
     control: Control,
     control_member: String,
     control_files: BTreeMap<String, Vec<u8>>,
@@ -72,6 +75,13 @@ impl<R: Read> DebReader<R> {
         Self::from_parts(reader, None)
     }
 
+    /// Reads a package of `len` bytes from a stream (a file behind a wrapper that can stop
+    /// it, say): as with [`DebReader::open`], a member declaring more than the package holds
+    /// is refused before it is read.
+    pub fn with_len(reader: R, len: u64) -> Result<Self, ReadError> {
+        Self::from_parts(reader, Some(len))
+    }
+
     fn from_parts(reader: R, len: Option<u64>) -> Result<Self, ReadError> {
         let mut ar = ArReader::new(reader, len)?;
         let first = ar.next_member()?;
@@ -98,12 +108,25 @@ impl<R: Read> DebReader<R> {
         let data_compression = compression_of(&data, "data.tar")?;
         Ok(DebReader {
             ar,
+            limits: TarLimits::default(),
             control: parsed,
             control_member: control.name,
             control_files,
             data,
             data_compression,
         })
+    }
+
+    /// Reads the data tree within `limits` instead of [`TarLimits::default`] (a million
+    /// entries, 64 GiB of content, 64 KiB per metadata entry).
+    pub fn with_limits(mut self, limits: TarLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits the data tree is read within.
+    pub fn limits(&self) -> TarLimits {
+        self.limits
     }
 
     /// The parsed `control` file, with its raw text.
@@ -182,7 +205,7 @@ impl<R: Read> DebReader<R> {
             .ok_or_else(|| ReadError::Compression {
                 member: member.clone(),
             })?;
-        let mut archive = tar::Archive::new(TarGuard::new(decoded));
+        let mut archive = tar::Archive::new(TarGuard::new(decoded, self.limits));
         let mut entries = Vec::new();
         let mut last: Option<String> = None;
         for item in archive.entries().map_err(|e| tar_err(None, e))? {
@@ -263,31 +286,6 @@ fn read_debian_binary<R: Read>(ar: &mut ArReader<R>, member: &Member) -> Result<
     Ok(())
 }
 
-/// The limit hit while reading the control archive.
-#[derive(Debug, thiserror::Error)]
-#[error("more than {limit} bytes")]
-struct LimitExceeded {
-    limit: u64,
-}
-
-/// Fails, instead of ending quietly, once more than `left` bytes have been read.
-struct Limited<R> {
-    inner: R,
-    left: u64,
-    limit: u64,
-}
-
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.left = self
-            .left
-            .checked_sub(n as u64)
-            .ok_or_else(|| io::Error::other(LimitExceeded { limit: self.limit }))?;
-        Ok(n)
-    }
-}
-
 fn read_control<R: Read>(
     ar: &mut ArReader<R>,
     member: &Member,
@@ -295,10 +293,7 @@ fn read_control<R: Read>(
 ) -> Result<BTreeMap<String, Vec<u8>>, ReadError> {
     let name = member.name.clone();
     let fail = |entry: Option<&str>, source: io::Error| {
-        if source
-            .get_ref()
-            .is_some_and(|inner| inner.is::<LimitExceeded>())
-        {
+        if let Some(TarRefusal::TooMuchContent { .. }) = TarRefusal::find(&source) {
             ReadError::TooLarge {
                 member: name.clone(),
                 what: "uncompressed size".into(),
@@ -314,12 +309,11 @@ fn read_control<R: Read>(
         .ok_or_else(|| ReadError::Compression {
             member: name.clone(),
         })?;
-    let limited = Limited {
-        inner: TarGuard::new(decoded),
-        left: MAX_CONTROL_SIZE,
-        limit: MAX_CONTROL_SIZE,
+    let limits = TarLimits {
+        max_content: MAX_CONTROL_SIZE,
+        ..TarLimits::default()
     };
-    let mut archive = tar::Archive::new(limited);
+    let mut archive = tar::Archive::new(TarGuard::new(decoded, limits));
     let mut files = BTreeMap::new();
     for item in archive.entries().map_err(|e| fail(None, e))? {
         let mut item = item.map_err(|e| fail(None, e))?;
@@ -337,17 +331,19 @@ fn read_control<R: Read>(
     Ok(files)
 }
 
-/// A tar or decompression failure of `member`; a refused metadata entry becomes
-/// [`ReadError::TooLarge`].
+/// A tar or decompression failure of `member`; a metadata entry over the limit becomes
+/// [`ReadError::TooLarge`], the guard's other refusals [`ReadError::Refused`].
 fn tar_error(member: &str, entry: Option<&str>, source: io::Error) -> ReadError {
-    match source
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<MetadataTooLarge>())
-    {
-        Some(meta) => ReadError::TooLarge {
+    match TarRefusal::find(&source) {
+        Some(TarRefusal::MetadataTooLarge { kind, limit, .. }) => ReadError::TooLarge {
             member: member.to_owned(),
-            what: format!("tar metadata entry of type {:?}", meta.kind),
-            limit: MAX_METADATA,
+            what: format!("tar metadata entry of type {kind:?}"),
+            limit: *limit,
+        },
+        Some(refusal) => ReadError::Refused {
+            member: member.to_owned(),
+            entry: entry.map(str::to_owned),
+            source: refusal.clone(),
         },
         None => ReadError::Tar {
             member: member.to_owned(),
@@ -380,9 +376,11 @@ fn describe<R: Read>(member: &str, item: &tar::Entry<'_, R>) -> Result<DataEntry
     };
     let entry_type = header.entry_type();
     let kind = match entry_type {
-        tar::EntryType::Regular | tar::EntryType::Continuous => DataKind::File {
-            size: header.size().map_err(tar_err)?,
-        },
+        // The entry's size is the one the parser reads by (a pax record may set it); the
+        // guard has made sure the header says the same.
+        tar::EntryType::Regular | tar::EntryType::Continuous => {
+            DataKind::File { size: item.size() }
+        }
         tar::EntryType::Directory => DataKind::Dir,
         tar::EntryType::Symlink => DataKind::Symlink { target: link()? },
         tar::EntryType::Link => DataKind::HardLink {

@@ -14,7 +14,7 @@ use super::support::{build, sample_spec};
 
 // ---- crafting ----------------------------------------------------------------------------
 
-fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+pub(super) fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = b"!<arch>\n".to_vec();
     for (name, data) in members {
         out.extend(ar_header(name, &data.len().to_string()));
@@ -91,13 +91,13 @@ fn tar(entries: &[T<'_>]) -> Vec<u8> {
     out
 }
 
-fn gz(bytes: &[u8]) -> Vec<u8> {
+pub(super) fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }
 
-fn control_tar() -> Vec<u8> {
+pub(super) fn control_tar() -> Vec<u8> {
     gz(&tar(&[T::File(
         "./control",
         b"Package: evil\nVersion: 1\nArchitecture: all\n",

@@ -8,4 +8,6 @@ mod hostile;
 mod lintian;
 mod reproducible;
 mod roundtrip;
+mod shared_root;
 mod support;
+mod tar_stream;

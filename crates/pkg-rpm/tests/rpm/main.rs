@@ -4,6 +4,7 @@
 
 mod common;
 mod fields;
+mod header_cost;
 mod hostile;
 mod install;
 mod reader;
