@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::credentials::CredentialsError;
 use crate::reference::InvalidReference;
+use crate::rootfs::MissingDependency;
 
 /// How many of a failed build's last log lines the error message shows.
 const LOG_LINES_SHOWN: usize = 30;
@@ -177,12 +178,62 @@ pub enum ImageError {
         /// The arch in the image config.
         found: String,
     },
+    /// A `.deb` of a root filesystem could not be read or unpacked.
+    #[error("package {path}")]
+    Package {
+        /// The package file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: falco_artifacts_pkg_deb::ReadError,
+    },
+    /// One package is in the set twice.
+    #[error("package {package} is in the set twice: {first} and {second}; keep one")]
+    DuplicatePackage {
+        /// The package name.
+        package: String,
+        /// One file.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// The set of packages lacks dependencies of the packages asked for.
+    #[error("the package set lacks {}: {}", if missing.len() == 1 { "a dependency" } else { "dependencies" }, Missing(missing))]
+    MissingDependencies {
+        /// Each relation no package satisfies, with the package that needs it.
+        missing: Vec<MissingDependency>,
+    },
+    /// Two sources put different things at one path of a layer.
+    #[error("{path} comes from both {first} and {second}")]
+    RootfsConflict {
+        /// The path inside the image.
+        path: String,
+        /// Where the first one came from.
+        first: String,
+        /// Where the second one came from.
+        second: String,
+    },
     /// A background task stopped before finishing (it panicked or the runtime shut down).
     #[error("{what} stopped before finishing")]
     Interrupted {
         /// What was running.
         what: &'static str,
     },
+}
+
+/// Missing dependencies, comma-separated.
+struct Missing<'a>(&'a [MissingDependency]);
+
+impl fmt::Display for Missing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, m) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{m}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The last lines of a build log, one per line after the message.

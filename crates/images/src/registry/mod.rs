@@ -5,5 +5,6 @@ mod auth;
 pub(crate) mod client;
 pub(crate) mod media;
 
+pub(crate) use api::digest_of;
 pub use api::RawManifest;
 pub use client::RegistryClient;
