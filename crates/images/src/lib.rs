@@ -65,7 +65,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attach;
 mod context;
+mod cosign;
 mod credentials;
 mod engine;
 mod error;
@@ -73,17 +75,25 @@ mod index;
 mod layer;
 mod mirror;
 mod oci;
+mod payload;
 mod push;
 mod reference;
 mod registry;
 mod rootfs;
 mod run;
+mod sbom;
 mod spec;
 mod tags;
+mod variant;
 
 /// The vocabulary this crate builds on.
 pub use falco_artifacts_core as core;
 
+pub use attach::AttachReport;
+pub use cosign::{
+    signature_tag, simple_signing_payload, CosignSigner, InvalidSigningKey, SignatureReport,
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 pub use credentials::{CredentialStore, Credentials, CredentialsError};
 pub use engine::{BuiltImage, Engine};
 pub use error::ImageError;
@@ -95,9 +105,12 @@ pub use push::{PushEvent, PushOptions, PushReport};
 pub use reference::{ImageName, ImageRef, InvalidReference, RegistryAddr, Tag};
 pub use registry::{RawManifest, RegistryClient};
 pub use rootfs::{DebSource, InstalledPackage, MissingDependency, Rootfs, RootfsSpec, RootfsSpecBuilder};
+pub use payload::{ExtraFiles, Payload, PayloadFile};
 pub use run::RunOutput;
+pub use sbom::{SBOM_PATH, SPDX_MEDIA_TYPE};
 pub use spec::{BuildContext, ImageSpec, ImageSpecBuilder, OciLabels};
 pub use tags::{arch_tag, ReleaseTags, TagPolicy};
+pub use variant::{BuiltVariant, ImageVariant, DRIVER_LOADER_PACKAGES, FALCO_RUNTIME_PACKAGES};
 
 /// Manifest media types.
 pub mod media_types {

@@ -1,0 +1,201 @@
+//! The SBOM of a runtime image, in the image and attached to it in the registry, lists exactly
+//! the packages of its dpkg status; cosign-format signatures are checked by skopeo under a
+//! `sigstoreSigned` policy: accepted with our key, refused with another key or once the tag
+//! points at an unsigned manifest.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use falco_artifacts_core::{Arch, Version};
+use falco_artifacts_images::{
+    CosignSigner, DebSource, ImageVariant, OciImage, RegistryClient, Tag, SBOM_PATH,
+};
+use falco_artifacts_testkit::{require_tool, Registry};
+
+use crate::common::*;
+use crate::runtime::{compile_payload, debs, release_tarball};
+
+/// `path` → bytes of every file in the image copied by skopeo into `dir`, reading its layers.
+fn files_in(dir: &Path, wanted: &[&str]) -> Vec<Option<Vec<u8>>> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut found = vec![None; wanted.len()];
+    for layer in manifest["layers"].as_array().unwrap() {
+        let hex = layer["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        let file = std::fs::File::open(dir.join(hex)).unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            if let Some(i) = wanted.iter().position(|w| w.trim_start_matches('/') == path) {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).unwrap();
+                found[i] = Some(bytes);
+            }
+        }
+    }
+    found
+}
+
+fn openssl_key(dir: &Path, name: &str) -> String {
+    let openssl = require_tool("openssl", "Debian package openssl").unwrap();
+    let path = dir.join(name);
+    let out = Command::new(openssl)
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `skopeo copy` under a policy that requires a sigstore signature by `public_key`.
+fn skopeo_copy_signed(dir: &Path, registry: &Registry, reference: &str, public_key: &str) -> Result<(), String> {
+    let skopeo = require_tool("skopeo", "Debian package skopeo").unwrap();
+    let key = dir.join("policy-key.pub");
+    std::fs::write(&key, public_key).unwrap();
+    let policy = serde_json::json!({
+        "default": [{ "type": "reject" }],
+        "transports": {
+            "docker": {
+                registry.address(): [{
+                    "type": "sigstoreSigned",
+                    "keyPath": key,
+                    "signedIdentity": { "type": "matchRepository" },
+                }],
+            },
+        },
+    });
+    std::fs::write(dir.join("policy.json"), policy.to_string()).unwrap();
+    let registries_d = dir.join("registries.d");
+    std::fs::create_dir_all(&registries_d).unwrap();
+    std::fs::write(
+        registries_d.join("test.yaml"),
+        format!("docker:\n  {}:\n    use-sigstore-attachments: true\n", registry.address()),
+    )
+    .unwrap();
+    let out_dir = dir.join("copied");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = Command::new(skopeo)
+        .arg("--policy")
+        .arg(dir.join("policy.json"))
+        .arg("--registries.d")
+        .arg(&registries_d)
+        .args(["copy", "--src-tls-verify=false", "--src-no-creds"])
+        .arg(format!("docker://{reference}"))
+        .arg(format!("dir:{}", out_dir.display()))
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn the_sbom_matches_the_image_and_signatures_are_checked_by_skopeo() {
+    let debs = debs();
+    let dir = tempfile::tempdir().unwrap();
+    let binary = compile_payload(dir.path());
+    let version: Version = "0.39.0".parse().unwrap();
+    let tarball = release_tarball(dir.path(), "0.39.0", &binary);
+    let built = ImageVariant::falco()
+        .assemble(&DebSource::dir(&debs), Arch::X86_64, &tarball, &version, &dir.path().join("work"), source_date())
+        .unwrap();
+
+    let registry = Registry::start().unwrap();
+    let client = RegistryClient::new(registry.address().parse().unwrap(), None).unwrap();
+    let name = "falcosecurity/falco".parse().unwrap();
+    let arch_tag: Tag = "x86_64-0.39.0".parse().unwrap();
+    client.push_image(&name, &built.image, &[arch_tag.clone()]).await.unwrap();
+    let index = client
+        .update_index(&name, &"0.39.0".parse().unwrap(), &[Arch::X86_64])
+        .await
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_slice(&skopeo(
+        &format!("{}/falcosecurity/falco:0.39.0", registry.address()),
+        None,
+        true,
+    ))
+    .unwrap();
+    assert_eq!(raw["manifests"][0]["digest"], built.image.digest.as_str(), "{raw}");
+    assert_eq!(raw["manifests"][0]["platform"]["architecture"], "amd64", "{raw}");
+
+    // The SBOM, attached (this docker-registry has no referrers API: the tag fallback).
+    let attached = client.attach_sbom(&name, &built.image, &built.sbom).await.unwrap();
+    assert!(!attached.referrers_api);
+    let tag = attached.tag.clone().unwrap();
+    assert_eq!(tag.as_ref(), format!("{}.sbom", built.image.digest.replace(':', "-")));
+    let fetched = client.attached_sbom(&name, &built.image.digest).await.unwrap().unwrap();
+    assert_eq!(fetched, built.sbom);
+
+    // Signed: the image manifest and the index.
+    let key = openssl_key(dir.path(), "cosign.key");
+    let signer = CosignSigner::from_pkcs8_pem(&key).unwrap();
+    client.sign(&name, &built.image.digest, &signer).await.unwrap();
+    client.sign(&name, &index.digest, &signer).await.unwrap();
+    let reference = format!("{}/falcosecurity/falco:{arch_tag}", registry.address());
+    skopeo_copy_signed(dir.path(), &registry, &reference, &signer.public_key_pem())
+        .unwrap_or_else(|e| panic!("a signed image is accepted: {e}"));
+
+    // What skopeo copied: the dpkg status and the SBOM in the image agree, and equal the
+    // attached SBOM.
+    let [status, sbom]: [Option<Vec<u8>>; 2] = files_in(&dir.path().join("copied"), &["/var/lib/dpkg/status", SBOM_PATH])
+        .try_into()
+        .unwrap();
+    let status = String::from_utf8(status.unwrap()).unwrap();
+    assert_eq!(sbom.unwrap(), built.sbom);
+    let in_status: BTreeSet<(String, String)> = status
+        .split("\n\n")
+        .filter(|s| !s.trim().is_empty())
+        .map(|stanza| {
+            let field = |f: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{f}: ")))
+                    .unwrap()
+                    .to_owned()
+            };
+            assert_eq!(field("Status"), "install ok installed");
+            (field("Package"), field("Version"))
+        })
+        .collect();
+    let doc: serde_json::Value = serde_json::from_slice(&fetched).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    let packages = doc["packages"].as_array().unwrap();
+    let in_sbom: BTreeSet<(String, String)> = packages
+        .iter()
+        .filter(|p| p["SPDXID"].as_str().unwrap().starts_with("SPDXRef-Package-deb-"))
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["versionInfo"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(in_sbom, in_status);
+    assert!(in_sbom.iter().any(|(n, _)| n == "libstdc++6"), "{in_sbom:?}");
+    let zlib = packages.iter().find(|p| p["name"] == "zlib1g").unwrap();
+    assert_eq!(zlib["licenseDeclared"], "Zlib", "{zlib}");
+    let falco = packages.iter().find(|p| p["name"] == "falco").unwrap();
+    assert_eq!(falco["versionInfo"], "0.39.0");
+    let falco_file = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fileName"] == "./usr/bin/falco")
+        .unwrap();
+    let sha256 = falco_artifacts_core::Sha256Digest::of_bytes(&std::fs::read(&binary).unwrap()).to_hex();
+    assert_eq!(falco_file["checksums"][1]["checksumValue"], sha256.as_str(), "{falco_file}");
+
+    // Another key: refused.
+    let other = CosignSigner::from_pkcs8_pem(&openssl_key(dir.path(), "other.key")).unwrap();
+    let err = skopeo_copy_signed(dir.path(), &registry, &reference, &other.public_key_pem()).unwrap_err();
+    assert!(err.contains("signature"), "{err}");
+
+    // The tag moved to an unsigned manifest: refused.
+    let unsigned = OciImage::builder(Arch::X86_64, source_date())
+        .with_layer(built.payload.layer.clone(), "payload only")
+        .build();
+    client.push_image(&name, &unsigned, &[arch_tag.clone()]).await.unwrap();
+    let err = skopeo_copy_signed(dir.path(), &registry, &reference, &signer.public_key_pem()).unwrap_err();
+    assert!(err.contains("signature"), "{err}");
+}
