@@ -186,7 +186,7 @@ impl LayerTree {
                 })?;
         }
         let uncompressed = tar.into_inner().map_err(write_err)?;
-        let (gzip, diff_id, _) = uncompressed.finish();
+        let (gzip, diff_id, tar_size) = uncompressed.finish();
         let compressed = gzip.finish().map_err(write_err)?;
         let (mut file, digest, size) = compressed.finish();
         file.flush().map_err(write_err)?;
@@ -195,6 +195,7 @@ impl LayerTree {
             digest: format!("sha256:{digest}"),
             diff_id: format!("sha256:{diff_id}"),
             size,
+            tar_size,
         })
     }
 
@@ -261,6 +262,8 @@ pub struct Layer {
     pub diff_id: String,
     /// Compressed size in bytes.
     pub size: u64,
+    /// Size of the uncompressed tar in bytes.
+    pub tar_size: u64,
 }
 
 /// A writer that hashes and counts what passes through.

@@ -1,7 +1,7 @@
 //! The SBOM of a runtime image, in the image and attached to it in the registry, lists exactly
 //! the packages of its dpkg status; cosign-format signatures are checked by skopeo under a
-//! `sigstoreSigned` policy: accepted with our key, refused with another key or once the tag
-//! points at an unsigned manifest.
+//! a cosign-style check made of outside tools (skopeo fetches, openssl verifies): accepted with
+//! our key, refused with another key or once the tag points at an unsigned manifest.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -51,52 +51,95 @@ fn openssl_key(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// `skopeo copy` under a policy that requires a sigstore signature by `public_key`.
-fn skopeo_copy_signed(dir: &Path, registry: &Registry, reference: &str, public_key: &str) -> Result<(), String> {
+/// `skopeo copy docker://<reference> dir:<out>` (accepting any image: the check is ours).
+fn skopeo_copy(dir: &Path, reference: &str, out: &Path) {
     let skopeo = require_tool("skopeo", "Debian package skopeo").unwrap();
-    let key = dir.join("policy-key.pub");
-    std::fs::write(&key, public_key).unwrap();
-    let policy = serde_json::json!({
-        "default": [{ "type": "reject" }],
-        "transports": {
-            "docker": {
-                registry.address(): [{
-                    "type": "sigstoreSigned",
-                    "keyPath": key,
-                    "signedIdentity": { "type": "matchRepository" },
-                }],
-            },
-        },
-    });
-    std::fs::write(dir.join("policy.json"), policy.to_string()).unwrap();
-    let registries_d = dir.join("registries.d");
-    std::fs::create_dir_all(&registries_d).unwrap();
-    std::fs::write(
-        registries_d.join("test.yaml"),
-        format!("docker:\n  {}:\n    use-sigstore-attachments: true\n", registry.address()),
-    )
-    .unwrap();
-    let out_dir = dir.join("copied");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let out = Command::new(skopeo)
+    let policy = dir.join("accept-policy.json");
+    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    let _ = std::fs::remove_dir_all(out);
+    let done = Command::new(skopeo)
         .arg("--policy")
-        .arg(dir.join("policy.json"))
-        .arg("--registries.d")
-        .arg(&registries_d)
+        .arg(&policy)
         .args(["copy", "--src-tls-verify=false", "--src-no-creds"])
         .arg(format!("docker://{reference}"))
-        .arg(format!("dir:{}", out_dir.display()))
+        .arg(format!("dir:{}", out.display()))
         .output()
         .unwrap();
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    assert!(done.status.success(), "skopeo copy {reference}: {}", String::from_utf8_lossy(&done.stderr));
+}
+
+/// What `cosign verify --key` checks, done with outside tools: skopeo fetches the manifest
+/// the tag points at and the `sha256-<hex>.sig` manifest of its digest; each
+/// simple-signing layer's payload must name that digest and the repository, and its
+/// annotation must be a signature of the payload that `openssl dgst -verify` accepts with
+/// `public_key`. Returns why it was refused.
+///
+/// (Debian's skopeo is built with "sigstore disabled", so a `sigstoreSigned` policy cannot
+/// be used here.)
+fn cosign_verify(dir: &Path, registry: &Registry, repository: &str, tag: &str, public_key: &str) -> Result<(), String> {
+    let skopeo = require_tool("skopeo", "Debian package skopeo").unwrap();
+    let openssl = require_tool("openssl", "Debian package openssl").unwrap();
+    let image = format!("{}/{repository}", registry.address());
+    let raw = Command::new(&skopeo)
+        .args(["inspect", "--raw", "--tls-verify=false", "--no-creds"])
+        .arg(format!("docker://{image}:{tag}"))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+    let digest = format!("sha256:{}", falco_artifacts_core::Sha256Digest::of_bytes(&raw.stdout).to_hex());
+    let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    let listed = Command::new(&skopeo)
+        .args(["list-tags", "--tls-verify=false", "--no-creds"])
+        .arg(format!("docker://{image}"))
+        .output()
+        .unwrap();
+    let tags: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    if !tags["Tags"].as_array().unwrap().iter().any(|t| t == sig_tag.as_str()) {
+        return Err(format!("no signature: {image}:{sig_tag} does not exist"));
     }
+    let out = dir.join("signature");
+    skopeo_copy(dir, &format!("{image}:{sig_tag}"), &out);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
+        let payload_path = out.join(layer["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+        let payload: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&payload_path).unwrap()).unwrap();
+        assert_eq!(payload["critical"]["type"], "cosign container image signature");
+        if payload["critical"]["image"]["docker-manifest-digest"] != digest.as_str()
+            || payload["critical"]["identity"]["docker-reference"] != image.as_str()
+        {
+            continue;
+        }
+        use base64::Engine as _;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(dir.join("sig.der"), signature).unwrap();
+        std::fs::write(dir.join("verify.pub"), public_key).unwrap();
+        let verified = Command::new(&openssl)
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(dir.join("verify.pub"))
+            .arg("-signature")
+            .arg(dir.join("sig.der"))
+            .arg(&payload_path)
+            .output()
+            .unwrap();
+        if verified.status.success() {
+            return Ok(());
+        }
+        return Err(format!(
+            "signature refused by openssl: {}{}",
+            String::from_utf8_lossy(&verified.stdout),
+            String::from_utf8_lossy(&verified.stderr)
+        ));
+    }
+    Err(format!("no signature layer of {image} names {digest}"))
 }
 
 #[tokio::test]
-async fn the_sbom_matches_the_image_and_signatures_are_checked_by_skopeo() {
+async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
     let debs = debs();
     let dir = tempfile::tempdir().unwrap();
     let binary = compile_payload(dir.path());
@@ -138,8 +181,11 @@ async fn the_sbom_matches_the_image_and_signatures_are_checked_by_skopeo() {
     client.sign(&name, &built.image.digest, &signer).await.unwrap();
     client.sign(&name, &index.digest, &signer).await.unwrap();
     let reference = format!("{}/falcosecurity/falco:{arch_tag}", registry.address());
-    skopeo_copy_signed(dir.path(), &registry, &reference, &signer.public_key_pem())
-        .unwrap_or_else(|e| panic!("a signed image is accepted: {e}"));
+    for tag in [arch_tag.as_ref(), "0.39.0"] {
+        cosign_verify(dir.path(), &registry, "falcosecurity/falco", tag, &signer.public_key_pem())
+            .unwrap_or_else(|e| panic!("{tag} is signed: {e}"));
+    }
+    skopeo_copy(dir.path(), &reference, &dir.path().join("copied"));
 
     // What skopeo copied: the dpkg status and the SBOM in the image agree, and equal the
     // attached SBOM.
@@ -188,14 +234,16 @@ async fn the_sbom_matches_the_image_and_signatures_are_checked_by_skopeo() {
 
     // Another key: refused.
     let other = CosignSigner::from_pkcs8_pem(&openssl_key(dir.path(), "other.key")).unwrap();
-    let err = skopeo_copy_signed(dir.path(), &registry, &reference, &other.public_key_pem()).unwrap_err();
-    assert!(err.contains("signature"), "{err}");
+    let err = cosign_verify(dir.path(), &registry, "falcosecurity/falco", arch_tag.as_ref(), &other.public_key_pem())
+        .unwrap_err();
+    assert!(err.contains("Verification failure"), "{err}");
 
     // The tag moved to an unsigned manifest: refused.
     let unsigned = OciImage::builder(Arch::X86_64, source_date())
         .with_layer(built.payload.layer.clone(), "payload only")
         .build();
     client.push_image(&name, &unsigned, &[arch_tag.clone()]).await.unwrap();
-    let err = skopeo_copy_signed(dir.path(), &registry, &reference, &signer.public_key_pem()).unwrap_err();
-    assert!(err.contains("signature"), "{err}");
+    let err = cosign_verify(dir.path(), &registry, "falcosecurity/falco", arch_tag.as_ref(), &signer.public_key_pem())
+        .unwrap_err();
+    assert!(err.starts_with("no signature"), "{err}");
 }
