@@ -3,7 +3,7 @@
 //! `FROM scratch`, or, with `images.runtime`, assembled from Debian packages in Falco's
 //! variants, with SBOMs and cosign-format signatures ([`runtime`]).
 
-pub mod runtime;
+pub(super) mod runtime;
 
 use std::path::PathBuf;
 

@@ -121,15 +121,19 @@ async fn bench() -> Result<()> {
         .args(["build", "-q", "-t", "peer:bench"])
         .arg(dir.path().join("peer")))?;
     let peer = start.elapsed().as_secs_f64();
-    let size = run(docker
-        .cli()?
-        .args(["image", "inspect", "--format", "{{.Size}}", "peer:bench"]))?;
+    let size =
+        run(docker
+            .cli()?
+            .args(["image", "inspect", "--format", "{{.Size}}", "peer:bench"]))?;
     let size: u64 = size.trim().parse()?;
     println!(
         "  peer (dpkg-deb -x + docker build FROM scratch): {peer:.3} s, one layer of {:.2} MiB",
         mib(size)
     );
-    println!("  ratio peer/ours: {:.2}x (above 1 means ours is faster)", peer / ours);
+    println!(
+        "  ratio peer/ours: {:.2}x (above 1 means ours is faster)",
+        peer / ours
+    );
 
     let registry = Registry::start()?;
     let client = RegistryClient::new(registry.address().parse()?, None)?;

@@ -138,18 +138,22 @@ impl Inner {
         let Some(manifest) = self.manifest_sync(name, &manifest_digest)? else {
             return Ok(None);
         };
-        let parsed: ImageManifest =
-            serde_json::from_slice(&manifest.bytes).map_err(|source| ImageError::InvalidManifest {
+        let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes).map_err(|source| {
+            ImageError::InvalidManifest {
                 reference: format!("{name}@{manifest_digest}"),
                 source,
-            })?;
+            }
+        })?;
         let Some(layer) = parsed.layers.iter().find(|l| l.media_type == artifact_type) else {
             return Ok(None);
         };
         let (mut reader, _) = self.blob_reader_sync(name, &layer.digest)?;
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(|e| {
-            self.protocol_error(format!("GET blob {}", layer.digest), format!("read failed: {e}"))
+            self.protocol_error(
+                format!("GET blob {}", layer.digest),
+                format!("read failed: {e}"),
+            )
         })?;
         if digest_of(&bytes) != layer.digest {
             return Err(self.protocol_error(

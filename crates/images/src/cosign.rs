@@ -159,8 +159,10 @@ impl RegistryClient {
         signer: &CosignSigner,
     ) -> Result<SignatureReport, ImageError> {
         let (name, digest, signer) = (name.clone(), manifest_digest.to_owned(), signer.clone());
-        self.blocking("signing an image", move |c| c.sign_sync(&name, &digest, &signer))
-            .await
+        self.blocking("signing an image", move |c| {
+            c.sign_sync(&name, &digest, &signer)
+        })
+        .await
     }
 }
 
@@ -194,8 +196,16 @@ Nx36lM/hNzIGhSEtoj1+1mEbeSWgEaCFpjYcwdcBClPG7/iPxM43BaNu
             .decode(signer.sign_base64(&payload))
             .unwrap();
         let public = VerifyingKey::from_public_key_pem(&signer.public_key_pem()).unwrap();
-        public.verify(&payload, &Signature::from_der(&der).unwrap()).unwrap();
-        assert_eq!(signature_tag("sha256:ab").unwrap().as_ref(), "sha256-ab.sig");
-        assert!(CosignSigner::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        public
+            .verify(&payload, &Signature::from_der(&der).unwrap())
+            .unwrap();
+        assert_eq!(
+            signature_tag("sha256:ab").unwrap().as_ref(),
+            "sha256-ab.sig"
+        );
+        assert!(CosignSigner::from_pkcs8_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+        )
+        .is_err());
     }
 }

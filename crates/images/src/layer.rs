@@ -20,12 +20,22 @@ pub(crate) const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.ta
 /// One entry of a layer tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Node {
-    Dir { mode: u32 },
+    Dir {
+        mode: u32,
+    },
     /// A file whose bytes are read from `source` when the layer is written.
-    File { mode: u32, source: PathBuf },
+    File {
+        mode: u32,
+        source: PathBuf,
+    },
     /// A file whose bytes are given.
-    Bytes { mode: u32, data: Vec<u8> },
-    Symlink { target: PathBuf },
+    Bytes {
+        mode: u32,
+        data: Vec<u8>,
+    },
+    Symlink {
+        target: PathBuf,
+    },
 }
 
 /// Where each entry came from, to name both sides of a conflict.
@@ -46,7 +56,12 @@ impl LayerTree {
     /// (mode 0755). Two directories merge; anything else placed twice is refused unless both
     /// are the same symlink, since silently keeping one package's file over another's would
     /// make an image whose contents depend on the order packages are named.
-    pub(crate) fn insert(&mut self, path: &str, node: Node, origin: &str) -> Result<(), ImageError> {
+    pub(crate) fn insert(
+        &mut self,
+        path: &str,
+        node: Node,
+        origin: &str,
+    ) -> Result<(), ImageError> {
         let path = path.trim_matches('/');
         if path.is_empty() {
             return Ok(());
@@ -67,18 +82,29 @@ impl LayerTree {
                         },
                     );
                 }
-                Some(Placed { node: Node::Dir { .. }, .. }) => {}
+                Some(Placed {
+                    node: Node::Dir { .. },
+                    ..
+                }) => {}
                 Some(other) => return Err(conflict(&parent, &other.origin, origin)),
             }
         }
         match (self.entries.get(path), &node) {
             (None, _) => {}
-            (Some(Placed { node: Node::Dir { .. }, .. }), Node::Dir { .. }) => return Ok(()),
-            (Some(Placed { node: Node::Symlink { target: a }, .. }), Node::Symlink { target: b })
-                if a == b =>
-            {
-                return Ok(())
-            }
+            (
+                Some(Placed {
+                    node: Node::Dir { .. },
+                    ..
+                }),
+                Node::Dir { .. },
+            ) => return Ok(()),
+            (
+                Some(Placed {
+                    node: Node::Symlink { target: a },
+                    ..
+                }),
+                Node::Symlink { target: b },
+            ) if a == b => return Ok(()),
             (Some(other), _) => return Err(conflict(path, &other.origin, origin)),
         }
         self.entries.insert(
@@ -105,7 +131,12 @@ impl LayerTree {
 
     /// Adds every file, directory and symlink below `dir` under `prefix` (`""` for the image
     /// root). Devices, FIFOs and sockets are refused.
-    pub(crate) fn add_dir(&mut self, dir: &Path, prefix: &str, origin: &str) -> Result<(), ImageError> {
+    pub(crate) fn add_dir(
+        &mut self,
+        dir: &Path,
+        prefix: &str,
+        origin: &str,
+    ) -> Result<(), ImageError> {
         let read_err = |path: &Path, action, source| ImageError::Context {
             path: path.to_owned(),
             action,
@@ -138,7 +169,8 @@ impl LayerTree {
                 self.insert(&inner, Node::Dir { mode }, origin)?;
                 self.add_dir(&path, &inner, origin)?;
             } else if kind.is_symlink() {
-                let target = fs::read_link(&path).map_err(|e| read_err(&path, "read the link", e))?;
+                let target =
+                    fs::read_link(&path).map_err(|e| read_err(&path, "read the link", e))?;
                 self.insert(&inner, Node::Symlink { target }, origin)?;
             } else if kind.is_file() {
                 self.insert(&inner, Node::File { mode, source: path }, origin)?;
@@ -171,7 +203,9 @@ impl LayerTree {
         let file = File::create(out).map_err(write_err)?;
         let compressed = HashingWriter::new(BufWriter::new(file));
         // No name and a zero mtime in the gzip header; fixed level: same tar, same bytes.
-        let gzip = GzBuilder::new().mtime(0).write(compressed, Compression::new(6));
+        let gzip = GzBuilder::new()
+            .mtime(0)
+            .write(compressed, Compression::new(6));
         let mut tar = tar::Builder::new(HashingWriter::new(gzip));
         tar.mode(tar::HeaderMode::Deterministic);
         for (path, placed) in &self.entries {
@@ -322,8 +356,15 @@ mod tests {
         let layer = |name: &str| {
             let mut tree = LayerTree::default();
             tree.add_dir(&src, "", "src").unwrap();
-            tree.insert("etc/passwd", Node::Bytes { mode: 0o644, data: b"root\n".to_vec() }, "skeleton")
-                .unwrap();
+            tree.insert(
+                "etc/passwd",
+                Node::Bytes {
+                    mode: 0o644,
+                    data: b"root\n".to_vec(),
+                },
+                "skeleton",
+            )
+            .unwrap();
             tree.write(&dir.path().join(name), date).unwrap()
         };
         let (one, two) = (layer("one.tar.gz"), layer("two.tar.gz"));
@@ -336,27 +377,50 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 let h = e.header();
-                (e.path().unwrap().display().to_string(), h.uid().unwrap(), h.mtime().unwrap())
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.uid().unwrap(),
+                    h.mtime().unwrap(),
+                )
             })
             .collect();
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(names, ["etc/", "etc/passwd", "usr/", "usr/bin/", "usr/bin/a", "usr/bin/b", "usr/bin/c"]);
+        assert_eq!(
+            names,
+            [
+                "etc/",
+                "etc/passwd",
+                "usr/",
+                "usr/bin/",
+                "usr/bin/a",
+                "usr/bin/b",
+                "usr/bin/c"
+            ]
+        );
         assert!(entries.iter().all(|e| e.1 == 0 && e.2 == 1_700_000_000));
     }
 
     #[test]
     fn two_packages_shipping_one_file_is_a_conflict_naming_both() {
         let mut tree = LayerTree::default();
-        let file = |d: &str| Node::Bytes { mode: 0o644, data: d.as_bytes().to_vec() };
+        let file = |d: &str| Node::Bytes {
+            mode: 0o644,
+            data: d.as_bytes().to_vec(),
+        };
         tree.insert("usr/lib/x.so", file("1"), "libone").unwrap();
-        tree.insert("usr/lib", Node::Dir { mode: 0o755 }, "libtwo").unwrap();
-        let err = tree.insert("usr/lib/x.so", file("2"), "libtwo").unwrap_err();
+        tree.insert("usr/lib", Node::Dir { mode: 0o755 }, "libtwo")
+            .unwrap();
+        let err = tree
+            .insert("usr/lib/x.so", file("2"), "libtwo")
+            .unwrap_err();
         assert!(
             matches!(&err, ImageError::RootfsConflict { path, first, second }
                 if path == "/usr/lib/x.so" && first == "libone" && second == "libtwo"),
             "{err}"
         );
-        let err = tree.insert("usr/lib/x.so/y", file("3"), "libthree").unwrap_err();
+        let err = tree
+            .insert("usr/lib/x.so/y", file("3"), "libthree")
+            .unwrap_err();
         assert!(matches!(err, ImageError::RootfsConflict { .. }), "{err}");
     }
 }

@@ -88,7 +88,9 @@ pub(crate) fn build(
                 let file = File::open(source).map_err(|e| hash_err(source, e))?;
                 hashes(file).map_err(|e| hash_err(source, e))?
             }
-            Node::Bytes { data, .. } => hashes(data.as_slice()).map_err(|e| hash_err(Path::new(path), e))?,
+            Node::Bytes { data, .. } => {
+                hashes(data.as_slice()).map_err(|e| hash_err(Path::new(path), e))?
+            }
             _ => continue,
         };
         files.push(PayloadFile {

@@ -1,12 +1,12 @@
 //! Pulling an image into the engine and running it once: the smoke test that a built image
 //! starts (a dynamically linked binary in an image without its libraries does not).
 
+use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, LogsOptions, RemoveContainerOptions,
     WaitContainerOptions,
 };
-use bollard::container::LogOutput;
 use futures::StreamExt;
 
 use crate::engine::Engine;
@@ -104,7 +104,9 @@ impl Engine {
                     exit_code = code
                 }
                 Err(source) => {
-                    return Err(engine_err(format!("wait for a container of {image}"))(source))
+                    return Err(engine_err(format!("wait for a container of {image}"))(
+                        source,
+                    ))
                 }
             }
         }
@@ -116,9 +118,15 @@ impl Engine {
         let (mut stdout, mut stderr) = (String::new(), String::new());
         let mut logs = self.docker.logs(id, Some(options));
         while let Some(chunk) = logs.next().await {
-            match chunk.map_err(engine_err(format!("read the output of a container of {image}")))? {
-                LogOutput::StdOut { message } => stdout.push_str(&String::from_utf8_lossy(&message)),
-                LogOutput::StdErr { message } => stderr.push_str(&String::from_utf8_lossy(&message)),
+            match chunk.map_err(engine_err(format!(
+                "read the output of a container of {image}"
+            )))? {
+                LogOutput::StdOut { message } => {
+                    stdout.push_str(&String::from_utf8_lossy(&message))
+                }
+                LogOutput::StdErr { message } => {
+                    stderr.push_str(&String::from_utf8_lossy(&message))
+                }
                 _ => {}
             }
         }

@@ -47,7 +47,10 @@ fn spdx_license(names: &[String]) -> String {
         .iter()
         .filter_map(|n| {
             let lower = n.to_ascii_lowercase();
-            SPDX_NAMES.iter().find(|(d, _)| *d == lower).map(|(_, s)| *s)
+            SPDX_NAMES
+                .iter()
+                .find(|(d, _)| *d == lower)
+                .map(|(_, s)| *s)
         })
         .collect();
     ids.sort_unstable();
@@ -76,7 +79,10 @@ fn spdx_id(prefix: &str, name: &str) -> String {
 
 /// Percent-encodes what a purl version cannot hold as is.
 fn purl_version(version: &str) -> String {
-    version.replace('%', "%25").replace(':', "%3A").replace('+', "%2B")
+    version
+        .replace('%', "%25")
+        .replace(':', "%3A")
+        .replace('+', "%2B")
 }
 
 /// What the SBOM describes.
@@ -172,7 +178,10 @@ pub(crate) fn spdx_json(input: &SbomInput<'_>) -> Vec<u8> {
             "relatedSpdxElement": id,
         }));
     }
-    let name = format!("{}-{}-{}", input.variant, input.falco_version, input.deb_arch);
+    let name = format!(
+        "{}-{}-{}",
+        input.variant, input.falco_version, input.deb_arch
+    );
     let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -208,7 +217,13 @@ mod tests {
             "GPL-2.0-or-later AND MIT"
         );
         assert_eq!(spdx_license(&names(&["public-domain"])), "NOASSERTION");
-        assert_eq!(spdx_id("File", "/usr/bin/falco"), "SPDXRef-File--usr-bin-falco");
-        assert_eq!(purl_version("1:1.2.13.dfsg-1+deb12u1"), "1%3A1.2.13.dfsg-1%2Bdeb12u1");
+        assert_eq!(
+            spdx_id("File", "/usr/bin/falco"),
+            "SPDXRef-File--usr-bin-falco"
+        );
+        assert_eq!(
+            purl_version("1:1.2.13.dfsg-1+deb12u1"),
+            "1%3A1.2.13.dfsg-1%2Bdeb12u1"
+        );
     }
 }

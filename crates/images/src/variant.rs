@@ -18,8 +18,13 @@ use crate::sbom::{self, SbomInput, SBOM_PATH};
 
 /// What Falco's release binary links against (glibc, libstdc++, libgcc_s, zlib) and the CA
 /// roots it needs to download rules and plugins over HTTPS.
-pub const FALCO_RUNTIME_PACKAGES: &[&str] =
-    &["libc6", "libstdc++6", "libgcc-s1", "zlib1g", "ca-certificates"];
+pub const FALCO_RUNTIME_PACKAGES: &[&str] = &[
+    "libc6",
+    "libstdc++6",
+    "libgcc-s1",
+    "zlib1g",
+    "ca-certificates",
+];
 /// What building and loading drivers needs on top: the compiler, make, kmod, curl.
 pub const DRIVER_LOADER_PACKAGES: &[&str] = &["make", "gcc", "kmod", "curl"];
 
@@ -65,7 +70,10 @@ impl ImageVariant {
     /// Falco's `falco` image: the runtime libraries and `/usr/bin/falco` as entrypoint.
     pub fn falco() -> Self {
         ImageVariant {
-            packages: FALCO_RUNTIME_PACKAGES.iter().map(|p| (*p).to_owned()).collect(),
+            packages: FALCO_RUNTIME_PACKAGES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
             entrypoint: vec!["/usr/bin/falco".to_owned()],
             env: BTreeMap::from([("HOST_ROOT".to_owned(), "/host".to_owned())]),
             ..ImageVariant::new("falco")
@@ -76,8 +84,10 @@ impl ImageVariant {
     /// sources `driver_source` at `/usr/src/falco-<driver version>`, and falcoctl's driver
     /// installer as entrypoint (what Falco's own loader image runs).
     pub fn falco_driver_loader(driver_source: impl Into<PathBuf>, driver_version: &str) -> Self {
-        let mut packages: Vec<String> =
-            FALCO_RUNTIME_PACKAGES.iter().map(|p| (*p).to_owned()).collect();
+        let mut packages: Vec<String> = FALCO_RUNTIME_PACKAGES
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
         packages.extend(DRIVER_LOADER_PACKAGES.iter().map(|p| (*p).to_owned()));
         ImageVariant {
             packages,
@@ -139,7 +149,9 @@ impl ImageVariant {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
         if !name_ok {
-            return Err(invalid("the name must be lowercase letters, digits, - _ .".into()));
+            return Err(invalid(
+                "the name must be lowercase letters, digits, - _ .".into(),
+            ));
         }
         for extra in &self.extra_files {
             if !extra.dest.starts_with('/') || extra.dest.split('/').any(|p| p == "..") {
@@ -156,7 +168,9 @@ impl ImageVariant {
             }
         }
         if self.env.keys().any(|k| k.is_empty() || k.contains('=')) {
-            return Err(invalid("an environment variable name is empty or holds '='".into()));
+            return Err(invalid(
+                "an environment variable name is empty or holds '='".into(),
+            ));
         }
         Ok(())
     }
@@ -205,7 +219,10 @@ impl ImageVariant {
         let mut image = OciImage::builder(arch, date)
             .with_layer(
                 rootfs.layer.clone(),
-                format!("falco-artifacts: Debian packages {}", self.packages.join(" ")),
+                format!(
+                    "falco-artifacts: Debian packages {}",
+                    self.packages.join(" ")
+                ),
             )
             .with_layer(
                 payload.layer.clone(),

@@ -95,12 +95,16 @@ fn repository(name: &ImageName, variant: &ImageVariant) -> Result<ImageName, Pip
         Some((namespace, _)) => format!("{namespace}/{}", variant.name),
         None => variant.name.clone(),
     };
-    repo.parse()
-        .map_err(|e| PipelineError::Invalid(format!("images.runtime: variant {}: {e}", variant.name)))
+    repo.parse().map_err(|e| {
+        PipelineError::Invalid(format!("images.runtime: variant {}: {e}", variant.name))
+    })
 }
 
 /// Assembles, pushes, attaches and signs every variant for every arch of `tarballs`.
-#[allow(clippy::too_many_arguments, reason = "the step's inputs, each used once")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the step's inputs, each used once"
+)]
 pub(crate) async fn publish(
     release: &Release,
     tarballs: &[(Arch, PathBuf)],
@@ -114,19 +118,30 @@ pub(crate) async fn publish(
     let signer = match &config.signing_key {
         Some(path) => {
             let pem = std::fs::read_to_string(path).map_err(|e| {
-                PipelineError::Invalid(format!("images.runtime.signing_key {}: {e}", path.display()))
+                PipelineError::Invalid(format!(
+                    "images.runtime.signing_key {}: {e}",
+                    path.display()
+                ))
             })?;
             Some(CosignSigner::from_pkcs8_pem(&pem).map_err(|e| {
-                PipelineError::Invalid(format!("images.runtime.signing_key {}: {e}", path.display()))
+                PipelineError::Invalid(format!(
+                    "images.runtime.signing_key {}: {e}",
+                    path.display()
+                ))
             })?)
         }
         None => None,
     };
     let variants = config.variants()?;
     let scratch = tempfile::tempdir().map_err(|e| {
-        PipelineError::Invalid(format!("images.runtime: cannot create a work directory: {e}"))
+        PipelineError::Invalid(format!(
+            "images.runtime: cannot create a work directory: {e}"
+        ))
     })?;
-    let work_root = config.work_dir.clone().unwrap_or_else(|| scratch.path().to_owned());
+    let work_root = config
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_owned());
     let debs = DebSource::dir(&config.debs);
     let clients = registries
         .iter()
@@ -142,7 +157,9 @@ pub(crate) async fn publish(
             .map_err(|e| image_error("listing the registry's tags", e))?;
         let tags = TagPolicy::default()
             .release_tags(&release.version, &existing)
-            .map_err(|e| PipelineError::Invalid(format!("images: no tag for {}: {e}", release.version)))?;
+            .map_err(|e| {
+                PipelineError::Invalid(format!("images: no tag for {}: {e}", release.version))
+            })?;
         for tag in tags.names() {
             if !report.tags.iter().any(|t| t == tag) {
                 report.tags.push(tag.to_owned());
@@ -151,20 +168,28 @@ pub(crate) async fn publish(
         let mut arches = Vec::new();
         for (arch, tarball) in tarballs {
             progress(&format!("assembling the {} image for {arch}", variant.name));
-            let labelled = variant.clone().with_label("org.opencontainers.image.title", &variant.name);
+            let labelled = variant
+                .clone()
+                .with_label("org.opencontainers.image.title", &variant.name);
             let mut labelled = labelled;
-            labelled
-                .labels
-                .extend(OciLabels::new(&release.version, date).with_licenses("Apache-2.0").to_map());
+            labelled.labels.extend(
+                OciLabels::new(&release.version, date)
+                    .with_licenses("Apache-2.0")
+                    .to_map(),
+            );
             let work = work_root.join(format!("{}-{arch}", variant.name));
             let built = labelled
                 .assemble(&debs, *arch, tarball, &release.version, &work, date)
-                .map_err(|e| image_error(&format!("assembling the {} {arch} image", variant.name), e))?;
+                .map_err(|e| {
+                    image_error(&format!("assembling the {} {arch} image", variant.name), e)
+                })?;
             for client in &clients {
                 let pushed = client
                     .push_image(&repo, &built.image, &tags.for_arch(*arch))
                     .await
-                    .map_err(|e| image_error(&format!("pushing the {} {arch} image", variant.name), e))?;
+                    .map_err(|e| {
+                        image_error(&format!("pushing the {} {arch} image", variant.name), e)
+                    })?;
                 for tag in &pushed.tags {
                     let line = format!("{}/{repo}:{tag}@{}", client.registry(), pushed.digest);
                     progress(&format!("pushed {line}"));
@@ -174,13 +199,17 @@ pub(crate) async fn publish(
                     .attach_sbom(&repo, &built.image, &built.sbom)
                     .await
                     .map_err(|e| image_error("attaching the SBOM", e))?;
-                report.sboms.push(format!("{}/{repo}@{}", client.registry(), sbom.digest));
+                report
+                    .sboms
+                    .push(format!("{}/{repo}@{}", client.registry(), sbom.digest));
                 if let Some(signer) = &signer {
                     let signed = client
                         .sign(&repo, &built.image.digest, signer)
                         .await
                         .map_err(|e| image_error("signing the image", e))?;
-                    report.signatures.push(format!("{}/{repo}:{}", client.registry(), signed.tag));
+                    report
+                        .signatures
+                        .push(format!("{}/{repo}:{}", client.registry(), signed.tag));
                 }
             }
             let _ = std::fs::remove_dir_all(&work);
@@ -192,13 +221,17 @@ pub(crate) async fn publish(
                     .update_index(&repo, tag, &arches)
                     .await
                     .map_err(|e| image_error(&format!("the index {repo}:{tag}"), e))?;
-                report.indexes.push(format!("{}/{repo}:{tag}", client.registry()));
+                report
+                    .indexes
+                    .push(format!("{}/{repo}:{tag}", client.registry()));
                 if let Some(signer) = &signer {
                     let signed = client
                         .sign(&repo, &index.digest, signer)
                         .await
                         .map_err(|e| image_error("signing the index", e))?;
-                    report.signatures.push(format!("{}/{repo}:{}", client.registry(), signed.tag));
+                    report
+                        .signatures
+                        .push(format!("{}/{repo}:{}", client.registry(), signed.tag));
                 }
             }
         }

@@ -13,8 +13,8 @@ use serde::Serialize;
 pub use push::PushedImage;
 
 use crate::layer::{Layer, LAYER_MEDIA_TYPE};
-use crate::registry::media::OCI_MANIFEST;
 use crate::registry::digest_of;
+use crate::registry::media::OCI_MANIFEST;
 
 /// Media type of an OCI image config.
 pub(crate) const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
@@ -93,7 +93,8 @@ impl OciImageBuilder {
 
     /// Labels (merged; later values win).
     pub fn with_labels(mut self, labels: &BTreeMap<String, String>) -> Self {
-        self.labels.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.labels
+            .extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         self
     }
 

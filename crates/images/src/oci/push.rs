@@ -55,10 +55,12 @@ impl Inner {
         )?;
         let mut digest = image.digest.clone();
         for tag in tags {
-            digest = self.put_manifest_sync(name, tag.as_ref(), OCI_MANIFEST, image.manifest.clone())?;
+            digest =
+                self.put_manifest_sync(name, tag.as_ref(), OCI_MANIFEST, image.manifest.clone())?;
         }
         if tags.is_empty() {
-            digest = self.put_manifest_sync(name, &image.digest, OCI_MANIFEST, image.manifest.clone())?;
+            digest =
+                self.put_manifest_sync(name, &image.digest, OCI_MANIFEST, image.manifest.clone())?;
         }
         Ok(PushedImage {
             digest,
@@ -82,7 +84,12 @@ impl Inner {
             return Ok(());
         }
         let len = bytes.len() as u64;
-        self.upload_blob_sync(name, digest, Box::new(std::io::Cursor::new(bytes.to_vec())), len)?;
+        self.upload_blob_sync(
+            name,
+            digest,
+            Box::new(std::io::Cursor::new(bytes.to_vec())),
+            len,
+        )?;
         uploaded.push(digest.to_owned());
         Ok(())
     }
@@ -99,7 +106,9 @@ impl RegistryClient {
         tags: &[Tag],
     ) -> Result<PushedImage, ImageError> {
         let (name, image, tags) = (name.clone(), image.clone(), tags.to_vec());
-        self.blocking("pushing an image", move |c| c.push_image_sync(&name, &image, &tags))
-            .await
+        self.blocking("pushing an image", move |c| {
+            c.push_image_sync(&name, &image, &tags)
+        })
+        .await
     }
 }

@@ -110,7 +110,12 @@ impl RootfsSpec {
             };
             let entries = reader.extract(&dir, &options).map_err(package_err)?;
             tree.add_dir(&dir, "", name)?;
-            files.push(entries.iter().map(|e| format!("/{}", e.path)).collect::<Vec<_>>());
+            files.push(
+                entries
+                    .iter()
+                    .map(|e| format!("/{}", e.path))
+                    .collect::<Vec<_>>(),
+            );
             readers.push((candidate.control.clone(), md5sums, dir));
         }
         let entries: Vec<skeleton::StatusEntry<'_>> = readers
@@ -126,16 +131,17 @@ impl RootfsSpec {
             .os_release
             .clone()
             .unwrap_or_else(|| skeleton::default_os_release(None));
-        let dpkg_status = skeleton::add(&mut tree, &entries, &os_release, self.os_release.is_some())?;
+        let dpkg_status =
+            skeleton::add(&mut tree, &entries, &os_release, self.os_release.is_some())?;
         let packages = readers
             .iter()
             .map(|(control, _, dir)| InstalledPackage {
                 name: control.package().to_owned(),
                 version: control.version().to_owned(),
                 arch: control.architecture().to_owned(),
-                source: control.get("Source").map(|s| {
-                    s.split_whitespace().next().unwrap_or(s).to_owned()
-                }),
+                source: control
+                    .get("Source")
+                    .map(|s| s.split_whitespace().next().unwrap_or(s).to_owned()),
                 licenses: copyright::licenses(dir, control.package()),
             })
             .collect();

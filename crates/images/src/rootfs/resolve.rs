@@ -130,7 +130,15 @@ mod tests {
         let got: Vec<&str> = got.iter().map(String::as_str).collect();
         assert_eq!(
             got,
-            ["ca-certificates", "cdebconf", "gcc-12-base", "libc6", "libgcc-s1", "libstdc++6", "openssl"]
+            [
+                "ca-certificates",
+                "cdebconf",
+                "gcc-12-base",
+                "libc6",
+                "libgcc-s1",
+                "libstdc++6",
+                "openssl"
+            ]
         );
     }
 

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use falco_artifacts_pkg_deb::Control;
 
-use crate::layer::{LayerTree, Node};
 use crate::error::ImageError;
+use crate::layer::{LayerTree, Node};
 
 const ORIGIN: &str = "the root filesystem skeleton";
 
@@ -62,27 +62,46 @@ pub(crate) fn add(
     os_release: &str,
     replace_os_release: bool,
 ) -> Result<String, ImageError> {
-    let bytes = |mode, data: &[u8]| Node::Bytes { mode, data: data.to_vec() };
+    let bytes = |mode, data: &[u8]| Node::Bytes {
+        mode,
+        data: data.to_vec(),
+    };
     tree.set("etc/passwd", bytes(0o644, PASSWD.as_bytes()), ORIGIN)?;
     tree.set("etc/group", bytes(0o644, GROUP.as_bytes()), ORIGIN)?;
     // base-files ships /etc/os-release as a link to ../usr/lib/os-release; keep the
     // distribution's own description when it is there.
     if replace_os_release || !tree.contains("etc/os-release") {
-        tree.set("etc/os-release", bytes(0o644, os_release.as_bytes()), ORIGIN)?;
+        tree.set(
+            "etc/os-release",
+            bytes(0o644, os_release.as_bytes()),
+            ORIGIN,
+        )?;
     }
     tree.set("tmp", Node::Dir { mode: 0o1777 }, ORIGIN)?;
     tree.set("root", Node::Dir { mode: 0o700 }, ORIGIN)?;
     let status = dpkg_status(entries);
-    tree.set("var/lib/dpkg/status", bytes(0o644, status.as_bytes()), ORIGIN)?;
+    tree.set(
+        "var/lib/dpkg/status",
+        bytes(0o644, status.as_bytes()),
+        ORIGIN,
+    )?;
     for entry in entries {
         let name = entry.control.package();
         let mut list = String::from("/.\n");
         for file in &entry.files {
             let _ = writeln!(list, "{file}");
         }
-        tree.set(&format!("var/lib/dpkg/info/{name}.list"), bytes(0o644, list.as_bytes()), ORIGIN)?;
+        tree.set(
+            &format!("var/lib/dpkg/info/{name}.list"),
+            bytes(0o644, list.as_bytes()),
+            ORIGIN,
+        )?;
         if let Some(md5sums) = entry.md5sums {
-            tree.set(&format!("var/lib/dpkg/info/{name}.md5sums"), bytes(0o644, md5sums), ORIGIN)?;
+            tree.set(
+                &format!("var/lib/dpkg/info/{name}.md5sums"),
+                bytes(0o644, md5sums),
+                ORIGIN,
+            )?;
         }
     }
     Ok(status)
@@ -99,7 +118,11 @@ mod tests {
              Description: compression library - runtime\n zlib is a library.\n",
         )
         .unwrap();
-        let text = dpkg_status(&[StatusEntry { control: &control, files: vec![], md5sums: None }]);
+        let text = dpkg_status(&[StatusEntry {
+            control: &control,
+            files: vec![],
+            md5sums: None,
+        }]);
         assert_eq!(
             text,
             "Package: zlib1g\nStatus: install ok installed\nSource: zlib\nVersion: 1:1.2.13.dfsg-1\n\

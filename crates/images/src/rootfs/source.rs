@@ -32,7 +32,10 @@ pub(crate) struct Candidate {
 
 /// The packages of `source` for `arch` (and `Architecture: all`), by name. Two files of one
 /// package are refused: which one would be installed would depend on directory order.
-pub(crate) fn scan(source: &DebSource, arch: Arch) -> Result<BTreeMap<String, Candidate>, ImageError> {
+pub(crate) fn scan(
+    source: &DebSource,
+    arch: Arch,
+) -> Result<BTreeMap<String, Candidate>, ImageError> {
     let DebSource::Dir(dir) = source;
     let list_err = |source| ImageError::Context {
         path: dir.clone(),

@@ -61,9 +61,17 @@ pub(crate) fn compile_payload(dir: &Path) -> PathBuf {
         .arg(&source)
         .output()
         .unwrap();
-    assert!(out.status.success(), "g++: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "g++: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let readelf = require_tool("readelf", "Debian package binutils").unwrap();
-    let dynamic = Command::new(readelf).arg("-d").arg(&binary).output().unwrap();
+    let dynamic = Command::new(readelf)
+        .arg("-d")
+        .arg(&binary)
+        .output()
+        .unwrap();
     let dynamic = String::from_utf8_lossy(&dynamic.stdout);
     assert!(
         dynamic.contains("libstdc++.so.6") && dynamic.contains("libgcc_s.so.1"),
@@ -92,18 +100,35 @@ fn driver_source(debs: &Path, dir: &Path) -> PathBuf {
     let deb = std::fs::read_dir(debs)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("falcosecurity-scap-dkms_"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("falcosecurity-scap-dkms_")
+        })
         .expect("falcosecurity-scap-dkms in the package cache");
     let out = dir.join("scap-dkms");
-    DebReader::open(&deb).unwrap().extract(&out, &ExtractOptions::default()).unwrap();
+    DebReader::open(&deb)
+        .unwrap()
+        .extract(&out, &ExtractOptions::default())
+        .unwrap();
     let src = out.join("usr/src");
-    let tree = std::fs::read_dir(&src).unwrap().next().unwrap().unwrap().path();
+    let tree = std::fs::read_dir(&src)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     assert!(tree.join("Makefile").is_file() && tree.join("bpf/Makefile").is_file());
     tree
 }
 
 fn reference(registry: &Registry, name: &str, tag: &str) -> ImageRef {
-    ImageRef::new(registry.address().parse().unwrap(), name.parse().unwrap(), tag.parse::<Tag>().unwrap())
+    ImageRef::new(
+        registry.address().parse().unwrap(),
+        name.parse().unwrap(),
+        tag.parse::<Tag>().unwrap(),
+    )
 }
 
 #[test]
@@ -112,24 +137,46 @@ fn a_package_set_without_the_dependencies_names_what_is_missing() {
     let only = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(&debs).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("libstdc++6_") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("libstdc++6_")
+        {
             std::fs::copy(&path, only.path().join(path.file_name().unwrap())).unwrap();
         }
     }
     let work = tempfile::tempdir().unwrap();
-    let err = RootfsSpec::new(DebSource::dir(only.path()), Arch::X86_64, ["libstdc++6", "zlib1g"])
-        .build()
-        .unwrap()
-        .assemble(work.path(), source_date())
-        .unwrap_err();
+    let err = RootfsSpec::new(
+        DebSource::dir(only.path()),
+        Arch::X86_64,
+        ["libstdc++6", "zlib1g"],
+    )
+    .build()
+    .unwrap()
+    .assemble(work.path(), source_date())
+    .unwrap_err();
     let text = err.to_string();
     let ImageError::MissingDependencies { missing } = &err else {
         panic!("{err}")
     };
-    let needed: Vec<&str> = missing.iter().map(|m| m.needed.split(' ').next().unwrap()).collect();
-    assert_eq!(needed, ["gcc-12-base", "libc6", "libgcc-s1", "zlib1g"], "{text}");
-    assert!(text.contains("(needed by libstdc++6)") && text.contains("zlib1g (asked for)"), "{text}");
-    assert!(std::fs::read_dir(work.path()).unwrap().next().is_none(), "nothing unpacked");
+    let needed: Vec<&str> = missing
+        .iter()
+        .map(|m| m.needed.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        needed,
+        ["gcc-12-base", "libc6", "libgcc-s1", "zlib1g"],
+        "{text}"
+    );
+    assert!(
+        text.contains("(needed by libstdc++6)") && text.contains("zlib1g (asked for)"),
+        "{text}"
+    );
+    assert!(
+        std::fs::read_dir(work.path()).unwrap().next().is_none(),
+        "nothing unpacked"
+    );
 }
 
 #[tokio::test]
@@ -143,19 +190,51 @@ async fn falco_runs_in_the_runtime_image_and_not_in_scratch() {
 
     let falco = ImageVariant::falco();
     let built = falco
-        .assemble(&source, Arch::X86_64, &tarball, &version, &dir.path().join("one"), source_date())
+        .assemble(
+            &source,
+            Arch::X86_64,
+            &tarball,
+            &version,
+            &dir.path().join("one"),
+            source_date(),
+        )
         .unwrap();
     // Built again elsewhere: byte-identical layers, config and manifest.
     let again = falco
-        .assemble(&source, Arch::X86_64, &tarball, &version, &dir.path().join("two"), source_date())
+        .assemble(
+            &source,
+            Arch::X86_64,
+            &tarball,
+            &version,
+            &dir.path().join("two"),
+            source_date(),
+        )
         .unwrap();
     let digests = |b: &falco_artifacts_images::BuiltVariant| {
-        b.image.layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>()
+        b.image
+            .layers
+            .iter()
+            .map(|l| l.digest.clone())
+            .collect::<Vec<_>>()
     };
     assert_eq!(digests(&built), digests(&again));
     assert_eq!(built.image.digest, again.image.digest);
-    let names: Vec<&str> = built.rootfs.packages.iter().map(|p| p.name.as_str()).collect();
-    for wanted in ["libc6", "libstdc++6", "libgcc-s1", "gcc-12-base", "zlib1g", "ca-certificates", "openssl", "libssl3"] {
+    let names: Vec<&str> = built
+        .rootfs
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    for wanted in [
+        "libc6",
+        "libstdc++6",
+        "libgcc-s1",
+        "gcc-12-base",
+        "zlib1g",
+        "ca-certificates",
+        "openssl",
+        "libssl3",
+    ] {
         assert!(names.contains(&wanted), "{wanted} in {names:?}");
     }
 
@@ -165,16 +244,25 @@ async fn falco_runs_in_the_runtime_image_and_not_in_scratch() {
     let client = RegistryClient::new(registry.address().parse().unwrap(), None).unwrap();
     let name = "falcosecurity/falco".parse().unwrap();
     let tag: Tag = "x86_64-0.39.0".parse().unwrap();
-    let pushed = client.push_image(&name, &built.image, &[tag.clone()]).await.unwrap();
+    let pushed = client
+        .push_image(&name, &built.image, &[tag.clone()])
+        .await
+        .unwrap();
     assert_eq!(pushed.digest, built.image.digest);
     assert_eq!(pushed.uploaded.len(), 4, "three layers and the config");
     // The unchanged variant pushed again uploads nothing.
-    let repushed = client.push_image(&name, &again.image, &[tag.clone()]).await.unwrap();
+    let repushed = client
+        .push_image(&name, &again.image, &[tag.clone()])
+        .await
+        .unwrap();
     assert!(repushed.uploaded.is_empty(), "{repushed:?}");
 
     let image = reference(&registry, "falcosecurity/falco", tag.as_ref());
     engine.pull(&image).await.unwrap();
-    let out = engine.run(&image.to_string(), None, &["-o", "x"]).await.unwrap();
+    let out = engine
+        .run(&image.to_string(), None, &["-o", "x"])
+        .await
+        .unwrap();
     assert_eq!(out.exit_code, 0, "{out:?}");
     assert_eq!(out.stdout, "falco payload ok: unwound, args 2\n", "{out:?}");
 
@@ -183,19 +271,28 @@ async fn falco_runs_in_the_runtime_image_and_not_in_scratch() {
         .with_layer(built.payload.layer.clone(), "payload only")
         .with_entrypoint(["/usr/bin/falco"])
         .build();
-    client.push_image(&name, &scratch, &["scratch".parse().unwrap()]).await.unwrap();
+    client
+        .push_image(&name, &scratch, &["scratch".parse().unwrap()])
+        .await
+        .unwrap();
     let scratch_ref = reference(&registry, "falcosecurity/falco", "scratch");
     engine.pull(&scratch_ref).await.unwrap();
     // runc reports the failed exec either when starting or as the container's exit.
     match engine.run(&scratch_ref.to_string(), None, &[]).await {
         Err(ImageError::Engine { action, source }) => {
             assert!(action.starts_with("start a container"), "{action}");
-            assert!(source.to_string().contains("no such file or directory"), "{source}");
+            assert!(
+                source.to_string().contains("no such file or directory"),
+                "{source}"
+            );
         }
         Ok(out) => {
             assert_ne!(out.exit_code, 0, "{out:?}");
             assert!(out.stdout.is_empty(), "{out:?}");
-            assert_eq!(out.stderr, "exec /usr/bin/falco: no such file or directory\n", "{out:?}");
+            assert_eq!(
+                out.stderr, "exec /usr/bin/falco: no such file or directory\n",
+                "{out:?}"
+            );
         }
         Err(other) => panic!("{other}"),
     }
@@ -217,7 +314,14 @@ async fn the_driver_loader_variant_has_make_gcc_and_kmod() {
     let driver = driver_source(&debs, dir.path());
     let variant = ImageVariant::falco_driver_loader(&driver, "7.3.0+driver");
     let built = variant
-        .assemble(&DebSource::dir(&debs), Arch::X86_64, &tarball, &version, &dir.path().join("work"), source_date())
+        .assemble(
+            &DebSource::dir(&debs),
+            Arch::X86_64,
+            &tarball,
+            &version,
+            &dir.path().join("work"),
+            source_date(),
+        )
         .unwrap();
     assert!(built
         .payload
@@ -230,15 +334,25 @@ async fn the_driver_loader_variant_has_make_gcc_and_kmod() {
     let engine = connect(&docker).await;
     let client = RegistryClient::new(registry.address().parse().unwrap(), None).unwrap();
     let name = "falcosecurity/falco-driver-loader".parse().unwrap();
-    client.push_image(&name, &built.image, &["x86_64-master".parse().unwrap()]).await.unwrap();
-    let image = reference(&registry, "falcosecurity/falco-driver-loader", "x86_64-master");
+    client
+        .push_image(&name, &built.image, &["x86_64-master".parse().unwrap()])
+        .await
+        .unwrap();
+    let image = reference(
+        &registry,
+        "falcosecurity/falco-driver-loader",
+        "x86_64-master",
+    );
     engine.pull(&image).await.unwrap();
     for (tool, expected) in [
         ("/usr/bin/make", "GNU Make"),
         ("/usr/bin/gcc", "gcc"),
         ("/sbin/modinfo", "kmod version"),
     ] {
-        let out = engine.run(&image.to_string(), Some(&[tool]), &["--version"]).await.unwrap();
+        let out = engine
+            .run(&image.to_string(), Some(&[tool]), &["--version"])
+            .await
+            .unwrap();
         assert_eq!(out.exit_code, 0, "{tool}: {out:?}");
         assert!(out.stdout.contains(expected), "{tool}: {out:?}");
     }

@@ -23,13 +23,19 @@ fn files_in(dir: &Path, wanted: &[&str]) -> Vec<Option<Vec<u8>>> {
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     let mut found = vec![None; wanted.len()];
     for layer in manifest["layers"].as_array().unwrap() {
-        let hex = layer["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        let hex = layer["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
         let file = std::fs::File::open(dir.join(hex)).unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
         for entry in archive.entries().unwrap() {
             let mut entry = entry.unwrap();
             let path = entry.path().unwrap().display().to_string();
-            if let Some(i) = wanted.iter().position(|w| w.trim_start_matches('/') == path) {
+            if let Some(i) = wanted
+                .iter()
+                .position(|w| w.trim_start_matches('/') == path)
+            {
                 let mut bytes = Vec::new();
                 entry.read_to_end(&mut bytes).unwrap();
                 found[i] = Some(bytes);
@@ -43,11 +49,22 @@ fn openssl_key(dir: &Path, name: &str) -> String {
     let openssl = require_tool("openssl", "Debian package openssl").unwrap();
     let path = dir.join(name);
     let out = Command::new(openssl)
-        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -55,7 +72,11 @@ fn openssl_key(dir: &Path, name: &str) -> String {
 fn skopeo_copy(dir: &Path, reference: &str, out: &Path) {
     let skopeo = require_tool("skopeo", "Debian package skopeo").unwrap();
     let policy = dir.join("accept-policy.json");
-    std::fs::write(&policy, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    std::fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
     let _ = std::fs::remove_dir_all(out);
     let done = Command::new(skopeo)
         .arg("--policy")
@@ -65,7 +86,11 @@ fn skopeo_copy(dir: &Path, reference: &str, out: &Path) {
         .arg(format!("dir:{}", out.display()))
         .output()
         .unwrap();
-    assert!(done.status.success(), "skopeo copy {reference}: {}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "skopeo copy {reference}: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
 
 /// What `cosign verify --key` checks, done with outside tools: skopeo fetches the manifest
@@ -76,7 +101,13 @@ fn skopeo_copy(dir: &Path, reference: &str, out: &Path) {
 ///
 /// (Debian's skopeo is built with "sigstore disabled", so a `sigstoreSigned` policy cannot
 /// be used here.)
-fn cosign_verify(dir: &Path, registry: &Registry, repository: &str, tag: &str, public_key: &str) -> Result<(), String> {
+fn cosign_verify(
+    dir: &Path,
+    registry: &Registry,
+    repository: &str,
+    tag: &str,
+    public_key: &str,
+) -> Result<(), String> {
     let skopeo = require_tool("skopeo", "Debian package skopeo").unwrap();
     let openssl = require_tool("openssl", "Debian package openssl").unwrap();
     let image = format!("{}/{repository}", registry.address());
@@ -85,8 +116,15 @@ fn cosign_verify(dir: &Path, registry: &Registry, repository: &str, tag: &str, p
         .arg(format!("docker://{image}:{tag}"))
         .output()
         .unwrap();
-    assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
-    let digest = format!("sha256:{}", falco_artifacts_core::Sha256Digest::of_bytes(&raw.stdout).to_hex());
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let digest = format!(
+        "sha256:{}",
+        falco_artifacts_core::Sha256Digest::of_bytes(&raw.stdout).to_hex()
+    );
     let sig_tag = format!("{}.sig", digest.replace(':', "-"));
     let listed = Command::new(&skopeo)
         .args(["list-tags", "--tls-verify=false", "--no-creds"])
@@ -94,7 +132,12 @@ fn cosign_verify(dir: &Path, registry: &Registry, repository: &str, tag: &str, p
         .output()
         .unwrap();
     let tags: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    if !tags["Tags"].as_array().unwrap().iter().any(|t| t == sig_tag.as_str()) {
+    if !tags["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == sig_tag.as_str())
+    {
         return Err(format!("no signature: {image}:{sig_tag} does not exist"));
     }
     let out = dir.join("signature");
@@ -102,11 +145,22 @@ fn cosign_verify(dir: &Path, registry: &Registry, repository: &str, tag: &str, p
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     for layer in manifest["layers"].as_array().unwrap() {
-        assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
-        let payload_path = out.join(layer["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.dev.cosign.simplesigning.v1+json"
+        );
+        let payload_path = out.join(
+            layer["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:"),
+        );
         let payload: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&payload_path).unwrap()).unwrap();
-        assert_eq!(payload["critical"]["type"], "cosign container image signature");
+        assert_eq!(
+            payload["critical"]["type"],
+            "cosign container image signature"
+        );
         if payload["critical"]["image"]["docker-manifest-digest"] != digest.as_str()
             || payload["critical"]["identity"]["docker-reference"] != image.as_str()
         {
@@ -114,7 +168,11 @@ fn cosign_verify(dir: &Path, registry: &Registry, repository: &str, tag: &str, p
         }
         use base64::Engine as _;
         let signature = base64::engine::general_purpose::STANDARD
-            .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap())
+            .decode(
+                layer["annotations"]["dev.cosignproject.cosign/signature"]
+                    .as_str()
+                    .unwrap(),
+            )
             .unwrap();
         std::fs::write(dir.join("sig.der"), signature).unwrap();
         std::fs::write(dir.join("verify.pub"), public_key).unwrap();
@@ -146,14 +204,24 @@ async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
     let version: Version = "0.39.0".parse().unwrap();
     let tarball = release_tarball(dir.path(), "0.39.0", &binary);
     let built = ImageVariant::falco()
-        .assemble(&DebSource::dir(&debs), Arch::X86_64, &tarball, &version, &dir.path().join("work"), source_date())
+        .assemble(
+            &DebSource::dir(&debs),
+            Arch::X86_64,
+            &tarball,
+            &version,
+            &dir.path().join("work"),
+            source_date(),
+        )
         .unwrap();
 
     let registry = Registry::start().unwrap();
     let client = RegistryClient::new(registry.address().parse().unwrap(), None).unwrap();
     let name = "falcosecurity/falco".parse().unwrap();
     let arch_tag: Tag = "x86_64-0.39.0".parse().unwrap();
-    client.push_image(&name, &built.image, &[arch_tag.clone()]).await.unwrap();
+    client
+        .push_image(&name, &built.image, &[arch_tag.clone()])
+        .await
+        .unwrap();
     let index = client
         .update_index(&name, &"0.39.0".parse().unwrap(), &[Arch::X86_64])
         .await
@@ -164,34 +232,63 @@ async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
         true,
     ))
     .unwrap();
-    assert_eq!(raw["manifests"][0]["digest"], built.image.digest.as_str(), "{raw}");
-    assert_eq!(raw["manifests"][0]["platform"]["architecture"], "amd64", "{raw}");
+    assert_eq!(
+        raw["manifests"][0]["digest"],
+        built.image.digest.as_str(),
+        "{raw}"
+    );
+    assert_eq!(
+        raw["manifests"][0]["platform"]["architecture"], "amd64",
+        "{raw}"
+    );
 
     // The SBOM, attached (this docker-registry has no referrers API: the tag fallback).
-    let attached = client.attach_sbom(&name, &built.image, &built.sbom).await.unwrap();
+    let attached = client
+        .attach_sbom(&name, &built.image, &built.sbom)
+        .await
+        .unwrap();
     assert!(!attached.referrers_api);
     let tag = attached.tag.clone().unwrap();
-    assert_eq!(tag.as_ref(), format!("{}.sbom", built.image.digest.replace(':', "-")));
-    let fetched = client.attached_sbom(&name, &built.image.digest).await.unwrap().unwrap();
+    assert_eq!(
+        tag.as_ref(),
+        format!("{}.sbom", built.image.digest.replace(':', "-"))
+    );
+    let fetched = client
+        .attached_sbom(&name, &built.image.digest)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(fetched, built.sbom);
 
     // Signed: the image manifest and the index.
     let key = openssl_key(dir.path(), "cosign.key");
     let signer = CosignSigner::from_pkcs8_pem(&key).unwrap();
-    client.sign(&name, &built.image.digest, &signer).await.unwrap();
+    client
+        .sign(&name, &built.image.digest, &signer)
+        .await
+        .unwrap();
     client.sign(&name, &index.digest, &signer).await.unwrap();
     let reference = format!("{}/falcosecurity/falco:{arch_tag}", registry.address());
     for tag in [arch_tag.as_ref(), "0.39.0"] {
-        cosign_verify(dir.path(), &registry, "falcosecurity/falco", tag, &signer.public_key_pem())
-            .unwrap_or_else(|e| panic!("{tag} is signed: {e}"));
+        cosign_verify(
+            dir.path(),
+            &registry,
+            "falcosecurity/falco",
+            tag,
+            &signer.public_key_pem(),
+        )
+        .unwrap_or_else(|e| panic!("{tag} is signed: {e}"));
     }
     skopeo_copy(dir.path(), &reference, &dir.path().join("copied"));
 
     // What skopeo copied: the dpkg status and the SBOM in the image agree, and equal the
     // attached SBOM.
-    let [status, sbom]: [Option<Vec<u8>>; 2] = files_in(&dir.path().join("copied"), &["/var/lib/dpkg/status", SBOM_PATH])
-        .try_into()
-        .unwrap();
+    let [status, sbom]: [Option<Vec<u8>>; 2] = files_in(
+        &dir.path().join("copied"),
+        &["/var/lib/dpkg/status", SBOM_PATH],
+    )
+    .try_into()
+    .unwrap();
     let status = String::from_utf8(status.unwrap()).unwrap();
     assert_eq!(sbom.unwrap(), built.sbom);
     let in_status: BTreeSet<(String, String)> = status
@@ -214,11 +311,24 @@ async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
     let packages = doc["packages"].as_array().unwrap();
     let in_sbom: BTreeSet<(String, String)> = packages
         .iter()
-        .filter(|p| p["SPDXID"].as_str().unwrap().starts_with("SPDXRef-Package-deb-"))
-        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["versionInfo"].as_str().unwrap().to_owned()))
+        .filter(|p| {
+            p["SPDXID"]
+                .as_str()
+                .unwrap()
+                .starts_with("SPDXRef-Package-deb-")
+        })
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["versionInfo"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(in_sbom, in_status);
-    assert!(in_sbom.iter().any(|(n, _)| n == "libstdc++6"), "{in_sbom:?}");
+    assert!(
+        in_sbom.iter().any(|(n, _)| n == "libstdc++6"),
+        "{in_sbom:?}"
+    );
     let zlib = packages.iter().find(|p| p["name"] == "zlib1g").unwrap();
     assert_eq!(zlib["licenseDeclared"], "Zlib", "{zlib}");
     let falco = packages.iter().find(|p| p["name"] == "falco").unwrap();
@@ -229,21 +339,41 @@ async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
         .iter()
         .find(|f| f["fileName"] == "./usr/bin/falco")
         .unwrap();
-    let sha256 = falco_artifacts_core::Sha256Digest::of_bytes(&std::fs::read(&binary).unwrap()).to_hex();
-    assert_eq!(falco_file["checksums"][1]["checksumValue"], sha256.as_str(), "{falco_file}");
+    let sha256 =
+        falco_artifacts_core::Sha256Digest::of_bytes(&std::fs::read(&binary).unwrap()).to_hex();
+    assert_eq!(
+        falco_file["checksums"][1]["checksumValue"],
+        sha256.as_str(),
+        "{falco_file}"
+    );
 
     // Another key: refused.
     let other = CosignSigner::from_pkcs8_pem(&openssl_key(dir.path(), "other.key")).unwrap();
-    let err = cosign_verify(dir.path(), &registry, "falcosecurity/falco", arch_tag.as_ref(), &other.public_key_pem())
-        .unwrap_err();
+    let err = cosign_verify(
+        dir.path(),
+        &registry,
+        "falcosecurity/falco",
+        arch_tag.as_ref(),
+        &other.public_key_pem(),
+    )
+    .unwrap_err();
     assert!(err.contains("Verification failure"), "{err}");
 
     // The tag moved to an unsigned manifest: refused.
     let unsigned = OciImage::builder(Arch::X86_64, source_date())
         .with_layer(built.payload.layer.clone(), "payload only")
         .build();
-    client.push_image(&name, &unsigned, &[arch_tag.clone()]).await.unwrap();
-    let err = cosign_verify(dir.path(), &registry, "falcosecurity/falco", arch_tag.as_ref(), &signer.public_key_pem())
-        .unwrap_err();
+    client
+        .push_image(&name, &unsigned, &[arch_tag.clone()])
+        .await
+        .unwrap();
+    let err = cosign_verify(
+        dir.path(),
+        &registry,
+        "falcosecurity/falco",
+        arch_tag.as_ref(),
+        &signer.public_key_pem(),
+    )
+    .unwrap_err();
     assert!(err.starts_with("no signature"), "{err}");
 }
