@@ -193,7 +193,7 @@ impl ImageVariant {
             action: "create a directory",
             source,
         })?;
-        let rootfs = RootfsSpec::new(debs.clone(), arch, self.packages.iter().cloned())
+        let rootfs = RootfsSpec::builder(debs.clone(), arch, self.packages.iter().cloned())
             .build()?
             .assemble(work_dir, date)?;
         let payload = payload::build(tarball, &self.extra_files, work_dir, date)?;

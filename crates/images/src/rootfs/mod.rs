@@ -28,7 +28,7 @@ use crate::layer::{Layer, LayerTree};
 /// use falco_artifacts_images::{DebSource, RootfsSpec};
 ///
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let spec = RootfsSpec::new(
+/// let spec = RootfsSpec::builder(
 ///     DebSource::dir("debs/"),
 ///     Arch::X86_64,
 ///     ["libc6", "libstdc++6", "libgcc-s1", "zlib1g"],
@@ -49,7 +49,7 @@ pub struct RootfsSpec {
 
 impl RootfsSpec {
     /// The packages named (their dependencies are added), taken from `source` for `arch`.
-    pub fn new<I, S>(source: DebSource, arch: Arch, packages: I) -> RootfsSpecBuilder
+    pub fn builder<I, S>(source: DebSource, arch: Arch, packages: I) -> RootfsSpecBuilder
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,

@@ -147,7 +147,7 @@ fn a_package_set_without_the_dependencies_names_what_is_missing() {
         }
     }
     let work = tempfile::tempdir().unwrap();
-    let err = RootfsSpec::new(
+    let err = RootfsSpec::builder(
         DebSource::dir(only.path()),
         Arch::X86_64,
         ["libstdc++6", "zlib1g"],
@@ -245,14 +245,14 @@ async fn falco_runs_in_the_runtime_image_and_not_in_scratch() {
     let name = "falcosecurity/falco".parse().unwrap();
     let tag: Tag = "x86_64-0.39.0".parse().unwrap();
     let pushed = client
-        .push_image(&name, &built.image, &[tag.clone()])
+        .push_image(&name, &built.image, std::slice::from_ref(&tag))
         .await
         .unwrap();
     assert_eq!(pushed.digest, built.image.digest);
     assert_eq!(pushed.uploaded.len(), 4, "three layers and the config");
     // The unchanged variant pushed again uploads nothing.
     let repushed = client
-        .push_image(&name, &again.image, &[tag.clone()])
+        .push_image(&name, &again.image, std::slice::from_ref(&tag))
         .await
         .unwrap();
     assert!(repushed.uploaded.is_empty(), "{repushed:?}");

@@ -219,7 +219,7 @@ async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
     let name = "falcosecurity/falco".parse().unwrap();
     let arch_tag: Tag = "x86_64-0.39.0".parse().unwrap();
     client
-        .push_image(&name, &built.image, &[arch_tag.clone()])
+        .push_image(&name, &built.image, std::slice::from_ref(&arch_tag))
         .await
         .unwrap();
     let index = client
@@ -364,7 +364,7 @@ async fn the_sbom_matches_the_image_and_signatures_verify_with_outside_tools() {
         .with_layer(built.payload.layer.clone(), "payload only")
         .build();
     client
-        .push_image(&name, &unsigned, &[arch_tag.clone()])
+        .push_image(&name, &unsigned, std::slice::from_ref(&arch_tag))
         .await
         .unwrap();
     let err = cosign_verify(
