@@ -187,6 +187,53 @@ pub enum ImageError {
         #[source]
         source: falco_artifacts_pkg_deb::ReadError,
     },
+    /// An APT repository's index or package could not be used.
+    #[error("APT repository: {url} {problem}")]
+    AptRepository {
+        /// The URL fetched.
+        url: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An APT repository could not be reached or its answer not read.
+    #[error("APT repository: cannot fetch {url}")]
+    AptFetch {
+        /// The URL fetched.
+        url: String,
+        /// Why.
+        #[source]
+        source: ureq::Error,
+    },
+    /// A paragraph of an APT repository's `Packages` index is not a valid stanza.
+    #[error("APT repository: {url}: paragraph {paragraph} is not a valid package stanza")]
+    AptIndex {
+        /// The index.
+        url: String,
+        /// Which paragraph (from 1).
+        paragraph: usize,
+        /// Why.
+        #[source]
+        source: falco_artifacts_pkg_deb::ControlError,
+    },
+    /// A download from an APT repository broke off.
+    #[error("APT repository: reading {url} failed")]
+    AptRead {
+        /// The URL fetched.
+        url: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A downloaded package is not the one its index named.
+    #[error("package {path} is {found}, its index says {expected}")]
+    PackageMismatch {
+        /// The package file.
+        path: PathBuf,
+        /// Name and version the index gave.
+        expected: String,
+        /// Name and version the package says.
+        found: String,
+    },
     /// One package is in the set twice.
     #[error("package {package} is in the set twice: {first} and {second}; keep one")]
     DuplicatePackage {

@@ -116,7 +116,8 @@ pub use push::{PushEvent, PushOptions, PushReport};
 pub use reference::{ImageName, ImageRef, InvalidReference, RegistryAddr, Tag};
 pub use registry::{RawManifest, RegistryClient};
 pub use rootfs::{
-    DebSource, InstalledPackage, MissingDependency, Rootfs, RootfsSpec, RootfsSpecBuilder,
+    AptRepository, DebSource, InstalledPackage, MissingDependency, Rootfs, RootfsSpec,
+    RootfsSpecBuilder,
 };
 pub use run::RunOutput;
 pub use sbom::{SBOM_PATH, SPDX_MEDIA_TYPE};

@@ -3,6 +3,7 @@
 //! `.deb` files, unpacked with pkg-deb's hardened extraction, plus users, groups,
 //! `/etc/os-release` and dpkg's status, written as one reproducible layer.
 
+mod apt;
 mod copyright;
 mod resolve;
 mod skeleton;
@@ -15,6 +16,7 @@ use falco_artifacts_core::package::SourceDate;
 use falco_artifacts_core::Arch;
 use falco_artifacts_pkg_deb::{AbsoluteSymlinks, DebReader, ExtractOptions};
 
+pub use apt::AptRepository;
 pub use resolve::MissingDependency;
 pub use source::DebSource;
 
@@ -95,12 +97,29 @@ impl RootfsSpec {
         let mut files = Vec::new();
         for name in &chosen {
             let candidate = &available[name];
+            let path = candidate.fetch()?;
             let package_err = |source| ImageError::Package {
-                path: candidate.path.clone(),
+                path: path.clone(),
                 source,
             };
-            let reader = DebReader::open(&candidate.path).map_err(package_err)?;
+            let reader = DebReader::open(&path).map_err(package_err)?;
             let md5sums = reader.control_file("md5sums").map(<[u8]>::to_vec);
+            // The package's own stanza, not the index's (which adds Filename, SHA256…): the
+            // same package gives the same status file whichever source it came from.
+            let control = reader.control().clone();
+            if control.package() != candidate.control.package()
+                || control.version() != candidate.control.version()
+            {
+                return Err(ImageError::PackageMismatch {
+                    path: path.clone(),
+                    expected: format!(
+                        "{} {}",
+                        candidate.control.package(),
+                        candidate.control.version()
+                    ),
+                    found: format!("{} {}", control.package(), control.version()),
+                });
+            }
             let dir = unpack_root.join(name);
             let options = ExtractOptions {
                 // In the image the link's absolute target is inside the image's own root; the
@@ -116,7 +135,7 @@ impl RootfsSpec {
                     .map(|e| format!("/{}", e.path))
                     .collect::<Vec<_>>(),
             );
-            readers.push((candidate.control.clone(), md5sums, dir));
+            readers.push((control, md5sums, dir));
         }
         let entries: Vec<skeleton::StatusEntry<'_>> = readers
             .iter()

@@ -32,6 +32,7 @@ impl std::fmt::Display for MissingDependency {
 /// `libssl3:any (>= 3.0.0)` → `libssl3`.
 fn relation_name(alternative: &str) -> &str {
     let name = alternative
+        .trim()
         .split(|c: char| c == '(' || c == '[' || c == '<' || c.is_whitespace())
         .next()
         .unwrap_or("");

@@ -8,12 +8,15 @@ use falco_artifacts_core::Arch;
 use falco_artifacts_pkg_deb::{Control, DebReader};
 
 use crate::error::ImageError;
+use crate::rootfs::apt::{self, AptRepository, Remote};
 
 /// The packages a root filesystem may be assembled from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DebSource {
     /// Every `*.deb` directly in a directory (e.g. filled by `apt-get download`).
     Dir(PathBuf),
+    /// The packages of an APT repository's suite and component, downloaded when chosen.
+    Apt(AptRepository),
 }
 
 impl DebSource {
@@ -21,13 +24,44 @@ impl DebSource {
     pub fn dir(dir: impl Into<PathBuf>) -> Self {
         DebSource::Dir(dir.into())
     }
+
+    /// `deb <url> <suite> <component>`, packages kept in `cache`.
+    pub fn apt(
+        url: impl Into<String>,
+        suite: impl Into<String>,
+        component: impl Into<String>,
+        cache: impl Into<PathBuf>,
+    ) -> Self {
+        DebSource::Apt(AptRepository {
+            url: url.into(),
+            suite: suite.into(),
+            component: component.into(),
+            cache: cache.into(),
+        })
+    }
 }
 
-/// One package of the set: its control stanza and its file.
+/// One package of the set: its control stanza and where its file is.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     pub(crate) control: Control,
-    pub(crate) path: PathBuf,
+    pub(crate) location: Location,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Location {
+    Local(PathBuf),
+    Remote(Remote, PathBuf),
+}
+
+impl Candidate {
+    /// The `.deb` on this machine, downloaded first when it comes from a repository.
+    pub(crate) fn fetch(&self) -> Result<PathBuf, ImageError> {
+        match &self.location {
+            Location::Local(path) => Ok(path.clone()),
+            Location::Remote(remote, cache) => apt::download(remote, cache),
+        }
+    }
 }
 
 /// The packages of `source` for `arch` (and `Architecture: all`), by name. Two files of one
@@ -36,7 +70,18 @@ pub(crate) fn scan(
     source: &DebSource,
     arch: Arch,
 ) -> Result<BTreeMap<String, Candidate>, ImageError> {
-    let DebSource::Dir(dir) = source;
+    let dir = match source {
+        DebSource::Dir(dir) => dir,
+        DebSource::Apt(repo) => {
+            return Ok(apt::index(repo, arch)?
+                .into_iter()
+                .map(|(name, (control, remote))| {
+                    let location = Location::Remote(remote, repo.cache.clone());
+                    (name, Candidate { control, location })
+                })
+                .collect())
+        }
+    };
     let list_err = |source| ImageError::Context {
         path: dir.clone(),
         action: "list the package directory",
@@ -56,14 +101,22 @@ pub(crate) fn scan(
         if package_arch != "all" && package_arch != arch.deb_name() {
             continue;
         }
-        if let Some(first) = found.get(control.package()) {
+        if let Some(Candidate {
+            location: Location::Local(first),
+            ..
+        }) = found.get(control.package())
+        {
             return Err(ImageError::DuplicatePackage {
                 package: control.package().to_owned(),
-                first: first.path.clone(),
+                first: first.clone(),
                 second: path,
             });
         }
-        found.insert(control.package().to_owned(), Candidate { control, path });
+        let location = Location::Local(path);
+        found.insert(
+            control.package().to_owned(),
+            Candidate { control, location },
+        );
     }
     Ok(found)
 }

@@ -357,3 +357,95 @@ async fn the_driver_loader_variant_has_make_gcc_and_kmod() {
         assert!(out.stdout.contains(expected), "{tool}: {out:?}");
     }
 }
+
+/// The `falco` preset's packages served as an APT repository (index by `dpkg-scanpackages`)
+/// give the same layer as the same files from a directory; a package whose bytes do not match
+/// the index is refused.
+#[test]
+fn packages_from_an_apt_repository_give_the_same_layer() {
+    let debs = debs();
+    let scan = require_tool("dpkg-scanpackages", "Debian package dpkg-dev").unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    let pool = repo.path().join("pool/main");
+    std::fs::create_dir_all(&pool).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&debs).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let wanted = [
+            "libc6_",
+            "libstdc++6_",
+            "libgcc-s1_",
+            "gcc-12-base_",
+            "zlib1g_",
+        ];
+        if wanted.iter().any(|w| name.starts_with(w)) {
+            std::fs::copy(&path, pool.join(&name)).unwrap();
+            std::fs::copy(&path, local.path().join(&name)).unwrap();
+        }
+    }
+    let index = Command::new(scan)
+        .args(["--multiversion", "pool", "/dev/null"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(
+        index.status.success(),
+        "{}",
+        String::from_utf8_lossy(&index.stderr)
+    );
+    let dists = repo.path().join("dists/bookworm/main/binary-amd64");
+    std::fs::create_dir_all(&dists).unwrap();
+    let write_index = |text: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text).unwrap();
+        std::fs::write(dists.join("Packages.gz"), gz.finish().unwrap()).unwrap();
+    };
+    write_index(&index.stdout);
+    let server = falco_artifacts_testkit::HttpServer::serve(repo.path()).unwrap();
+    let packages = ["libstdc++6", "zlib1g"];
+
+    let cache = tempfile::tempdir().unwrap();
+    let apt = DebSource::apt(server.url(), "bookworm", "main", cache.path());
+    let assemble = |source: DebSource| {
+        let work = tempfile::tempdir().unwrap();
+        RootfsSpec::builder(source, Arch::X86_64, packages)
+            .build()
+            .unwrap()
+            .assemble(work.path(), source_date())
+    };
+    let from_apt = assemble(apt.clone()).unwrap();
+    let from_dir = assemble(DebSource::dir(local.path())).unwrap();
+    assert_eq!(from_apt.layer.digest, from_dir.layer.digest);
+    assert_eq!(from_apt.packages.len(), 5, "{:?}", from_apt.packages);
+
+    // The index promises other bytes for zlib1g: refused, naming the URL.
+    let text = String::from_utf8(index.stdout).unwrap();
+    let mut tampered = String::new();
+    let mut in_zlib = false;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("Package: ") {
+            in_zlib = name == "zlib1g";
+        }
+        if in_zlib && line.starts_with("SHA256: ") {
+            tampered.push_str(&format!("SHA256: {}\n", "0".repeat(64)));
+        } else {
+            tampered.push_str(line);
+            tampered.push('\n');
+        }
+    }
+    write_index(tampered.as_bytes());
+    let fresh = tempfile::tempdir().unwrap();
+    let err = assemble(DebSource::apt(
+        server.url(),
+        "bookworm",
+        "main",
+        fresh.path(),
+    ))
+    .unwrap_err();
+    let ImageError::AptRepository { url, problem } = &err else {
+        panic!("{err}")
+    };
+    assert!(url.contains("/pool/main/zlib1g_"), "{err}");
+    assert!(problem.contains("the index says 0000"), "{err}");
+}
