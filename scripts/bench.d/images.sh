@@ -12,4 +12,27 @@ run_images() {
   /usr/bin/time -f '%M' -o "$work/time" "$bin/push-bench" "$payload"
   echo "  push-bench peak RSS (tarball + build + 4 pushes): $(cat "$work/time") KiB"
   rm -f "$payload"
+  run_images_runtime
+}
+
+# The `falco` runtime image from the ~10 Debian packages of its closure (libc6, libstdc++6,
+# libgcc-s1, zlib1g, ca-certificates and their dependencies, fetched by
+# scripts/fetch-test-image-debs) plus a 50 MiB /usr/bin/falco, against `dpkg-deb -x` of the same
+# packages and `docker build` of a FROM-scratch image of that tree; then the push and an
+# unchanged re-push of ours (no blob may be uploaded). Runs with `scripts/bench images`.
+run_images_runtime() {
+  build_examples falco-artifacts-images
+  scripts/fetch-test-image-debs >/dev/null
+  local debs=$work/runtime-debs
+  mkdir -p "$debs"
+  local p
+  for p in libc6 libstdc++6 libgcc-s1 gcc-12-base zlib1g ca-certificates openssl libssl3 debconf; do
+    cp target/test-image-debs/"${p}"_*.deb "$debs/"
+  done
+  local payload=$work/runtime-payload.bin
+  head -c $((50 * 1024 * 1024)) /dev/urandom >"$payload"
+  echo "runtime image: $(ls "$debs" | wc -l) .debs + 50 MiB /usr/bin/falco (random bytes)"
+  /usr/bin/time -f '%M' -o "$work/time" "$bin/runtime-bench" "$debs" "$payload"
+  echo "  runtime-bench peak RSS: $(cat "$work/time") KiB"
+  rm -rf "$payload" "$debs"
 }

@@ -37,6 +37,10 @@
 //!   mirrors: [mirror.example.com]
 //!   engine: unix:///run/docker.sock       # default: DOCKER_HOST
 //!   docker_config: /root/.docker/config.json
+//!   runtime:                              # images from Debian packages, no engine
+//!     debs: debs/
+//!     variants: [falco]
+//!     signing_key: cosign.key             # cosign-format signatures (PKCS#8 P-256)
 //! ```
 
 use std::collections::BTreeMap;

@@ -1,5 +1,9 @@
-//! The images step: a `FROM scratch` image per arch from the release tarball, tagged for the
-//! channel, pushed to the primary registry and its mirrors, joined in multi-arch indexes.
+//! The images step: an image per arch from the release tarball, tagged for the channel, pushed
+//! to the primary registry and its mirrors, joined in multi-arch indexes. Built by the engine
+//! `FROM scratch`, or, with `images.runtime`, assembled from Debian packages in Falco's
+//! variants, with SBOMs and cosign-format signatures ([`runtime`]).
+
+pub(super) mod runtime;
 
 use std::path::PathBuf;
 
@@ -34,6 +38,9 @@ pub struct ImagesConfig {
     /// Docker's `config.json` whose `auths` to use.
     #[serde(default)]
     pub docker_config: Option<PathBuf>,
+    /// Images assembled from Debian packages (no engine needed) instead of `FROM scratch`.
+    #[serde(default)]
+    pub runtime: Option<runtime::RuntimeImagesConfig>,
 }
 
 /// What the images step pushed.
@@ -45,9 +52,15 @@ pub struct ImagesReport {
     pub pushed: Vec<String>,
     /// Multi-arch indexes written (`reg/name:0.45.0`).
     pub indexes: Vec<String>,
+    /// SBOM artifacts attached (`reg/name@sha256:…`), with `images.runtime`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sboms: Vec<String>,
+    /// Signature tags written (`reg/name:sha256-….sig`), with a signing key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<String>,
 }
 
-fn image_error(what: &str, source: ImageError) -> PipelineError {
+pub(crate) fn image_error(what: &str, source: ImageError) -> PipelineError {
     PipelineError::Images {
         what: what.to_owned(),
         source: Box::new(source),
@@ -104,6 +117,19 @@ pub async fn publish_images(
         registries.push(ImagesConfig::parse("mirrors", mirror)?);
     }
     let credentials = config.credentials()?;
+    if let Some(runtime) = &config.runtime {
+        return runtime::publish(
+            release,
+            tarballs,
+            &name,
+            &registries,
+            &credentials,
+            runtime,
+            date,
+            &mut progress,
+        )
+        .await;
+    }
     let engine = match &config.engine {
         Some(host) => Engine::connect(host).await,
         None => Engine::from_env().await,

@@ -59,6 +59,7 @@ pub use config::{
 pub use drivers::{Backend, DriverBuild, DriversJob, DriversReport};
 pub use error::{PartialRelease, PipelineError};
 pub use gate::{Gate, GatePassed};
+pub use images::runtime::{RuntimeImagesConfig, VariantConfig};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, Packaged};
 pub use plan::{plan_release, PlannedDrivers, PlannedFile, ReleasePlan};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::credentials::CredentialsError;
 use crate::reference::InvalidReference;
+use crate::rootfs::MissingDependency;
 
 /// How many of a failed build's last log lines the error message shows.
 const LOG_LINES_SHOWN: usize = 30;
@@ -177,12 +178,109 @@ pub enum ImageError {
         /// The arch in the image config.
         found: String,
     },
+    /// A `.deb` of a root filesystem could not be read or unpacked.
+    #[error("package {path}")]
+    Package {
+        /// The package file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: falco_artifacts_pkg_deb::ReadError,
+    },
+    /// An APT repository's index or package could not be used.
+    #[error("APT repository: {url} {problem}")]
+    AptRepository {
+        /// The URL fetched.
+        url: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An APT repository could not be reached or its answer not read.
+    #[error("APT repository: cannot fetch {url}")]
+    AptFetch {
+        /// The URL fetched.
+        url: String,
+        /// Why.
+        #[source]
+        source: ureq::Error,
+    },
+    /// A paragraph of an APT repository's `Packages` index is not a valid stanza.
+    #[error("APT repository: {url}: paragraph {paragraph} is not a valid package stanza")]
+    AptIndex {
+        /// The index.
+        url: String,
+        /// Which paragraph (from 1).
+        paragraph: usize,
+        /// Why.
+        #[source]
+        source: falco_artifacts_pkg_deb::ControlError,
+    },
+    /// A download from an APT repository broke off.
+    #[error("APT repository: reading {url} failed")]
+    AptRead {
+        /// The URL fetched.
+        url: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A downloaded package is not the one its index named.
+    #[error("package {path} is {found}, its index says {expected}")]
+    PackageMismatch {
+        /// The package file.
+        path: PathBuf,
+        /// Name and version the index gave.
+        expected: String,
+        /// Name and version the package says.
+        found: String,
+    },
+    /// One package is in the set twice.
+    #[error("package {package} is in the set twice: {first} and {second}; keep one")]
+    DuplicatePackage {
+        /// The package name.
+        package: String,
+        /// One file.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// The set of packages lacks dependencies of the packages asked for.
+    #[error("the package set lacks {}: {}", if missing.len() == 1 { "a dependency" } else { "dependencies" }, Missing(missing))]
+    MissingDependencies {
+        /// Each relation no package satisfies, with the package that needs it.
+        missing: Vec<MissingDependency>,
+    },
+    /// Two sources put different things at one path of a layer.
+    #[error("{path} comes from both {first} and {second}")]
+    RootfsConflict {
+        /// The path inside the image.
+        path: String,
+        /// Where the first one came from.
+        first: String,
+        /// Where the second one came from.
+        second: String,
+    },
     /// A background task stopped before finishing (it panicked or the runtime shut down).
     #[error("{what} stopped before finishing")]
     Interrupted {
         /// What was running.
         what: &'static str,
     },
+}
+
+/// Missing dependencies, comma-separated.
+struct Missing<'a>(&'a [MissingDependency]);
+
+impl fmt::Display for Missing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, m) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{m}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The last lines of a build log, one per line after the message.

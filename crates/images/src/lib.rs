@@ -13,6 +13,16 @@
 //! - [`RegistryClient`]: the registry HTTP API — tags, manifests,
 //!   [`update_index`](RegistryClient::update_index) for multi-arch indexes, and
 //!   [`copy_tag`] for mirrors.
+//! - Images that run Falco without a base image or an engine: [`RootfsSpec`] assembles a
+//!   runtime root filesystem from Debian `.deb` files (dependency closure inside the given
+//!   set, pkg-deb's hardened extraction, users, `/etc/os-release`, dpkg status) as one
+//!   reproducible [`Layer`]; [`ImageVariant`] (presets [`ImageVariant::falco`] and
+//!   [`ImageVariant::falco_driver_loader`]) adds the release tarball's payload and an SPDX 2.3
+//!   SBOM at [`SBOM_PATH`] into an [`OciImage`]; [`RegistryClient::push_image`] uploads only
+//!   missing blobs, [`RegistryClient::attach_sbom`] attaches the SBOM (referrers API or the
+//!   `sha256-<hex>.sbom` tag), [`RegistryClient::sign`] signs in cosign's key-based format
+//!   ([`CosignSigner`], ECDSA P-256; keyless signing is out of scope), and
+//!   [`Engine::pull`]/[`Engine::run`] smoke-test an image.
 //!
 //! # Example
 //!
@@ -65,31 +75,55 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attach;
 mod context;
+mod cosign;
 mod credentials;
 mod engine;
 mod error;
 mod index;
+mod layer;
 mod mirror;
+mod oci;
+mod payload;
 mod push;
 mod reference;
 mod registry;
+mod rootfs;
+mod run;
+mod sbom;
 mod spec;
 mod tags;
+mod variant;
 
 /// The vocabulary this crate builds on.
 pub use falco_artifacts_core as core;
 
+pub use attach::AttachReport;
+pub use cosign::{
+    signature_tag, simple_signing_payload, CosignSigner, InvalidSigningKey, SignatureReport,
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
+};
 pub use credentials::{CredentialStore, Credentials, CredentialsError};
 pub use engine::{BuiltImage, Engine};
 pub use error::ImageError;
 pub use index::IndexReport;
+pub use layer::Layer;
 pub use mirror::{copy_tag, CopyReport};
+pub use oci::{OciImage, OciImageBuilder, PushedImage};
+pub use payload::{ExtraFiles, Payload, PayloadFile};
 pub use push::{PushEvent, PushOptions, PushReport};
 pub use reference::{ImageName, ImageRef, InvalidReference, RegistryAddr, Tag};
 pub use registry::{RawManifest, RegistryClient};
+pub use rootfs::{
+    AptRepository, DebSource, InstalledPackage, MissingDependency, Rootfs, RootfsSpec,
+    RootfsSpecBuilder,
+};
+pub use run::RunOutput;
+pub use sbom::{SBOM_PATH, SPDX_MEDIA_TYPE};
 pub use spec::{BuildContext, ImageSpec, ImageSpecBuilder, OciLabels};
 pub use tags::{arch_tag, ReleaseTags, TagPolicy};
+pub use variant::{BuiltVariant, ImageVariant, DRIVER_LOADER_PACKAGES, FALCO_RUNTIME_PACKAGES};
 
 /// Manifest media types.
 pub mod media_types {

@@ -121,7 +121,7 @@ impl OciLabels {
     }
 }
 
-fn rfc3339(date: SourceDate) -> String {
+pub(crate) fn rfc3339(date: SourceDate) -> String {
     let secs = i64::try_from(date.secs()).unwrap_or(i64::MAX);
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

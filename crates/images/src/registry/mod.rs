@@ -7,5 +7,6 @@ mod auth_tests;
 pub(crate) mod client;
 pub(crate) mod media;
 
+pub(crate) use api::digest_of;
 pub use api::RawManifest;
 pub use client::RegistryClient;

@@ -5,5 +5,7 @@
 mod bad_input;
 mod common;
 mod index_mirror;
+mod runtime;
+mod sbom_signature;
 mod tarball_image;
 mod user_dockerfile;
