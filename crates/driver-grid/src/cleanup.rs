@@ -35,12 +35,12 @@ impl CleanupPlan {
     ///
     /// let object = |key: &str| PublishedObject { key: key.into(), size: 1, last_modified: String::new() };
     /// let listing = [
-    ///     object("driver/9.1.0+driver/x86_64/falco_debian_6.1.0-26-amd64_1.ko"),
-    ///     object("driver/10.2.0+driver/x86_64/falco_debian_6.1.0-26-amd64_1.ko"),
+    ///     object("driver/9.1.0+driver/x86_64/falco_debian_6.1.112-1-amd64_1.ko"),
+    ///     object("driver/10.2.0+driver/x86_64/falco_debian_6.1.112-1-amd64_1.ko"),
     ///     object("driver/site/index.json"),
     /// ];
     /// let plan = CleanupPlan::of(&listing, &["10.2.0+driver".parse()?])?;
-    /// assert_eq!(plan.keys, ["driver/9.1.0+driver/x86_64/falco_debian_6.1.0-26-amd64_1.ko"]);
+    /// assert_eq!(plan.keys, ["driver/9.1.0+driver/x86_64/falco_debian_6.1.112-1-amd64_1.ko"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn of(

@@ -13,7 +13,7 @@ use crate::DriverVersion;
 /// A published object as a store listing describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedObject {
-    /// Its key, e.g. `driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko`.
+    /// Its key, e.g. `driver/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko`.
     pub key: String,
     /// Its size in bytes.
     pub size: u64,

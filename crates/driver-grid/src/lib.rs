@@ -20,10 +20,10 @@
 //! let dir = root.path().join("7.0.0+driver/x86_64");
 //! std::fs::create_dir_all(&dir)?;
 //! std::fs::write(
-//!     dir.join("debian_5.10.0-26-amd64_1.yaml"),
-//!     "kernelversion: 1\nkernelrelease: 5.10.0-26-amd64\ntarget: debian\narchitecture: amd64\n\
-//!      output:\n  module: output/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko\n  \
-//!      probe: output/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.o\n",
+//!     dir.join("debian_5.10.197-1-amd64_1.yaml"),
+//!     "kernelversion: 1\nkernelrelease: 5.10.197-1-amd64\ntarget: debian\narchitecture: amd64\n\
+//!      output:\n  module: output/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko\n  \
+//!      probe: output/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.o\n",
 //! )?;
 //!
 //! let report = check_tree(root.path())?;
@@ -31,10 +31,10 @@
 //!
 //! let plan = Plan::new(&report.valid, &PlanFilter::default());
 //! let published: ExistingKeys =
-//!     ["driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko".to_owned()].into_iter().collect();
+//!     ["driver/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko".to_owned()].into_iter().collect();
 //! let (missing, skipped) = plan.without_existing(&published);
 //! assert_eq!((missing.output_count(), skipped), (1, 1));
-//! assert_eq!(missing.builds[0].outputs[0].key, "driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.o");
+//! assert_eq!(missing.builds[0].outputs[0].key, "driver/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.o");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -88,6 +88,7 @@ mod glob;
 mod ident;
 mod index;
 mod kernel;
+mod kernel_list;
 mod load;
 mod parallel;
 mod parse;
@@ -102,11 +103,15 @@ mod validate;
 
 pub use base64::Base64Error;
 pub use built::{output_root, scan_built, split_existing, BuiltDriver, BuiltError};
-pub use changes::{changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX};
+pub use changes::{changed_config_files, changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX};
 pub use cleanup::{CleanupError, CleanupPlan};
 pub use config::DriverConfig;
 pub use driver_version::{DriverVersion, DriverVersionKind};
-pub use generate::{generate, GenerateError, Generated, GeneratedConfig, SkipReason, SkippedEntry};
+pub use generate::{
+    generate, generate_list, GenerateError, Generated, GeneratedConfig, Prune, SkipReason,
+    SkippedEntry,
+};
+pub use kernel_list::{arch_of_path, KernelEntry, KernelList};
 pub use glob::Glob;
 pub use ident::InvalidIdentifier;
 pub use index::{DriverIndex, IndexEntry, PublishedObject, INDEX_HTML_KEY, INDEX_JSON_KEY};
@@ -123,4 +128,4 @@ pub use repository::{
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};
-pub use validate::{check_tree, validate, Report, ValidConfig};
+pub use validate::{check_tree, check_tree_with, validate, validate_with, Report, Strictness, ValidConfig};

@@ -159,7 +159,7 @@ pub struct CleanupOutcome {
 /// let built = tempfile::tempdir()?;
 /// let arch = built.path().join("output/10.2.0+driver/x86_64");
 /// std::fs::create_dir_all(&arch)?;
-/// std::fs::write(arch.join("falco_debian_6.1.0-26-amd64_1.ko"), b"\x7fELF")?;
+/// std::fs::write(arch.join("falco_debian_6.1.112-1-amd64_1.ko"), b"\x7fELF")?;
 ///
 /// let site = tempfile::tempdir()?;
 /// let store = RepoStore::from_url(&format!("file://{}", site.path().display()))?;

@@ -2,12 +2,12 @@
 //! `index`, `cleanup` and `stats` on a repository of prebuilt drivers.
 //!
 //! ```text
-//! driver-grid validate <config-dir> [--json]
+//! driver-grid validate <config-dir> [--json] [--strict [--since <commit>] [--keep <v>... | --releases <file>]]
 //! driver-grid plan <config-dir> [--json] [--existing <listing> | --repo <url>] [--target <t>]...
 //!                  [--kernel-release <glob>] [--arch <arch>] [--driver-version <v>]...
 //!                  [--releases <file>] [--ship <n>]
 //! driver-grid stats <config-dir> [--json]
-//! driver-grid generate <list.json> <driver-version> <config-dir>
+//! driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [--prune [--confirm]]
 //! driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]
 //! driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]
 //! driver-grid index --repo <url> [--base-url <url>]
@@ -16,11 +16,18 @@
 //! ```
 //!
 //! `<config-dir>` is `driverkit/config` or a checkout holding it. `validate` exits with 1 when
-//! any config is invalid, so it can check a contributor's pull request. `--existing` reads a
+//! any config is invalid. Released configs' quirks are warnings; `--strict` refuses them, in
+//! every config or, with `--since <commit>`, only in the configs changed since that commit (of
+//! the driver versions `--keep`/`--releases` name, all when none): the pull-request check. `--existing` reads a
 //! store listing (one key per line, or a JSON array) and plans only what is missing;
 //! `--repo` lists the repository instead. `--releases` reads `<falco version> <driver
 //! version>` lines and keeps the driver versions of the last `--ship` (default 2) stable
 //! releases.
+//!
+//! `generate` reads kernel-crawler's per-architecture `list.json` (the architecture from
+//! `--arch` or the file's path, e.g. `aarch64/list.json`) or the combined one. With `--prune`
+//! it also lists the configs of that driver version whose kernel the list no longer holds, and
+//! changes nothing (no config written, none removed) unless `--confirm` is given.
 //!
 //! `<built-dir>` is driverkit's `output/<driverversion>/<arch>/falco_….{ko,o}` (or the
 //! directory holding `output/`). `--repo` is `file:///srv/www` or `s3://bucket/prefix`
@@ -39,12 +46,13 @@ use std::time::Instant;
 
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
-    check_tree, config_root, generate, parse_releases, ship, DriverVersion, ExistingKeys, Glob,
-    Plan, PlanFilter, ShipPolicy, Stats,
+    arch_of_path, changed_config_files, check_tree_with, config_root, generate_list, KernelList, Prune, parse_releases, ship, DriverVersion, ExistingKeys, Glob,
+    Plan, PlanFilter, ShipPolicy, Stats, Strictness,
 };
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
-driver-grid generate <list.json> <driver-version> <config-dir>\n       \
+driver-grid validate <config-dir> --strict [--since <commit>] [--keep <v>... | --releases <file>]\n       \
+driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [--prune [--confirm]]\n       \
 driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]\n       \
 driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
 driver-grid index --repo <url> [--base-url <url>]\n       \
@@ -88,6 +96,10 @@ struct Options {
     base_url: String,
     keep: Vec<DriverVersion>,
     confirm: bool,
+    strict: bool,
+    since: Option<String>,
+    arch: Option<Arch>,
+    prune: bool,
 }
 
 fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
@@ -103,6 +115,10 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         base_url: String::new(),
         keep: Vec::new(),
         confirm: false,
+        strict: false,
+        since: None,
+        arch: None,
+        prune: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -113,6 +129,8 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         match arg.as_str() {
             "--json" => options.json = true,
             "--confirm" => options.confirm = true,
+            "--strict" => options.strict = true,
+            "--since" => options.since = Some(value("--since")?),
             "--repo" => options.repo = Some(value("--repo")?),
             "--s3-endpoint" => options.s3_endpoint = Some(value("--s3-endpoint")?),
             "--base-url" => options.base_url = value("--base-url")?,
@@ -126,8 +144,11 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
                     .filter
                     .with_kernel_release(Glob::new(&value("--kernel-release")?))
             }
+            "--prune" => options.prune = true,
             "--arch" => {
-                options.filter = options.filter.with_arch(value("--arch")?.parse::<Arch>()?)
+                let arch = value("--arch")?.parse::<Arch>()?;
+                options.arch = Some(arch);
+                options.filter = options.filter.with_arch(arch)
             }
             "--driver-version" => {
                 options.filter = options
@@ -203,22 +224,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     }
     let mut options = parse_options(rest.to_vec())?;
     if command == "generate" {
-        let [list, version, dir] = options.positional.as_slice() else {
-            return Err(USAGE.into());
-        };
-        let generated = generate(&std::fs::read_to_string(list)?, &version.parse()?)?;
-        let written = generated.write(&PathBuf::from(dir))?;
-        for skipped in &generated.skipped {
-            eprintln!(
-                "skipped {}/{}[{}]: {}",
-                skipped.arch, skipped.distro, skipped.index, skipped.reason
-            );
-        }
-        println!(
-            "{written} configs written, {} entries skipped",
-            generated.skipped.len()
-        );
-        return Ok(ExitCode::SUCCESS);
+        return run_generate(&options);
     }
     if let Some(code) = run_repo(command, &mut options)? {
         return Ok(code);
@@ -228,7 +234,15 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     };
     let root = config_root(&PathBuf::from(dir));
     let started = Instant::now();
-    let report = check_tree(&root)?;
+    let strictness = match (options.strict, &options.since) {
+        (true, Some(since)) => {
+            Strictness::StrictFor(changed_config_files(&root, since, &shipped(&options)?)?)
+        }
+        (true, None) => Strictness::Strict,
+        (false, Some(_)) => return Err(format!("--since needs --strict\n{USAGE}").into()),
+        (false, None) => Strictness::Lenient,
+    };
+    let report = check_tree_with(&root, &strictness)?;
     let checked = report.files;
     let mut stdout = io::BufWriter::new(io::stdout().lock());
 
@@ -317,4 +331,50 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         }
         _ => Err(USAGE.into()),
     }
+}
+
+/// `generate <list.json> <driver-version> <config-dir> [--arch <a>] [--prune [--confirm]]`.
+fn run_generate(options: &Options) -> Result<ExitCode, Box<dyn Error>> {
+    let [list, version, dir] = options.positional.as_slice() else {
+        return Err(USAGE.into());
+    };
+    let version: DriverVersion = version.parse()?;
+    let arch = options.arch.or_else(|| arch_of_path(std::path::Path::new(list)));
+    let kernels = KernelList::parse(&std::fs::read_to_string(list)?, arch)?;
+    let generated = generate_list(&kernels, &version);
+    for skipped in &generated.skipped {
+        eprintln!(
+            "skipped {}/{}[{}]: {}",
+            skipped.arch, skipped.distro, skipped.index, skipped.reason
+        );
+    }
+    let root = config_root(&PathBuf::from(dir));
+    if options.prune {
+        let prune = Prune::of(&root, &kernels, &version)?;
+        let verb = if options.confirm { "removed" } else { "would remove" };
+        for path in &prune.remove {
+            println!("{verb} {}", path.display());
+        }
+        if !options.confirm {
+            println!(
+                "dry run: {} configs would be written, {} removed; nothing changed (add --confirm)",
+                generated.configs.len(),
+                prune.remove.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let written = generated.write(&root)?;
+        let removed = prune.apply()?;
+        println!(
+            "{written} configs written, {removed} removed, {} entries skipped",
+            generated.skipped.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let written = generated.write(&root)?;
+    println!(
+        "{written} configs written, {} entries skipped",
+        generated.skipped.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -39,7 +39,7 @@ pub(crate) const BUILT: [(&str, &[u8]); 5] = [
 
 /// A driver another tool published before: in the listing, not in the generic index.
 pub(crate) const FOREIGN: (&str, &[u8]) = (
-    "driver/8.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko",
+    "driver/8.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko",
     b"ko 8.0.0 from elsewhere",
 );
 
