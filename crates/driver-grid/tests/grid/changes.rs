@@ -7,7 +7,7 @@ use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{changed_configs, Change, ChangesError, DriverVersion};
 use falco_artifacts_testkit::require_tool;
 
-fn git(repo: &Path, args: &[&str]) -> String {
+pub(crate) fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -36,7 +36,7 @@ fn write(repo: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn commit(repo: &Path, message: &str) -> String {
+pub(crate) fn commit(repo: &Path, message: &str) -> String {
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", message]);
     git(repo, &["rev-parse", "HEAD"])

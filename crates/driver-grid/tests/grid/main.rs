@@ -12,6 +12,7 @@ mod configs;
 mod generate;
 mod index;
 mod plan;
+mod real_tree;
 #[cfg(feature = "publish")]
 mod repo;
 #[cfg(feature = "s3")]
