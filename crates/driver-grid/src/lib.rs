@@ -114,7 +114,10 @@ pub use generate::{
 pub use kernel_list::{arch_of_path, KernelEntry, KernelList};
 pub use glob::Glob;
 pub use ident::InvalidIdentifier;
-pub use index::{DriverIndex, IndexEntry, PublishedObject, INDEX_HTML_KEY, INDEX_JSON_KEY};
+pub use index::{
+    DriverIndex, IndexEntry, PublishedObject, COVERAGE_JSON_KEY, INDEX_HTML_KEY, INDEX_JSON_KEY,
+    SITE_PAGE,
+};
 pub use kernel::{driver_file_name, DriverKind, KernelRelease, KernelVersion};
 pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConfig, Location};
 pub use parse::ParseError;
