@@ -238,7 +238,12 @@ impl Prune {
                 arches.push(arch);
             }
             if let Ok((target, release, version)) = entry.identity() {
-                listed.insert((arch, target.to_string(), release.to_string(), version.to_string()));
+                listed.insert((
+                    arch,
+                    target.to_string(),
+                    release.to_string(),
+                    version.to_string(),
+                ));
             }
         }
         let mut remove = Vec::new();

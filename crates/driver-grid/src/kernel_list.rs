@@ -85,12 +85,17 @@ impl KernelList {
                 let Value::Array(kernels) = kernels else {
                     return Err(GenerateError::Shape);
                 };
-                entries.extend(kernels.iter().enumerate().map(|(index, value)| KernelEntry {
-                    arch: arch.to_owned(),
-                    distro: distro.clone(),
-                    index,
-                    value: value.clone(),
-                }));
+                entries.extend(
+                    kernels
+                        .iter()
+                        .enumerate()
+                        .map(|(index, value)| KernelEntry {
+                            arch: arch.to_owned(),
+                            distro: distro.clone(),
+                            index,
+                            value: value.clone(),
+                        }),
+                );
             }
             Ok(())
         };
@@ -115,7 +120,9 @@ impl KernelList {
 /// (`…/x86_64/list.json`, `aarch64.json`, `list-aarch64.json`).
 pub fn arch_of_path(path: &std::path::Path) -> Option<Arch> {
     let text = path.to_string_lossy();
-    let mut found = Arch::ALL.into_iter().filter(|a| text.contains(a.file_name()));
+    let mut found = Arch::ALL
+        .into_iter()
+        .filter(|a| text.contains(a.file_name()));
     let first = found.next()?;
     found.next().is_none().then_some(first)
 }

@@ -103,7 +103,9 @@ mod validate;
 
 pub use base64::Base64Error;
 pub use built::{output_root, scan_built, split_existing, BuiltDriver, BuiltError};
-pub use changes::{changed_config_files, changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX};
+pub use changes::{
+    changed_config_files, changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX,
+};
 pub use cleanup::{CleanupError, CleanupPlan};
 pub use config::DriverConfig;
 pub use driver_version::{DriverVersion, DriverVersionKind};
@@ -111,7 +113,6 @@ pub use generate::{
     generate, generate_list, GenerateError, Generated, GeneratedConfig, Prune, SkipReason,
     SkippedEntry,
 };
-pub use kernel_list::{arch_of_path, KernelEntry, KernelList};
 pub use glob::Glob;
 pub use ident::InvalidIdentifier;
 pub use index::{
@@ -119,6 +120,7 @@ pub use index::{
     SITE_PAGE,
 };
 pub use kernel::{driver_file_name, DriverKind, KernelRelease, KernelVersion};
+pub use kernel_list::{arch_of_path, KernelEntry, KernelList};
 pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConfig, Location};
 pub use parse::ParseError;
 pub use plan::{download_path, driver_key, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
@@ -131,4 +133,6 @@ pub use repository::{
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};
-pub use validate::{check_tree, check_tree_with, validate, validate_with, Report, Strictness, ValidConfig};
+pub use validate::{
+    check_tree, check_tree_with, validate, validate_with, Report, Strictness, ValidConfig,
+};

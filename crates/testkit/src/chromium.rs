@@ -122,7 +122,8 @@ impl Chromium {
                 log: tail(&logs),
             });
         }
-        std::fs::read(&stdout_path).map_err(|source| TestkitError::io("read chromium's output", source))
+        std::fs::read(&stdout_path)
+            .map_err(|source| TestkitError::io("read chromium's output", source))
     }
 }
 

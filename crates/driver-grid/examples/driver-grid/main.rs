@@ -46,8 +46,9 @@ use std::time::Instant;
 
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
-    arch_of_path, changed_config_files, check_tree_with, config_root, generate_list, KernelList, Prune, parse_releases, ship, DriverVersion, ExistingKeys, Glob,
-    Plan, PlanFilter, ShipPolicy, Stats, Strictness,
+    arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
+    parse_releases, ship, DriverVersion, ExistingKeys, Glob, KernelList, Plan, PlanFilter, Prune,
+    ShipPolicy, Stats, Strictness,
 };
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
@@ -339,7 +340,9 @@ fn run_generate(options: &Options) -> Result<ExitCode, Box<dyn Error>> {
         return Err(USAGE.into());
     };
     let version: DriverVersion = version.parse()?;
-    let arch = options.arch.or_else(|| arch_of_path(std::path::Path::new(list)));
+    let arch = options
+        .arch
+        .or_else(|| arch_of_path(std::path::Path::new(list)));
     let kernels = KernelList::parse(&std::fs::read_to_string(list)?, arch)?;
     let generated = generate_list(&kernels, &version);
     for skipped in &generated.skipped {
@@ -351,7 +354,11 @@ fn run_generate(options: &Options) -> Result<ExitCode, Box<dyn Error>> {
     let root = config_root(&PathBuf::from(dir));
     if options.prune {
         let prune = Prune::of(&root, &kernels, &version)?;
-        let verb = if options.confirm { "removed" } else { "would remove" };
+        let verb = if options.confirm {
+            "removed"
+        } else {
+            "would remove"
+        };
         for path in &prune.remove {
             println!("{verb} {}", path.display());
         }

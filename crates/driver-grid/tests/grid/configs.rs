@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
-    check_tree, check_tree_with, load_tree, Strictness, DriverConfig, Layout, WarningKind, KNOWN_TARGETS,
+    check_tree, check_tree_with, load_tree, DriverConfig, Layout, Strictness, WarningKind,
+    KNOWN_TARGETS,
 };
 
 use crate::fixture;

@@ -17,6 +17,8 @@ mod real_tree;
 mod repo;
 #[cfg(feature = "s3")]
 mod repo_s3;
+#[cfg(feature = "publish")]
+mod site;
 mod validate;
 
 use std::path::PathBuf;

@@ -12,7 +12,10 @@ use falco_artifacts_testkit::require_tool;
 use crate::changes::{commit, git};
 use crate::fixture;
 
-fn rules(report: &[falco_artifacts_driver_grid::Problem], root: &Path) -> BTreeSet<(String, String)> {
+fn rules(
+    report: &[falco_artifacts_driver_grid::Problem],
+    root: &Path,
+) -> BTreeSet<(String, String)> {
     report
         .iter()
         .map(|p| {
@@ -34,21 +37,56 @@ fn the_real_tree_is_planned_whole_with_its_quirks_as_warnings() {
     let old = "8.0.0+driver/x86_64";
     let sha = "2aa88dcf6243982697811df4c1b484bcbe9488a2";
     let expected: BTreeSet<(String, String)> = [
-        (format!("{dv10}/centos_3.10.0-1160.119.1.el7.x86_64_1.yaml"), "kernel-minimum"),
-        ("10.2.0+driver/aarch64/amazonlinux2_4.14.355-275.582.amzn2.aarch64_1.yaml".into(), "kernel-minimum"),
-        (format!("{old}/flatcar_3033.2.4_1.yaml"), "missing-kernelconfigdata"),
-        ("8.0.0+driver/aarch64/amazonlinux2022_5.4.209-116.367.amzn2.aarch64.yaml".into(), "file-name"),
-        (format!("{old}/ubuntu-oem_5.10.0-1057-oem_1.yaml"), "final-newline"),
-        (format!("{old}/ubuntu-oem_5.14.0-1042-oem_1.yaml"), "final-newline"),
-        (format!("{old}/ubuntu-generic_5.4.0-42-generic_46.yaml"), "trailing-space"),
-        (format!("{old}/fedora_5.8.15-301.fc33.x86_64_1.yaml"), "output-path"),
-        (format!("{sha}/ubuntu_4.15.0-100-generic_1.yaml"), "file-name"),
-        (format!("{sha}/ubuntu_4.15.0-101-generic_1.yaml"), "file-name"),
+        (
+            format!("{dv10}/centos_3.10.0-1160.119.1.el7.x86_64_1.yaml"),
+            "kernel-minimum",
+        ),
+        (
+            "10.2.0+driver/aarch64/amazonlinux2_4.14.355-275.582.amzn2.aarch64_1.yaml".into(),
+            "kernel-minimum",
+        ),
+        (
+            format!("{old}/flatcar_3033.2.4_1.yaml"),
+            "missing-kernelconfigdata",
+        ),
+        (
+            "8.0.0+driver/aarch64/amazonlinux2022_5.4.209-116.367.amzn2.aarch64.yaml".into(),
+            "file-name",
+        ),
+        (
+            format!("{old}/ubuntu-oem_5.10.0-1057-oem_1.yaml"),
+            "final-newline",
+        ),
+        (
+            format!("{old}/ubuntu-oem_5.14.0-1042-oem_1.yaml"),
+            "final-newline",
+        ),
+        (
+            format!("{old}/ubuntu-generic_5.4.0-42-generic_46.yaml"),
+            "trailing-space",
+        ),
+        (
+            format!("{old}/fedora_5.8.15-301.fc33.x86_64_1.yaml"),
+            "output-path",
+        ),
+        (
+            format!("{sha}/ubuntu_4.15.0-100-generic_1.yaml"),
+            "file-name",
+        ),
+        (
+            format!("{sha}/ubuntu_4.15.0-101-generic_1.yaml"),
+            "file-name",
+        ),
     ]
     .into_iter()
     .map(|(p, r)| (p, r.to_owned()))
     .collect();
-    assert_eq!(rules(&report.tolerated, &root), expected, "{}", report.to_text());
+    assert_eq!(
+        rules(&report.tolerated, &root),
+        expected,
+        "{}",
+        report.to_text()
+    );
     // Every warning says where: the trailing space and the `//` sit on their lines.
     let text = report.to_text();
     assert!(
@@ -68,20 +106,45 @@ fn the_real_tree_is_planned_whole_with_its_quirks_as_warnings() {
         .iter()
         .flat_map(|b| b.outputs.iter().map(|o| o.key.as_str()))
         .collect();
-    for flavour in ["gcp", "hwe", "gke", "ibm", "oracle", "azure", "gkeop", "intel", "lowlatency", "nvidia"] {
+    for flavour in [
+        "gcp",
+        "hwe",
+        "gke",
+        "ibm",
+        "oracle",
+        "azure",
+        "gkeop",
+        "intel",
+        "lowlatency",
+        "nvidia",
+    ] {
         assert!(
-            keys.iter().any(|k| k.starts_with(&format!("driver/10.2.0+driver/x86_64/falco_ubuntu-{flavour}_")) && k.ends_with(".ko")),
+            keys.iter().any(|k| k.starts_with(&format!(
+                "driver/10.2.0+driver/x86_64/falco_ubuntu-{flavour}_"
+            )) && k.ends_with(".ko")),
             "ubuntu-{flavour}: {keys:?}"
         );
     }
     assert!(keys.contains("driver/10.2.0+driver/x86_64/falco_debian_6.1.119-1-amd64_1.ko"));
-    assert!(keys.contains("driver/10.2.0+driver/x86_64/falco_centos_3.10.0-1160.119.1.el7.x86_64_1.ko"));
-    assert!(!keys.contains("driver/10.2.0+driver/x86_64/falco_centos_3.10.0-1160.119.1.el7.x86_64_1.o"));
-    assert!(keys.contains("driver/10.2.0+driver/aarch64/falco_amazonlinux2_4.14.355-275.582.amzn2.aarch64_1.ko"));
-    assert!(!keys.contains("driver/10.2.0+driver/aarch64/falco_amazonlinux2_4.14.355-275.582.amzn2.aarch64_1.o"));
+    assert!(
+        keys.contains("driver/10.2.0+driver/x86_64/falco_centos_3.10.0-1160.119.1.el7.x86_64_1.ko")
+    );
+    assert!(
+        !keys.contains("driver/10.2.0+driver/x86_64/falco_centos_3.10.0-1160.119.1.el7.x86_64_1.o")
+    );
+    assert!(keys.contains(
+        "driver/10.2.0+driver/aarch64/falco_amazonlinux2_4.14.355-275.582.amzn2.aarch64_1.ko"
+    ));
+    assert!(!keys.contains(
+        "driver/10.2.0+driver/aarch64/falco_amazonlinux2_4.14.355-275.582.amzn2.aarch64_1.o"
+    ));
     // Quirky released configs still build where they are published today.
-    assert!(keys.contains(&*format!("driver/{sha}/falco_ubuntu-generic_4.15.0-100-generic_1.ko")));
-    assert!(keys.contains("driver/8.0.0+driver/aarch64/falco_amazonlinux2022_5.4.209-116.367.amzn2.aarch64_1.ko"));
+    assert!(keys.contains(&*format!(
+        "driver/{sha}/falco_ubuntu-generic_4.15.0-100-generic_1.ko"
+    )));
+    assert!(keys.contains(
+        "driver/8.0.0+driver/aarch64/falco_amazonlinux2022_5.4.209-116.367.amzn2.aarch64_1.ko"
+    ));
 
     // JSON: errors and warnings apart.
     let json = report.to_json();
@@ -120,15 +183,21 @@ fn strict_since_a_commit_holds_only_the_changed_configs_of_shipped_versions() {
     // A pull request adds a config without a final newline to the shipped 10.2.0+driver, one
     // to the released 8.0.0+driver, and a clean one.
     let dv = config.join("10.2.0+driver/x86_64");
-    let quirky = "kernelversion: 1\nkernelrelease: 6.1.120-1-amd64\ntarget: debian\narchitecture: amd64\n\
+    let quirky =
+        "kernelversion: 1\nkernelrelease: 6.1.120-1-amd64\ntarget: debian\narchitecture: amd64\n\
                   output:\n  module: output/10.2.0+driver/x86_64/falco_debian_6.1.120-1-amd64_1.ko";
     std::fs::write(dv.join("debian_6.1.120-1-amd64_1.yaml"), quirky).unwrap();
     let clean = "kernelversion: 1\nkernelrelease: 6.1.121-1-amd64\ntarget: debian\narchitecture: amd64\n\
                  output:\n  module: output/10.2.0+driver/x86_64/falco_debian_6.1.121-1-amd64_1.ko\n";
     std::fs::write(dv.join("debian_6.1.121-1-amd64_1.yaml"), clean).unwrap();
-    let old = "kernelversion: 1\nkernelrelease: 6.1.120-1-amd64\ntarget: debian\narchitecture: amd64\n\
+    let old =
+        "kernelversion: 1\nkernelrelease: 6.1.120-1-amd64\ntarget: debian\narchitecture: amd64\n\
                output:\n  module: output/8.0.0+driver/x86_64/falco_debian_6.1.120-1-amd64_1.ko";
-    std::fs::write(config.join("8.0.0+driver/x86_64/debian_6.1.120-1-amd64_1.yaml"), old).unwrap();
+    std::fs::write(
+        config.join("8.0.0+driver/x86_64/debian_6.1.120-1-amd64_1.yaml"),
+        old,
+    )
+    .unwrap();
     commit(repo, "new kernels");
 
     let shipped = ["10.2.0+driver".parse().unwrap()];
@@ -138,17 +207,18 @@ fn strict_since_a_commit_holds_only_the_changed_configs_of_shipped_versions() {
     let errors = rules(&report.problems, &config);
     assert_eq!(
         errors,
-        [("10.2.0+driver/x86_64/debian_6.1.120-1-amd64_1.yaml".to_owned(), "final-newline".to_owned())]
-            .into_iter()
-            .collect(),
+        [(
+            "10.2.0+driver/x86_64/debian_6.1.120-1-amd64_1.yaml".to_owned(),
+            "final-newline".to_owned()
+        )]
+        .into_iter()
+        .collect(),
         "{}",
         report.to_text()
     );
     // The released tree's quirks and the old version's new config stay warnings.
-    assert!(report
-        .tolerated
-        .iter()
-        .any(|p| p.path.ends_with("8.0.0+driver/x86_64/debian_6.1.120-1-amd64_1.yaml")));
+    assert!(report.tolerated.iter().any(|p| p
+        .path
+        .ends_with("8.0.0+driver/x86_64/debian_6.1.120-1-amd64_1.yaml")));
     assert_eq!(report.valid.len(), report.files - 1);
-
 }

@@ -90,14 +90,6 @@ fn keys(built: &[BuiltDriver]) -> Vec<String> {
     built.iter().map(|b| b.key.clone()).collect()
 }
 
-/// Every `href` of a page.
-fn hrefs(html: &str) -> Vec<String> {
-    html.split("href=\"")
-        .skip(1)
-        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
-        .collect()
-}
-
 /// The whole life of a driver repository at `store` (served at `site_url`, the URL of the
 /// store's root): publish, skip, index over HTTP, stats, cleanup dry run and confirm.
 /// `seed` puts an object into the store behind the repository's back.
@@ -159,7 +151,8 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     );
     let (status, body) = http_get(&format!("{site_url}/driver/site/10.2.0%2Bdriver.json"));
     assert_eq!(status, 200);
-    let entries: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    let site_json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let entries = site_json["drivers"].as_array().unwrap().clone();
     assert_eq!(entries.len(), 3);
     let x86_ko = entries
         .iter()
@@ -181,9 +174,22 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     let (status, html) = http_get(&format!("{site_url}/driver/site/index.html"));
     assert_eq!(status, 200);
     let html = String::from_utf8(html).unwrap();
-    let links = hrefs(&html);
+    assert_eq!(html, falco_artifacts_driver_grid::SITE_PAGE);
+    // The page links what the per-version files list.
+    let mut links = Vec::new();
+    for version in &versions {
+        let (status, body) = http_get(&format!(
+            "{site_url}/driver/site/{}.json",
+            version.replace('+', "%2B")
+        ));
+        assert_eq!(status, 200, "{version}");
+        let site_json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for driver in site_json["drivers"].as_array().unwrap() {
+            links.push(driver["download"].as_str().unwrap().to_owned());
+        }
+    }
     // A module and a probe for ubuntu, one module each for the others.
-    assert_eq!(links.len(), 6, "{html}");
+    assert_eq!(links.len(), 6, "{links:?}");
     let expected: BTreeMap<String, &[u8]> = BUILT
         .iter()
         .map(|(k, b)| (format!("driver/{k}"), *b))
@@ -417,11 +423,11 @@ async fn concurrent_publishers_both_end_up_in_the_index() {
     assert_eq!(index.len(), 3, "{index:?}");
     let mut listed = 0;
     for version in &index {
-        let entries: Vec<serde_json::Value> = serde_json::from_slice(
+        let site_json: serde_json::Value = serde_json::from_slice(
             &std::fs::read(site.path().join(format!("driver/site/{version}.json"))).unwrap(),
         )
         .unwrap();
-        listed += entries.len();
+        listed += site_json["drivers"].as_array().unwrap().len();
     }
     assert_eq!(listed, 5);
     let report = open()
