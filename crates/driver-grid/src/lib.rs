@@ -45,8 +45,9 @@
 //! With the `publish` feature, [`DriverRepository`] publishes built drivers
 //! ([`scan_built`] reads driverkit's `output/<driverversion>/<arch>/` directory) through the
 //! generic repository of `falco-artifacts-publish`, skipping what a listing shows is there,
-//! writes the index of prebuilt drivers into the store, cleans up driver versions no longer
-//! shipped (dry run by default) and counts what a store holds.
+//! writes the index of prebuilt drivers into the store, deletes the driver versions a
+//! [`CleanupSelection`] names (dry run by default; nothing goes unless named) and counts what
+//! a store holds.
 //!
 //! [`build`] compiles the drivers of a plan: [`build::LocalBuilder`] downloads a config's
 //! `kernelurls` (cached by URL), unpacks the header packages with our own `.deb`/`.rpm`
@@ -106,7 +107,7 @@ pub use built::{output_root, scan_built, split_existing, BuiltDriver, BuiltError
 pub use changes::{
     changed_config_files, changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX,
 };
-pub use cleanup::{CleanupError, CleanupPlan};
+pub use cleanup::{CleanupError, CleanupPlan, CleanupSelection};
 pub use config::DriverConfig;
 pub use driver_version::{DriverVersion, DriverVersionKind};
 pub use generate::{

@@ -12,7 +12,7 @@ use falco_artifacts_publish::{
 };
 
 use crate::built::{split_existing, BuiltDriver};
-use crate::cleanup::{CleanupError, CleanupPlan};
+use crate::cleanup::{CleanupError, CleanupPlan, CleanupSelection};
 use crate::index::{DriverIndex, PublishedObject, INDEX_JSON_KEY};
 use crate::kernel::DriverKind;
 use crate::{ExistingKeys, Stats};
@@ -152,7 +152,7 @@ pub struct CleanupOutcome {
 /// S3) and makes no request per published object.
 ///
 /// ```
-/// use falco_artifacts_driver_grid::{scan_built, CleanupMode, DriverRepository};
+/// use falco_artifacts_driver_grid::{scan_built, CleanupMode, CleanupSelection, DriverRepository};
 /// use falco_artifacts_driver_grid::publish::RepoStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
@@ -169,7 +169,8 @@ pub struct CleanupOutcome {
 /// assert_eq!(repo.publish(&drivers).await?.skipped.len(), 1);
 /// assert!(site.path().join("driver/site/10.2.0+driver.json").exists());
 ///
-/// let cleanup = repo.cleanup(&["10.3.0+driver".parse()?], CleanupMode::DryRun).await?;
+/// let old = CleanupSelection::OlderThan("10.3.0+driver".parse()?);
+/// let cleanup = repo.cleanup(&old, &[], CleanupMode::DryRun).await?;
 /// assert_eq!((cleanup.plan.keys.len(), cleanup.deleted), (1, false));
 /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -277,17 +278,19 @@ impl DriverRepository {
             .map_err(store_err("write the index of"))
     }
 
-    /// Deletes every object of the driver versions not in `shipped` ([`CleanupPlan::of`]),
+    /// Deletes every object of the driver versions `selection` names ([`CleanupPlan::of`]),
     /// or with [`CleanupMode::DryRun`] only says which. Deleting goes through the repository
     /// lock (the generic index without them is live before any file goes), then the index of
-    /// prebuilt drivers is regenerated. Refused when `shipped` is empty.
+    /// prebuilt drivers is regenerated. Refused when nothing is named or a named version is
+    /// in `protected`; a version is never deleted for not being shipped.
     pub async fn cleanup(
         &self,
-        shipped: &[crate::DriverVersion],
+        selection: &CleanupSelection,
+        protected: &[crate::DriverVersion],
         mode: CleanupMode,
     ) -> Result<CleanupOutcome, RepositoryError> {
         let listing = self.listing().await?;
-        let plan = CleanupPlan::of(&listing.objects, shipped)?;
+        let plan = CleanupPlan::of(&listing.objects, selection, protected)?;
         if mode == CleanupMode::DryRun || plan.is_empty() {
             return Ok(CleanupOutcome {
                 plan,

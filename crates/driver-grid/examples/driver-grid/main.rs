@@ -11,7 +11,7 @@
 //! driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]
 //! driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]
 //! driver-grid index --repo <url> [--base-url <url>]
-//! driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]
+//! driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file> [--ship <n>]] [--confirm] [--json]
 //! driver-grid stats --repo <url> [--json]
 //! ```
 //!
@@ -32,8 +32,10 @@
 //! `<built-dir>` is driverkit's `output/<driverversion>/<arch>/falco_….{ko,o}` (or the
 //! directory holding `output/`). `--repo` is `file:///srv/www` or `s3://bucket/prefix`
 //! (credentials from `AWS_*`; `--s3-endpoint http://127.0.0.1:9000` for an S3-compatible
-//! server); drivers go under `driver/`, the index under `driver/site/`. `cleanup` only lists
-//! what it would delete unless `--confirm` is given.
+//! server); drivers go under `driver/`, the index under `driver/site/`. `cleanup` keeps
+//! every driver version unless named by `--versions` or `--older-than`, refuses to delete a
+//! version `--keep`/`--releases` ships, and only lists what it would delete unless
+//! `--confirm` is given.
 
 mod build;
 mod repo;
@@ -57,7 +59,7 @@ driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [
 driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]\n       \
 driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
 driver-grid index --repo <url> [--base-url <url>]\n       \
-driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]\n       \
+driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file>] [--confirm] [--json]\n       \
 driver-grid stats --repo <url> [--json]";
 
 fn main() -> ExitCode {
@@ -101,6 +103,8 @@ struct Options {
     since: Option<String>,
     arch: Option<Arch>,
     prune: bool,
+    versions: Vec<DriverVersion>,
+    older_than: Option<DriverVersion>,
 }
 
 fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
@@ -120,6 +124,8 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         since: None,
         arch: None,
         prune: false,
+        versions: Vec::new(),
+        older_than: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -146,6 +152,12 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
                     .with_kernel_release(Glob::new(&value("--kernel-release")?))
             }
             "--prune" => options.prune = true,
+            "--versions" => {
+                for version in value("--versions")?.split(',').filter(|v| !v.is_empty()) {
+                    options.versions.push(version.parse()?);
+                }
+            }
+            "--older-than" => options.older_than = Some(value("--older-than")?.parse()?),
             "--arch" => {
                 let arch = value("--arch")?.parse::<Arch>()?;
                 options.arch = Some(arch);
@@ -190,6 +202,19 @@ fn shipped(options: &Options) -> Result<Vec<DriverVersion>, Box<dyn Error>> {
     Ok(versions)
 }
 
+/// What `cleanup` deletes: only what is named.
+fn selection(options: &Options) -> Result<CleanupSelection, Box<dyn Error>> {
+    match (&options.older_than, options.versions.is_empty()) {
+        (Some(limit), true) => Ok(CleanupSelection::OlderThan(limit.clone())),
+        (None, false) => Ok(CleanupSelection::Versions(options.versions.clone())),
+        (Some(_), false) => Err(format!("give --versions or --older-than, not both\n{USAGE}").into()),
+        (None, true) => Err(format!(
+            "cleanup keeps every driver version unless named: give --versions <v>[,<v>] or --older-than <v>\n{USAGE}"
+        )
+        .into()),
+    }
+}
+
 /// The commands on a repository; `None` when `command` is about a config directory.
 fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Box<dyn Error>> {
     let mut stdout = io::BufWriter::new(io::stdout().lock());
@@ -203,6 +228,7 @@ fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Bo
         ("index", []) => repo::index(&repo_args(options)?, &mut stdout)?,
         ("cleanup", []) => repo::cleanup(
             &repo_args(options)?,
+            &selection(options)?,
             &shipped(options)?,
             options.confirm,
             options.json,

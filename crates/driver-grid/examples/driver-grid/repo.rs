@@ -7,7 +7,7 @@ use std::path::Path;
 
 use falco_artifacts_driver_grid::publish::{RepoStore, StoreOptions};
 use falco_artifacts_driver_grid::{
-    scan_built, CleanupMode, DriverRepository, DriverVersion, ExistingKeys,
+    scan_built, CleanupMode, CleanupSelection, DriverRepository, DriverVersion, ExistingKeys,
 };
 
 /// Where the repository is and how its index links downloads.
@@ -90,9 +90,11 @@ pub(crate) fn index(args: &RepoArgs, out: &mut dyn Write) -> Result<(), Box<dyn 
     Ok(())
 }
 
-/// `cleanup --repo <url> --keep <v>... [--confirm]`: deletes (or lists) what is not shipped.
+/// `cleanup --repo <url> (--versions <v>... | --older-than <v>) [--confirm]`: deletes (or
+/// lists) the named driver versions, never a shipped one.
 pub(crate) fn cleanup(
     args: &RepoArgs,
+    selection: &CleanupSelection,
     shipped: &[DriverVersion],
     confirm: bool,
     json: bool,
@@ -104,10 +106,10 @@ pub(crate) fn cleanup(
     } else {
         CleanupMode::DryRun
     };
-    let outcome = runtime()?.block_on(repo.cleanup(shipped, mode))?;
+    let outcome = runtime()?.block_on(repo.cleanup(selection, shipped, mode))?;
     if json {
         let value = serde_json::json!({
-            "shipped": shipped,
+            "protected": shipped,
             "versions": outcome.plan.versions,
             "keys": outcome.plan.keys,
             "deleted": outcome.deleted,

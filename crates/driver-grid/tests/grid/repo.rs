@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use falco_artifacts_driver_grid::publish::{FailMode, FailingStore, RepoStore, VerifyOptions};
 use falco_artifacts_driver_grid::{
-    scan_built, BuiltDriver, BuiltError, CleanupMode, DriverRepository, RepositoryError,
+    scan_built, BuiltDriver, BuiltError, CleanupError, CleanupMode, CleanupSelection,
+    DriverRepository, DriverVersion, RepositoryError,
 };
 use falco_artifacts_testkit::{require_tool, HttpServer};
 
@@ -229,10 +230,14 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     assert_eq!(stats.rows.len(), 5);
 
     // Cleanup: a dry run lists and deletes nothing.
-    let shipped = ["10.2.0+driver".parse().unwrap()];
+    let shipped: [DriverVersion; 1] = ["10.2.0+driver".parse().unwrap()];
+    let older = CleanupSelection::OlderThan(shipped[0].clone());
     let before = repo.listing().await.unwrap().existing_keys();
     failing.reset();
-    let dry = repo.cleanup(&shipped, CleanupMode::DryRun).await.unwrap();
+    let dry = repo
+        .cleanup(&older, &shipped, CleanupMode::DryRun)
+        .await
+        .unwrap();
     assert_eq!(failing.requests(), 1, "{:#?}", failing.log());
     assert!(!dry.deleted);
     assert_eq!(
@@ -249,14 +254,50 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         before.len()
     );
 
-    // Nothing shipped: refused, nothing deleted.
+    // Nothing named: refused, nothing deleted ("not shipped" alone never deletes). A shipped
+    // version named: refused too.
     assert!(matches!(
-        repo.cleanup(&[], CleanupMode::Confirm).await.unwrap_err(),
-        RepositoryError::Cleanup(_)
+        repo.cleanup(
+            &CleanupSelection::Versions(Vec::new()),
+            &shipped,
+            CleanupMode::Confirm
+        )
+        .await
+        .unwrap_err(),
+        RepositoryError::Cleanup(CleanupError::NothingSelected)
     ));
+    assert!(matches!(
+        repo.cleanup(
+            &CleanupSelection::Versions(shipped.to_vec()),
+            &shipped,
+            CleanupMode::Confirm
+        )
+        .await
+        .unwrap_err(),
+        RepositoryError::Cleanup(CleanupError::Protected { .. })
+    ));
+    assert_eq!(
+        repo.listing().await.unwrap().existing_keys().len(),
+        before.len()
+    );
+    // Named versions only: 8.0.0+driver goes alone.
+    let named = CleanupSelection::Versions(vec!["8.0.0+driver".parse().unwrap()]);
+    let one = repo
+        .cleanup(&named, &shipped, CleanupMode::DryRun)
+        .await
+        .unwrap();
+    assert_eq!(one.plan.versions.len(), 1);
+    assert!(one
+        .plan
+        .keys
+        .iter()
+        .all(|k| k.starts_with("driver/8.0.0+driver/")));
 
     // Confirmed: the old versions go, the shipped one stays, the index follows.
-    let done = repo.cleanup(&shipped, CleanupMode::Confirm).await.unwrap();
+    let done = repo
+        .cleanup(&older, &shipped, CleanupMode::Confirm)
+        .await
+        .unwrap();
     assert!(done.deleted);
     let after = repo.listing().await.unwrap().existing_keys();
     for key in &dry.plan.keys {
@@ -280,7 +321,10 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         .unwrap();
     assert!(report.is_clean(), "{report:?}");
     // A second confirmed cleanup has nothing left to do.
-    let again = repo.cleanup(&shipped, CleanupMode::Confirm).await.unwrap();
+    let again = repo
+        .cleanup(&older, &shipped, CleanupMode::Confirm)
+        .await
+        .unwrap();
     assert!(again.plan.is_empty() && !again.deleted);
 }
 
