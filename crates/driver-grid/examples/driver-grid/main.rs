@@ -49,8 +49,8 @@ use std::time::Instant;
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
     arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
-    parse_releases, ship, DriverVersion, ExistingKeys, Glob, KernelList, Plan, PlanFilter, Prune,
-    ShipPolicy, Stats, Strictness,
+    parse_releases, ship, CleanupSelection, DriverVersion, ExistingKeys, Glob, KernelList, Plan,
+    PlanFilter, Prune, ShipPolicy, Stats, Strictness,
 };
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
