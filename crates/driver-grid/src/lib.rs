@@ -82,6 +82,7 @@ mod built;
 mod changes;
 mod cleanup;
 mod config;
+mod coverage;
 mod driver_version;
 mod fast_parse;
 mod generate;
@@ -109,6 +110,7 @@ pub use changes::{
 };
 pub use cleanup::{CleanupError, CleanupPlan, CleanupSelection};
 pub use config::DriverConfig;
+pub use coverage::{ArchCoverage, Coverage, MissingDriver};
 pub use driver_version::{DriverVersion, DriverVersionKind};
 pub use generate::{
     generate, generate_list, GenerateError, Generated, GeneratedConfig, Prune, SkipReason,

@@ -13,9 +13,9 @@ use falco_artifacts_publish::{
 
 use crate::built::{split_existing, BuiltDriver};
 use crate::cleanup::{CleanupError, CleanupPlan, CleanupSelection};
-use crate::index::{DriverIndex, PublishedObject, INDEX_JSON_KEY};
+use crate::index::{DriverIndex, PublishedObject, COVERAGE_JSON_KEY, INDEX_JSON_KEY};
 use crate::kernel::DriverKind;
-use crate::{ExistingKeys, Stats};
+use crate::{Coverage, ExistingKeys, KernelList, Stats};
 
 /// Where prebuilt drivers live in a store: `driver/<driverversion>/<arch>/…`.
 pub const DRIVER_PREFIX: &str = "driver";
@@ -311,6 +311,45 @@ impl DriverRepository {
         })
     }
 
+    /// The coverage of `versions` (every driver version the repository holds when empty) for
+    /// the kernels of `list`, from one listing ([`Coverage::of`]).
+    pub async fn coverage(
+        &self,
+        list: &KernelList,
+        versions: &[crate::DriverVersion],
+        generated: &str,
+    ) -> Result<Coverage, RepositoryError> {
+        let listing = self.listing().await?;
+        let versions: Vec<crate::DriverVersion> = if versions.is_empty() {
+            DriverIndex::build(&listing.objects, "")
+                .versions
+                .into_keys()
+                .collect()
+        } else {
+            versions.to_vec()
+        };
+        Ok(Coverage::of(list, &listing.objects, &versions, generated))
+    }
+
+    /// Writes `coverage` as `driver/site/coverage.json`, the section of the drivers page
+    /// that lists kernels without a prebuilt driver, under the repository lock.
+    pub async fn write_coverage(&self, coverage: &Coverage) -> Result<(), RepositoryError> {
+        let bytes = coverage.to_json().to_string().into_bytes();
+        let key = relative(COVERAGE_JSON_KEY).to_owned();
+        self.generic
+            .write_derived(move |_| {
+                (
+                    DerivedFiles {
+                        write: vec![(key, bytes)],
+                        delete: Vec::new(),
+                    },
+                    (),
+                )
+            })
+            .await
+            .map_err(store_err("write the coverage of"))
+    }
+
     /// Counts what the repository holds, from one listing ([`Stats::of_index`]).
     pub async fn stats(&self) -> Result<Stats, RepositoryError> {
         let listing = self.listing().await?;
@@ -330,7 +369,12 @@ fn site_files(listing: Listing, base_url: &str) -> (DerivedFiles, DriverIndex) {
         .objects
         .iter()
         .map(|o| o.key.as_str())
-        .filter(|k| k.starts_with(&site) && k.ends_with(".json") && !written.contains(k))
+        .filter(|k| {
+            k.starts_with(&site)
+                && k.ends_with(".json")
+                && *k != COVERAGE_JSON_KEY
+                && !written.contains(k)
+        })
         .map(|k| relative(k).to_owned())
         .collect();
     let write = files

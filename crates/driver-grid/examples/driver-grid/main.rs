@@ -13,6 +13,7 @@
 //! driver-grid index --repo <url> [--base-url <url>]
 //! driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file> [--ship <n>]] [--confirm] [--json]
 //! driver-grid stats --repo <url> [--json]
+//! driver-grid coverage --kernels <list.json> --repo <url> [--arch <arch>] [--keep <v>... | --releases <file>] [--json] [--site]
 //! ```
 //!
 //! `<config-dir>` is `driverkit/config` or a checkout holding it. `validate` exits with 1 when
@@ -28,6 +29,11 @@
 //! `--arch` or the file's path, e.g. `aarch64/list.json`) or the combined one. With `--prune`
 //! it also lists the configs of that driver version whose kernel the list no longer holds, and
 //! changes nothing (no config written, none removed) unless `--confirm` is given.
+//!
+//! `coverage` lists, per driver version (`--keep`/`--releases`, else every version the
+//! repository holds) and architecture, the kernels of kernel-crawler's list without a module
+//! (or without a probe where one is expected); `--site` also publishes it as
+//! `driver/site/coverage.json`, which the drivers page shows.
 //!
 //! `<built-dir>` is driverkit's `output/<driverversion>/<arch>/falco_….{ko,o}` (or the
 //! directory holding `output/`). `--repo` is `file:///srv/www` or `s3://bucket/prefix`
@@ -60,7 +66,8 @@ driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout 
 driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
 driver-grid index --repo <url> [--base-url <url>]\n       \
 driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file>] [--confirm] [--json]\n       \
-driver-grid stats --repo <url> [--json]";
+driver-grid stats --repo <url> [--json]\n       \
+driver-grid coverage --kernels <list.json> --repo <url> [--arch <arch>] [--keep <v>... | --releases <file>] [--json] [--site]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -105,6 +112,8 @@ struct Options {
     prune: bool,
     versions: Vec<DriverVersion>,
     older_than: Option<DriverVersion>,
+    kernels: Option<PathBuf>,
+    site: bool,
 }
 
 fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
@@ -126,6 +135,8 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         prune: false,
         versions: Vec::new(),
         older_than: None,
+        kernels: None,
+        site: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -152,6 +163,8 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
                     .with_kernel_release(Glob::new(&value("--kernel-release")?))
             }
             "--prune" => options.prune = true,
+            "--site" => options.site = true,
+            "--kernels" => options.kernels = Some(value("--kernels")?.into()),
             "--versions" => {
                 for version in value("--versions")?.split(',').filter(|v| !v.is_empty()) {
                     options.versions.push(version.parse()?);
@@ -235,7 +248,23 @@ fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Bo
             &mut stdout,
         )?,
         ("stats", []) => repo::stats(&repo_args(options)?, options.json, &mut stdout)?,
-        ("publish" | "index" | "cleanup", _) => return Err(USAGE.into()),
+        ("coverage", []) => {
+            let path = options
+                .kernels
+                .clone()
+                .ok_or_else(|| format!("--kernels <list.json> is needed\n{USAGE}"))?;
+            let arch = options.arch.or_else(|| arch_of_path(&path));
+            let list = KernelList::parse(&std::fs::read_to_string(&path)?, arch)?;
+            repo::coverage(
+                &repo_args(options)?,
+                &list,
+                &shipped(options)?,
+                options.site,
+                options.json,
+                &mut stdout,
+            )?
+        }
+        ("publish" | "index" | "cleanup" | "coverage", _) => return Err(USAGE.into()),
         _ => return Ok(None),
     }
     stdout.flush()?;

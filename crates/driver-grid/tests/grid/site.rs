@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::publish::RepoStore;
-use falco_artifacts_driver_grid::{scan_built, DriverRepository, SITE_PAGE};
+use falco_artifacts_driver_grid::{scan_built, DriverRepository, KernelList, SITE_PAGE};
 use falco_artifacts_testkit::{Chromium, HttpServer};
 
 const DV: &str = "10.2.0+driver";
@@ -209,10 +210,54 @@ async fn the_site_has_falcos_shape_and_the_page_filters_and_links_in_chromium() 
         "{old}"
     );
 
+    // The coverage section: kernels of kernel-crawler's lists without a driver.
+    let list = |arch: &str, a| {
+        let text = std::fs::read_to_string(
+            crate::fixture("kernel-crawler")
+                .join(arch)
+                .join("list.json"),
+        )
+        .unwrap();
+        KernelList::parse(&text, Some(a)).unwrap()
+    };
+    let mut kernels = list("x86_64", Arch::X86_64);
+    kernels
+        .entries
+        .extend(list("aarch64", Arch::Aarch64).entries);
+    let coverage = repo
+        .coverage(&kernels, &[DV.parse().unwrap()], "2026-12-02T00:00:00Z")
+        .await
+        .unwrap();
+    repo.write_coverage(&coverage).await.unwrap();
+    let dom = chromium
+        .dump_dom(&format!(
+            "{base}/driver/site/index.html#version=10.2.0%2Bdriver&target=amazonlinux2"
+        ))
+        .unwrap();
+    let missing: Vec<&str> = dom.split("<tr class=\"missing\">").skip(1).collect();
+    assert_eq!(missing.len(), 1, "{dom}");
+    assert!(
+        missing[0].contains("4.14.355-275.582.amzn2.aarch64") && missing[0].contains("aarch64"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(
+            "1 of the 8 kernels kernel-crawler lists lack a prebuilt driver of 10.2.0+driver"
+        ),
+        "{dom}"
+    );
+
     // A screenshot stays in the test's output directory for people to look at.
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("drivers-site");
     std::fs::create_dir_all(&shots).unwrap();
     let shot = shots.join("ubuntu-gcp.png");
     chromium.screenshot(&url, &shot).unwrap();
+    let coverage_shot = shots.join("coverage-amazonlinux2.png");
+    chromium
+        .screenshot(
+            &format!("{base}/driver/site/index.html#version=10.2.0%2Bdriver&target=amazonlinux2"),
+            &coverage_shot,
+        )
+        .unwrap();
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
 }
