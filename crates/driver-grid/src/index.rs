@@ -146,13 +146,7 @@ impl DriverIndex {
 
     /// `index.json`: the driver versions, newest first, as a JSON array of strings.
     pub fn index_json(&self) -> String {
-        let names: Vec<&str> = self
-            .versions
-            .keys()
-            .rev()
-            .map(DriverVersion::as_str)
-            .collect();
-        serde_json::to_string_pretty(&names).unwrap_or_default()
+        versions_json(self.versions.keys())
     }
 
     /// `<driverversion>.json` in the shape Falco's drivers page reads:
@@ -202,6 +196,18 @@ impl DriverIndex {
         files.push((INDEX_HTML_KEY.to_owned(), self.index_html().into_bytes()));
         files
     }
+}
+
+/// `index.json` of `versions`: newest first, a JSON array of strings.
+pub(crate) fn versions_json<'a>(
+    versions: impl IntoIterator<Item = &'a DriverVersion, IntoIter: DoubleEndedIterator>,
+) -> String {
+    let names: Vec<&str> = versions
+        .into_iter()
+        .rev()
+        .map(DriverVersion::as_str)
+        .collect();
+    serde_json::to_string_pretty(&names).unwrap_or_default()
 }
 
 /// Sizes for people, in binary units with one decimal.

@@ -136,6 +136,21 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         "publishing one driver took {} requests: {log:#?}",
         log.len()
     );
+    // Only the site file of the version it went to is rewritten, with the list of versions;
+    // the other versions' files and the page are left alone.
+    let site_puts: Vec<&str> = log
+        .iter()
+        .filter(|line| line.contains(" put") && line.contains("driver/site/"))
+        .map(|line| line.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        site_puts,
+        [
+            "driver/site/2aa88dcf6243982697811df4c1b484bcbe9488a2.json",
+            "driver/site/index.json"
+        ],
+        "{log:#?}"
+    );
 
     // The index, as a tool and a person read it.
     let (status, body) = http_get(&format!("{site_url}/driver/site/index.json"));
