@@ -16,7 +16,9 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 use crate::html;
-use crate::index::{by_hash_key, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON};
+use crate::index::{
+    by_hash_key, IndexBucket, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON,
+};
 use crate::lock::{LockGuard, LockOptions};
 use crate::plan::PublishPlan;
 use crate::retention;
@@ -82,6 +84,9 @@ pub(crate) struct FileRepo {
     pub(crate) lock: LockOptions,
     /// Index generations kept content-addressed (the live one included).
     pub(crate) generations: usize,
+    /// Whether the index is split into one content-addressed bucket per group (first path
+    /// component), so a publish rewrites the buckets of the groups it touches only.
+    pub(crate) split: bool,
 }
 
 impl FileRepo {
@@ -103,6 +108,7 @@ impl FileRepo {
             store: store.at(&path)?,
             lock: options.lock,
             generations: options.index_generations,
+            split: false,
         })
     }
 }
@@ -184,19 +190,50 @@ fn merge(
 }
 
 impl FileRepo {
-    /// The live index and its bytes; an empty index when there is none yet.
+    /// The live index and the bytes of its top file; an empty index when there is none yet.
+    /// A split index's buckets are read and joined into [`RepoIndex::files`], so every reader
+    /// (publish, verify, lists) sees all files whichever way the index is stored.
     pub(crate) async fn read_index(&self) -> Result<(RepoIndex, Option<Bytes>), PublishError> {
-        match self.store.get(INDEX_JSON).await? {
-            None => Ok((RepoIndex::empty(self.store.root()), None)),
-            Some(bytes) => {
-                let index =
-                    serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt {
-                        key: format!("{}/{INDEX_JSON}", self.store.root()),
-                        source,
-                    })?;
-                Ok((index, Some(bytes)))
-            }
+        let corrupt = |key: &str| {
+            let key = format!("{}/{key}", self.store.root());
+            move |source| PublishError::Corrupt { key, source }
+        };
+        let Some(bytes) = self.store.get(INDEX_JSON).await? else {
+            return Ok((RepoIndex::empty(self.store.root()), None));
+        };
+        let mut index: RepoIndex = serde_json::from_slice(&bytes).map_err(corrupt(INDEX_JSON))?;
+        if !index.buckets.is_empty() {
+            let reads: Vec<_> = index
+                .buckets
+                .iter()
+                .map(|bucket| self.read_bucket(bucket))
+                .collect();
+            let buckets: Vec<Vec<IndexEntry>> = futures::stream::iter(reads)
+                .buffered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            index.files.extend(buckets.into_iter().flatten());
+            index.files.sort_by(|a, b| a.path.cmp(&b.path));
         }
+        Ok((index, Some(bytes)))
+    }
+
+    async fn read_bucket(&self, bucket: &IndexBucket) -> Result<Vec<IndexEntry>, PublishError> {
+        let key = format!("{}/{}", self.store.root(), bucket.key);
+        let bytes = self
+            .store
+            .get(&bucket.key)
+            .await?
+            .ok_or_else(|| PublishError::MissingBucket { key: key.clone() })?;
+        let actual = Sha256Digest::of_bytes(&bytes);
+        if actual != bucket.sha256 {
+            return Err(PublishError::BucketChanged {
+                key,
+                expected: bucket.sha256,
+                actual,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt { key, source })
     }
 
     /// The digest of what is stored at `key`, from the index when it vouches for the object's
@@ -361,20 +398,47 @@ impl FileRepo {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped);
+        let mut content_addressed = Vec::new();
+        let (files, buckets, retired) = if self.split {
+            let (buckets, written, retired) = split(previous, files.into_values());
+            content_addressed.extend(written);
+            // Buckets the previous generation retired are no longer read by anyone.
+            delete.extend(
+                previous
+                    .protocol
+                    .retired
+                    .iter()
+                    .filter(|k| !buckets.iter().any(|b| &&b.key == k))
+                    .cloned(),
+            );
+            (Vec::new(), buckets, retired)
+        } else {
+            (files.into_values().collect(), Vec::new(), Vec::new())
+        };
         let index = RepoIndex {
             format: 1,
             repository: self.store.root().to_owned(),
             generated: now,
-            files: files.into_values().collect(),
-            protocol: ProtocolState { pruned, by_hash },
+            files,
+            buckets,
+            protocol: ProtocolState {
+                pruned,
+                by_hash,
+                retired,
+            },
         };
         let json = Bytes::from(index.to_json());
-        let html = Bytes::from(html::render(&index));
+        let html = Bytes::from(if self.split {
+            html::render_buckets(&index)
+        } else {
+            html::render(&index)
+        });
+        content_addressed.push(IndexFile {
+            key: by_hash_key(&Sha256Digest::of_bytes(&json)),
+            bytes: json.clone().into(),
+        });
         Commit {
-            content_addressed: vec![IndexFile {
-                key: by_hash_key(&Sha256Digest::of_bytes(&json)),
-                bytes: json.clone().into(),
-            }],
+            content_addressed,
             canonical: vec![IndexFile {
                 key: INDEX_HTML.into(),
                 bytes: html.into(),
@@ -518,6 +582,50 @@ impl FileRepo {
             .await
             .map(|doomed| doomed.iter().map(|e| e.to_published(&root)).collect())
     }
+}
+
+/// The buckets of `files` (sorted by path, so each group's entries are contiguous and in
+/// order), the ones to write (those whose bytes the previous generation does not have), and
+/// the previous buckets no longer named.
+fn split(
+    previous: &RepoIndex,
+    files: impl Iterator<Item = IndexEntry>,
+) -> (Vec<IndexBucket>, Vec<IndexFile>, Vec<String>) {
+    let mut groups: Vec<(String, Vec<IndexEntry>)> = Vec::new();
+    for entry in files {
+        match groups.last_mut() {
+            Some((group, entries)) if group == entry.group() => entries.push(entry),
+            _ => groups.push((entry.group().to_owned(), vec![entry])),
+        }
+    }
+    let mut buckets = Vec::with_capacity(groups.len());
+    let mut written = Vec::new();
+    for (group, entries) in groups {
+        // Serializing plain data with string keys cannot fail.
+        let mut bytes = serde_json::to_vec(&entries).unwrap_or_default();
+        bytes.push(b'\n');
+        let sha256 = Sha256Digest::of_bytes(&bytes);
+        let key = by_hash_key(&sha256);
+        if !previous.buckets.iter().any(|b| b.sha256 == sha256) {
+            written.push(IndexFile {
+                key: key.clone(),
+                bytes: Bytes::from(bytes).into(),
+            });
+        }
+        buckets.push(IndexBucket {
+            group,
+            key,
+            sha256,
+            files: entries.len(),
+        });
+    }
+    let retired = previous
+        .buckets
+        .iter()
+        .filter(|old| !buckets.iter().any(|b| b.key == old.key))
+        .map(|old| old.key.clone())
+        .collect();
+    (buckets, written, retired)
 }
 
 /// Releases the lock after `result`; a failed publish keeps its own error.
