@@ -251,7 +251,7 @@ fn prune_lists_configs_whose_kernel_left_the_list_and_removes_only_when_asked() 
 
     let before = snapshot(root.path());
     let prune = Prune::of(root.path(), &list, &dv).unwrap();
-    assert_eq!(prune.remove, [gone.clone()]);
+    assert_eq!(prune.remove, std::slice::from_ref(&gone));
     // The dry run (computing the prune) changed nothing.
     assert_eq!(snapshot(root.path()), before);
     assert_eq!(prune.apply().unwrap(), 1);

@@ -165,7 +165,7 @@ async fn a_publish_rewrites_the_bucket_of_its_driver_version_only() {
     // The driver, its bucket, the top file's content-addressed copy, the page, the top file.
     assert_eq!(puts.len(), 5, "{puts:#?}");
     assert_eq!(after.files.len(), 52);
-    assert_eq!(after.protocol.retired, [replaced.key.clone()]);
+    assert_eq!(after.protocol.retired, std::slice::from_ref(&replaced.key));
     assert!(
         site.path().join("driver").join(&replaced.key).exists(),
         "kept one generation"
