@@ -86,7 +86,7 @@ run_drivers() {
   # again (all skipped after one listing). Bytes written for indexes: every file the publish
   # wrote except the drivers themselves and the lock.
   head -c 4096 /dev/urandom >"$dir/driver.bin"
-  for i in $(seq 1 1000); do cp "$dir/driver.bin" "$built/falco_ubuntu-5.15.0-$i-bench_1.ko"; done
+  for i in $(seq 1 1000); do cp "$dir/driver.bin" "$built/falco_ubuntu_5.15.0-$i-bench_1.ko"; done
   touch "$work/marker"
   measure "publish 1000 new drivers" "$dg" publish "$dir/built" --repo "file://$seeded"
   local written site bucket
