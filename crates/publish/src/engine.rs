@@ -16,9 +16,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 use crate::html;
-use crate::index::{
-    by_hash_key, IndexBucket, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON,
-};
+use crate::index::{by_hash_key, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON};
 use crate::lock::{LockGuard, LockOptions};
 use crate::plan::PublishPlan;
 use crate::retention;
@@ -218,24 +216,6 @@ impl FileRepo {
         Ok((index, Some(bytes)))
     }
 
-    async fn read_bucket(&self, bucket: &IndexBucket) -> Result<Vec<IndexEntry>, PublishError> {
-        let key = format!("{}/{}", self.store.root(), bucket.key);
-        let bytes = self
-            .store
-            .get(&bucket.key)
-            .await?
-            .ok_or_else(|| PublishError::MissingBucket { key: key.clone() })?;
-        let actual = Sha256Digest::of_bytes(&bytes);
-        if actual != bucket.sha256 {
-            return Err(PublishError::BucketChanged {
-                key,
-                expected: bucket.sha256,
-                actual,
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt { key, source })
-    }
-
     /// The digest of what is stored at `key`, from the index when it vouches for the object's
     /// size, otherwise by reading it.
     async fn existing_sha(
@@ -400,7 +380,7 @@ impl FileRepo {
         delete.extend(dropped);
         let mut content_addressed = Vec::new();
         let (files, buckets, retired) = if self.split {
-            let (buckets, written, retired) = split(previous, files.into_values());
+            let (buckets, written, retired) = crate::split::split(previous, files.into_values());
             content_addressed.extend(written);
             // Buckets the previous generation retired are no longer read by anyone.
             delete.extend(
@@ -582,50 +562,6 @@ impl FileRepo {
             .await
             .map(|doomed| doomed.iter().map(|e| e.to_published(&root)).collect())
     }
-}
-
-/// The buckets of `files` (sorted by path, so each group's entries are contiguous and in
-/// order), the ones to write (those whose bytes the previous generation does not have), and
-/// the previous buckets no longer named.
-fn split(
-    previous: &RepoIndex,
-    files: impl Iterator<Item = IndexEntry>,
-) -> (Vec<IndexBucket>, Vec<IndexFile>, Vec<String>) {
-    let mut groups: Vec<(String, Vec<IndexEntry>)> = Vec::new();
-    for entry in files {
-        match groups.last_mut() {
-            Some((group, entries)) if group == entry.group() => entries.push(entry),
-            _ => groups.push((entry.group().to_owned(), vec![entry])),
-        }
-    }
-    let mut buckets = Vec::with_capacity(groups.len());
-    let mut written = Vec::new();
-    for (group, entries) in groups {
-        // Serializing plain data with string keys cannot fail.
-        let mut bytes = serde_json::to_vec(&entries).unwrap_or_default();
-        bytes.push(b'\n');
-        let sha256 = Sha256Digest::of_bytes(&bytes);
-        let key = by_hash_key(&sha256);
-        if !previous.buckets.iter().any(|b| b.sha256 == sha256) {
-            written.push(IndexFile {
-                key: key.clone(),
-                bytes: Bytes::from(bytes).into(),
-            });
-        }
-        buckets.push(IndexBucket {
-            group,
-            key,
-            sha256,
-            files: entries.len(),
-        });
-    }
-    let retired = previous
-        .buckets
-        .iter()
-        .filter(|old| !buckets.iter().any(|b| b.key == old.key))
-        .map(|old| old.key.clone())
-        .collect();
-    (buckets, written, retired)
 }
 
 /// Releases the lock after `result`; a failed publish keeps its own error.

@@ -99,6 +99,7 @@ mod maintain;
 mod options;
 mod plan;
 mod retention;
+mod split;
 mod store;
 mod verify;
 mod yum;
