@@ -13,12 +13,12 @@ fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
     let built = dir.path().join("output/9.0.0+driver/x86_64");
     std::fs::create_dir_all(&built).unwrap();
     std::fs::write(
-        built.join("falco_debian_6.1.0-56-amd64_1.ko"),
+        built.join("falco_debian_6.1.192-2-amd64_1.ko"),
         b"module bytes",
     )
     .unwrap();
     std::fs::write(
-        built.join("falco_debian_6.1.0-56-amd64_1.o"),
+        built.join("falco_debian_6.1.192-2-amd64_1.o"),
         b"probe bytes",
     )
     .unwrap();
@@ -67,12 +67,12 @@ fn built_drivers_are_published_and_indexed_and_the_plan_shrinks() {
     assert_eq!(
         published["uploaded"],
         serde_json::json!([
-            "driver/9.0.0+driver/x86_64/falco_debian_6.1.0-56-amd64_1.ko",
-            "driver/9.0.0+driver/x86_64/falco_debian_6.1.0-56-amd64_1.o"
+            "driver/9.0.0+driver/x86_64/falco_debian_6.1.192-2-amd64_1.ko",
+            "driver/9.0.0+driver/x86_64/falco_debian_6.1.192-2-amd64_1.o"
         ])
     );
     assert_eq!(
-        std::fs::read(repo.join("driver/9.0.0+driver/x86_64/falco_debian_6.1.0-56-amd64_1.ko"))
+        std::fs::read(repo.join("driver/9.0.0+driver/x86_64/falco_debian_6.1.192-2-amd64_1.ko"))
             .unwrap(),
         b"module bytes"
     );
@@ -138,13 +138,13 @@ fn since_a_commit_only_changed_configs_are_planned() {
     git(&["add", "."]);
     git(&["commit", "-qm", "configs"]);
     // A contributor adds one kernel.
-    let new = configs.join("9.0.0+driver/x86_64/debian_6.1.0-57-amd64_1.yaml");
-    let old = configs.join("9.0.0+driver/x86_64/debian_6.1.0-56-amd64_1.yaml");
+    let new = configs.join("9.0.0+driver/x86_64/debian_6.1.193-1-amd64_1.yaml");
+    let old = configs.join("9.0.0+driver/x86_64/debian_6.1.192-2-amd64_1.yaml");
     std::fs::write(
         &new,
         std::fs::read_to_string(old)
             .unwrap()
-            .replace("6.1.0-56", "6.1.0-57"),
+            .replace("6.1.192-2-amd64", "6.1.193-1-amd64"),
     )
     .unwrap();
     git(&["add", "."]);

@@ -158,9 +158,9 @@ fn driver(path: PathBuf, name: &str, location: &Location) -> Result<BuiltDriver,
 /// let dir = tempfile::tempdir()?;
 /// let arch = dir.path().join("output/10.2.0+driver/x86_64");
 /// std::fs::create_dir_all(&arch)?;
-/// std::fs::write(arch.join("falco_debian_6.1.0-26-amd64_1.ko"), b"\x7fELF")?;
+/// std::fs::write(arch.join("falco_debian_6.1.112-1-amd64_1.ko"), b"\x7fELF")?;
 /// let built = scan_built(dir.path())?;
-/// assert_eq!(built[0].key, "driver/10.2.0+driver/x86_64/falco_debian_6.1.0-26-amd64_1.ko");
+/// assert_eq!(built[0].key, "driver/10.2.0+driver/x86_64/falco_debian_6.1.112-1-amd64_1.ko");
 ///
 /// std::fs::write(arch.join("falco-debian.ko"), b"")?;
 /// assert!(scan_built(dir.path()).unwrap_err().to_string().contains("falco-debian.ko"));

@@ -131,3 +131,36 @@ fn classify(path: &str, change: Change) -> Option<ChangedConfig> {
         change,
     })
 }
+
+/// The config files added or modified from `since` to `HEAD` in the git checkout holding
+/// `dir`, of the driver versions in `shipped` (all when empty), as canonical absolute paths:
+/// the scope of [`Strictness::StrictFor`](crate::Strictness::StrictFor) for a pull-request
+/// check.
+pub fn changed_config_files(
+    dir: &Path,
+    since: &str,
+    shipped: &[DriverVersion],
+) -> Result<std::collections::BTreeSet<PathBuf>, ChangesError> {
+    let args = ["rev-parse", "--show-toplevel"];
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|source| ChangesError::GitMissing { source })?;
+    if !output.status.success() {
+        return Err(ChangesError::Git {
+            repo: dir.to_owned(),
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    let top = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    Ok(changed_configs(&top, since, "HEAD", shipped)?
+        .into_iter()
+        .map(|changed| {
+            let path = top.join(&changed.path);
+            path.canonicalize().unwrap_or(path)
+        })
+        .collect())
+}

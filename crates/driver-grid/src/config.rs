@@ -60,6 +60,29 @@ impl PartialEq for DriverConfig {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyLines {
     pub(crate) entries: Vec<(String, usize)>,
+    pub(crate) text: TextQuirks,
+}
+
+/// How the text of a config departs from the canonical shape without changing what it says:
+/// quirks of released configs that strict validation refuses in new ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TextQuirks {
+    /// The last line has no line end.
+    pub(crate) missing_final_newline: bool,
+    /// The first line ending in a space or a tab (1-based).
+    pub(crate) trailing_space: Option<usize>,
+}
+
+impl TextQuirks {
+    pub(crate) fn of(text: &str) -> TextQuirks {
+        TextQuirks {
+            missing_final_newline: !text.is_empty() && !text.ends_with('\n'),
+            trailing_space: text
+                .lines()
+                .position(|line| line.trim_end_matches('\r').ends_with([' ', '\t']))
+                .map(|index| index + 1),
+        }
+    }
 }
 
 impl KeyLines {

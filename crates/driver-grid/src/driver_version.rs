@@ -61,6 +61,24 @@ impl DriverVersion {
         self.semver.as_ref()
     }
 
+    /// Whether the driver source of this version still has the legacy eBPF probe (`bpf/`):
+    /// every commit and every semver version before 10.0.0 (Falco 0.44 dropped it; `master`
+    /// follows the newest source, which has none). Configs of the others are module-only.
+    ///
+    /// ```
+    /// use falco_artifacts_driver_grid::DriverVersion;
+    ///
+    /// assert!("9.1.0+driver".parse::<DriverVersion>()?.has_legacy_probe());
+    /// assert!(!"10.2.0+driver".parse::<DriverVersion>()?.has_legacy_probe());
+    /// # Ok::<(), falco_artifacts_driver_grid::InvalidIdentifier>(())
+    /// ```
+    pub fn has_legacy_probe(&self) -> bool {
+        match (&self.semver, self.kind()) {
+            (Some(version), _) => version.major < 10,
+            (None, kind) => kind == DriverVersionKind::GitCommit,
+        }
+    }
+
     /// The version as a URL path segment: `+` is `%2B`, as the driver loader requests it.
     pub fn url_segment(&self) -> String {
         falco_artifacts_core::web::url_segment(&self.text)

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::ident::InvalidIdentifier;
 use crate::kernel::{driver_file_name, DriverKind};
+use crate::kernel_list::{KernelEntry, KernelList};
 use crate::load::{Layout, Location};
 use crate::parallel::parallel_map;
 use crate::{DriverConfig, DriverVersion};
@@ -82,9 +83,21 @@ pub enum GenerateError {
         #[source]
         source: serde_json::Error,
     },
-    /// `list.json` is not `{arch: {distro: [entries]}}`.
-    #[error("list.json must map architectures to distributions to lists of kernels")]
+    /// `list.json` is neither `{distro: [entries]}` nor `{arch: {distro: [entries]}}`.
+    #[error("list.json must map distributions to lists of kernels (one file per architecture), or architectures to such maps")]
     Shape,
+    /// A per-architecture `list.json` was given without saying which architecture.
+    #[error("list.json holds one architecture's kernels: say which (x86_64 or aarch64)")]
+    NoArch,
+    /// A config or directory could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A config could not be written.
     #[error("cannot write {}", path.display())]
     Write {
@@ -96,74 +109,50 @@ pub enum GenerateError {
     },
 }
 
-/// Generates one config per kernel of a kernel-crawler `list.json`
+/// Generates one config per kernel of a kernel-crawler `list.json` in the combined shape
 /// (`{"x86_64": {"Ubuntu": [{"kernelrelease", "kernelversion", "target", "headers",
-/// "kernelconfigdata"?}]}}`) for `driver_version`, with a module and a probe where the
-/// kernel is new enough for each.
+/// "kernelconfigdata"?}]}}`) for `driver_version`; see [`generate_list`] for the
+/// per-architecture files kernel-crawler publishes.
 pub fn generate(
     list_json: &str,
     driver_version: &DriverVersion,
 ) -> Result<Generated, GenerateError> {
-    let list: Value =
-        serde_json::from_str(list_json).map_err(|source| GenerateError::Json { source })?;
-    let Value::Object(arches) = list else {
-        return Err(GenerateError::Shape);
-    };
+    Ok(generate_list(
+        &KernelList::parse(list_json, None)?,
+        driver_version,
+    ))
+}
+
+/// Generates one config per kernel of `list` for `driver_version`: a module where the kernel
+/// is new enough, and a probe where it is new enough for one and the driver version still has
+/// the legacy probe ([`DriverVersion::has_legacy_probe`]; 10.x configs are module-only).
+pub fn generate_list(list: &KernelList, driver_version: &DriverVersion) -> Generated {
     let mut generated = Generated::default();
     let mut seen = HashSet::new();
-    for (arch_name, distros) in &arches {
-        let Value::Object(distros) = distros else {
-            return Err(GenerateError::Shape);
+    for entry in &list.entries {
+        let skip = |reason| SkippedEntry {
+            arch: entry.arch.clone(),
+            distro: entry.distro.clone(),
+            index: entry.index,
+            reason,
         };
-        for (distro, entries) in distros {
-            let Value::Array(entries) = entries else {
-                return Err(GenerateError::Shape);
-            };
-            for (index, entry) in entries.iter().enumerate() {
-                let skip = |reason| SkippedEntry {
-                    arch: arch_name.clone(),
-                    distro: distro.clone(),
-                    index,
-                    reason,
-                };
-                match one(arch_name, entry, driver_version) {
-                    Ok(config) if seen.insert(config.path.clone()) => {
-                        generated.configs.push(config)
-                    }
-                    Ok(_) => generated.skipped.push(skip(SkipReason::Duplicate)),
-                    Err(reason) => generated.skipped.push(skip(reason)),
-                }
-            }
+        match one(entry, driver_version) {
+            Ok(config) if seen.insert(config.path.clone()) => generated.configs.push(config),
+            Ok(_) => generated.skipped.push(skip(SkipReason::Duplicate)),
+            Err(reason) => generated.skipped.push(skip(reason)),
         }
     }
     generated.configs.sort_by(|a, b| a.path.cmp(&b.path));
     generated
         .skipped
         .sort_by(|a, b| (&a.arch, &a.distro, a.index).cmp(&(&b.arch, &b.distro, b.index)));
-    Ok(generated)
+    generated
 }
 
-fn one(
-    arch_name: &str,
-    entry: &Value,
-    driver_version: &DriverVersion,
-) -> Result<GeneratedConfig, SkipReason> {
-    let arch = Arch::ALL
-        .into_iter()
-        .find(|a| a.file_name() == arch_name)
-        .ok_or_else(|| SkipReason::UnknownArch(arch_name.to_owned()))?;
-    let text = |key: &'static str| match entry.get(key) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(SkipReason::MissingField(key)),
-    };
-    let target = text("target")?.parse().map_err(SkipReason::Invalid)?;
-    let release = text("kernelrelease")?
-        .parse()
-        .map_err(SkipReason::Invalid)?;
-    let version = text("kernelversion")?
-        .parse()
-        .map_err(SkipReason::Invalid)?;
+fn one(entry: &KernelEntry, driver_version: &DriverVersion) -> Result<GeneratedConfig, SkipReason> {
+    let arch = entry.arch()?;
+    let (target, release, version) = entry.identity()?;
+    let entry = &entry.value;
     let mut config = DriverConfig::new(target, release, version);
     if !config.target.is_known() {
         return Err(SkipReason::UnknownTarget(config.target.to_string()));
@@ -190,7 +179,12 @@ fn one(
         layout: Layout::ByArch,
     };
     let kernel = config.kernel_release.major_minor();
-    for kind in DriverKind::ALL {
+    let kinds: &[DriverKind] = if driver_version.has_legacy_probe() {
+        &DriverKind::ALL
+    } else {
+        &[DriverKind::Module]
+    };
+    for &kind in kinds {
         if kernel.is_some_and(|k| k >= kind.minimum_kernel(arch)) {
             let path = format!(
                 "output/{}/{}",
@@ -216,6 +210,92 @@ fn one(
         arch,
         config,
     })
+}
+
+/// The configs of one driver version whose kernel is no longer in kernel-crawler's list:
+/// what `generate --prune` removes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prune {
+    /// The files, sorted.
+    pub remove: Vec<PathBuf>,
+}
+
+impl Prune {
+    /// The configs under `root/<driver_version>/<arch>/` for each architecture `list` covers
+    /// whose `(target, kernelrelease, kernelversion)` no entry of `list` names. Files that do
+    /// not parse are left alone (validation reports them); other architectures and driver
+    /// versions are never touched.
+    pub fn of(
+        root: &Path,
+        list: &KernelList,
+        driver_version: &DriverVersion,
+    ) -> Result<Prune, GenerateError> {
+        let mut listed: HashSet<(Arch, String, String, String)> = HashSet::new();
+        let mut arches: Vec<Arch> = Vec::new();
+        for entry in &list.entries {
+            let Ok(arch) = entry.arch() else { continue };
+            if !arches.contains(&arch) {
+                arches.push(arch);
+            }
+            if let Ok((target, release, version)) = entry.identity() {
+                listed.insert((
+                    arch,
+                    target.to_string(),
+                    release.to_string(),
+                    version.to_string(),
+                ));
+            }
+        }
+        let mut remove = Vec::new();
+        for arch in arches {
+            let dir = root.join(driver_version.as_str()).join(arch.file_name());
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(GenerateError::Read { path: dir, source }),
+            };
+            for file in entries {
+                let path = file
+                    .map_err(|source| GenerateError::Read {
+                        path: dir.clone(),
+                        source,
+                    })?
+                    .path();
+                if path.extension().is_none_or(|ext| ext != "yaml") {
+                    continue;
+                }
+                let text = fs::read_to_string(&path).map_err(|source| GenerateError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let Ok(config) = DriverConfig::parse(&text) else {
+                    continue;
+                };
+                let key = (
+                    arch,
+                    config.target.to_string(),
+                    config.kernel_release.to_string(),
+                    config.kernel_version.to_string(),
+                );
+                if !listed.contains(&key) {
+                    remove.push(path);
+                }
+            }
+        }
+        remove.sort();
+        Ok(Prune { remove })
+    }
+
+    /// Removes the files; returns how many.
+    pub fn apply(&self) -> Result<usize, GenerateError> {
+        for path in &self.remove {
+            fs::remove_file(path).map_err(|source| GenerateError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(self.remove.len())
+    }
 }
 
 impl Generated {

@@ -1,9 +1,7 @@
 //! The public index of prebuilt drivers: `driver/site/index.json`, one
 //! `driver/site/<driverversion>.json` per driver version and `driver/site/index.html`.
 
-use falco_artifacts_core::web::html_escape as escape;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -13,7 +11,7 @@ use crate::DriverVersion;
 /// A published object as a store listing describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedObject {
-    /// Its key, e.g. `driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko`.
+    /// Its key, e.g. `driver/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko`.
     pub key: String,
     /// Its size in bytes.
     pub size: u64,
@@ -55,13 +53,19 @@ pub struct DriverIndex {
     pub versions: BTreeMap<DriverVersion, Vec<IndexEntry>>,
 }
 
-/// A row of the HTML table: target, kernel release, kernel version.
-type KernelRow<'a> = (&'a str, &'a str, &'a str);
-
 /// Key of the list of driver versions.
 pub const INDEX_JSON_KEY: &str = "driver/site/index.json";
 /// Key of the page for people.
 pub const INDEX_HTML_KEY: &str = "driver/site/index.html";
+/// Key of the coverage report the page shows (see [`Coverage`](crate::Coverage)).
+pub const COVERAGE_JSON_KEY: &str = "driver/site/coverage.json";
+
+/// The drivers page: plain HTML with its script inline (no external script, style or CDN).
+/// It loads `index.json`, then the `<driverversion>.json` of the chosen version on demand,
+/// and filters by arch, kind, target and kernel text; the choice lives in the URL hash
+/// (`#version=10.2.0%2Bdriver&target=ubuntu-gcp&kernel=6.5`). When `coverage.json` is
+/// published beside it, a section lists the kernels without a prebuilt driver.
+pub const SITE_PAGE: &str = include_str!("site.html");
 
 /// Splits `falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`. Targets hold no `_`, but
 /// both kernel parts may (`4.18.0-513.5.1.el8_9.x86_64`, `1_1.27.0`): the `_` of `x86_64` never
@@ -142,75 +146,41 @@ impl DriverIndex {
 
     /// `index.json`: the driver versions, newest first, as a JSON array of strings.
     pub fn index_json(&self) -> String {
-        let names: Vec<&str> = self
-            .versions
-            .keys()
-            .rev()
-            .map(DriverVersion::as_str)
-            .collect();
-        serde_json::to_string_pretty(&names).unwrap_or_default()
+        versions_json(self.versions.keys())
     }
 
-    /// `<driverversion>.json`: the entries of one driver version (an empty array when unknown).
+    /// `<driverversion>.json` in the shape Falco's drivers page reads:
+    /// `{"index": {"lib": [...], "arch": [...], "kind": [...], "target": [...]}, "drivers": [...]}`,
+    /// the index holding the distinct values of each field, sorted (both empty when the
+    /// version is unknown).
     pub fn version_json(&self, version: &DriverVersion) -> String {
         let entries = self
             .versions
             .get(version)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        serde_json::to_string_pretty(entries).unwrap_or_default()
+        let distinct = |field: fn(&IndexEntry) -> &str| -> Vec<&str> {
+            let values: BTreeSet<&str> = entries.iter().map(field).collect();
+            values.into_iter().collect()
+        };
+        let site = serde_json::json!({
+            "index": {
+                "lib": distinct(|e| &e.lib),
+                "arch": distinct(|e| &e.arch),
+                "kind": distinct(|e| &e.kind),
+                "target": distinct(|e| &e.target),
+            },
+            "drivers": entries,
+        });
+        // Compact: the file of a driver version with 50,000 drivers is rewritten at each
+        // publish into it, and pretty-printing would nearly double it.
+        site.to_string()
     }
 
-    /// `index.html`: per driver version and architecture, a table of targets and kernels with
-    /// links to the module and the probe where present.
+    /// `index.html`: one page of constant size whatever the number of drivers (see
+    /// [`SITE_PAGE`]).
     pub fn index_html(&self) -> String {
-        let mut out = String::from(
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <title>Falco prebuilt drivers</title>\n</head>\n<body>\n<h1>Falco prebuilt drivers</h1>\n",
-        );
-        for (version, entries) in self.versions.iter().rev() {
-            let _ = writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(version.as_str()));
-            let mut by_arch: BTreeMap<&str, BTreeMap<KernelRow<'_>, [Option<&IndexEntry>; 2]>> =
-                BTreeMap::new();
-            for entry in entries {
-                let slot = by_arch
-                    .entry(&entry.arch)
-                    .or_default()
-                    .entry((&entry.target, &entry.kernel, &entry.kernel_version))
-                    .or_default();
-                slot[usize::from(entry.kind == "ebpf")] = Some(entry);
-            }
-            for (arch, kernels) in by_arch {
-                let _ = writeln!(out, "<h3>{}</h3>", escape(arch));
-                out.push_str("<table>\n<tr><th>target</th><th>kernel release</th><th>kernel version</th><th>kmod</th><th>ebpf</th></tr>\n");
-                for ((target, release, kernel_version), files) in kernels {
-                    let _ = write!(
-                        out,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td>",
-                        escape(target),
-                        escape(release),
-                        escape(kernel_version)
-                    );
-                    for file in files {
-                        match file {
-                            Some(e) => {
-                                let _ = write!(
-                                    out,
-                                    "<td><a href=\"{}\">{}</a></td>",
-                                    escape(&e.download),
-                                    escape(&e.size)
-                                );
-                            }
-                            None => out.push_str("<td>-</td>"),
-                        }
-                    }
-                    out.push_str("</tr>\n");
-                }
-                out.push_str("</table>\n");
-            }
-        }
-        out.push_str("</body>\n</html>\n");
-        out
+        SITE_PAGE.to_owned()
     }
 
     /// Every file of the site as `(key, contents)`: `index.json`, one `<driverversion>.json`
@@ -226,6 +196,18 @@ impl DriverIndex {
         files.push((INDEX_HTML_KEY.to_owned(), self.index_html().into_bytes()));
         files
     }
+}
+
+/// `index.json` of `versions`: newest first, a JSON array of strings.
+pub(crate) fn versions_json<'a>(
+    versions: impl IntoIterator<Item = &'a DriverVersion, IntoIter: DoubleEndedIterator>,
+) -> String {
+    let names: Vec<&str> = versions
+        .into_iter()
+        .rev()
+        .map(DriverVersion::as_str)
+        .collect();
+    serde_json::to_string_pretty(&names).unwrap_or_default()
 }
 
 /// Sizes for people, in binary units with one decimal.

@@ -20,10 +20,10 @@
 //! let dir = root.path().join("7.0.0+driver/x86_64");
 //! std::fs::create_dir_all(&dir)?;
 //! std::fs::write(
-//!     dir.join("debian_5.10.0-26-amd64_1.yaml"),
-//!     "kernelversion: 1\nkernelrelease: 5.10.0-26-amd64\ntarget: debian\narchitecture: amd64\n\
-//!      output:\n  module: output/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko\n  \
-//!      probe: output/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.o\n",
+//!     dir.join("debian_5.10.197-1-amd64_1.yaml"),
+//!     "kernelversion: 1\nkernelrelease: 5.10.197-1-amd64\ntarget: debian\narchitecture: amd64\n\
+//!      output:\n  module: output/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko\n  \
+//!      probe: output/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.o\n",
 //! )?;
 //!
 //! let report = check_tree(root.path())?;
@@ -31,10 +31,10 @@
 //!
 //! let plan = Plan::new(&report.valid, &PlanFilter::default());
 //! let published: ExistingKeys =
-//!     ["driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko".to_owned()].into_iter().collect();
+//!     ["driver/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko".to_owned()].into_iter().collect();
 //! let (missing, skipped) = plan.without_existing(&published);
 //! assert_eq!((missing.output_count(), skipped), (1, 1));
-//! assert_eq!(missing.builds[0].outputs[0].key, "driver/7.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.o");
+//! assert_eq!(missing.builds[0].outputs[0].key, "driver/7.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.o");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -45,8 +45,9 @@
 //! With the `publish` feature, [`DriverRepository`] publishes built drivers
 //! ([`scan_built`] reads driverkit's `output/<driverversion>/<arch>/` directory) through the
 //! generic repository of `falco-artifacts-publish`, skipping what a listing shows is there,
-//! writes the index of prebuilt drivers into the store, cleans up driver versions no longer
-//! shipped (dry run by default) and counts what a store holds.
+//! writes the index of prebuilt drivers into the store, deletes the driver versions a
+//! [`CleanupSelection`] names (dry run by default; nothing goes unless named) and counts what
+//! a store holds.
 //!
 //! [`build`] compiles the drivers of a plan: [`build::LocalBuilder`] downloads a config's
 //! `kernelurls` (cached by URL), unpacks the header packages with our own `.deb`/`.rpm`
@@ -81,6 +82,7 @@ mod built;
 mod changes;
 mod cleanup;
 mod config;
+mod coverage;
 mod driver_version;
 mod fast_parse;
 mod generate;
@@ -89,6 +91,7 @@ mod ident;
 mod index;
 mod kernel;
 mod kernel_digest;
+mod kernel_list;
 mod load;
 mod parallel;
 mod parse;
@@ -105,16 +108,26 @@ mod validate;
 
 pub use base64::Base64Error;
 pub use built::{output_root, scan_built, split_existing, BuiltDriver, BuiltError};
-pub use changes::{changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX};
-pub use cleanup::{CleanupError, CleanupPlan};
+pub use changes::{
+    changed_config_files, changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX,
+};
+pub use cleanup::{CleanupError, CleanupPlan, CleanupSelection};
 pub use config::DriverConfig;
+pub use coverage::{ArchCoverage, Coverage, MissingDriver};
 pub use driver_version::{DriverVersion, DriverVersionKind};
-pub use generate::{generate, GenerateError, Generated, GeneratedConfig, SkipReason, SkippedEntry};
+pub use generate::{
+    generate, generate_list, GenerateError, Generated, GeneratedConfig, Prune, SkipReason,
+    SkippedEntry,
+};
 pub use glob::Glob;
 pub use ident::InvalidIdentifier;
-pub use index::{DriverIndex, IndexEntry, PublishedObject, INDEX_HTML_KEY, INDEX_JSON_KEY};
+pub use index::{
+    DriverIndex, IndexEntry, PublishedObject, COVERAGE_JSON_KEY, INDEX_HTML_KEY, INDEX_JSON_KEY,
+    SITE_PAGE,
+};
 pub use kernel::{driver_file_name, DriverKind, KernelRelease, KernelVersion};
 pub use kernel_digest::{KernelDigestError, KernelDownload, KERNEL_SHA256_KEY};
+pub use kernel_list::{arch_of_path, KernelEntry, KernelList};
 pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConfig, Location};
 pub use parse::ParseError;
 pub use plan::{download_path, driver_key, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
@@ -127,4 +140,6 @@ pub use repository::{
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};
-pub use validate::{check_tree, validate, Report, ValidConfig};
+pub use validate::{
+    check_tree, check_tree_with, validate, validate_with, Report, Strictness, ValidConfig,
+};

@@ -114,7 +114,9 @@ impl DriverConfig {
             Some(raw) => raw,
             None => read_yaml(text)?,
         };
-        raw.finish()
+        let mut config = raw.finish()?;
+        config.lines.text = crate::config::TextQuirks::of(text);
+        Ok(config)
     }
 }
 
@@ -138,6 +140,7 @@ impl RawConfig {
     fn finish(self) -> Result<DriverConfig, ParseError> {
         let lines = KeyLines {
             entries: self.lines,
+            text: Default::default(),
         };
         let invalid = |key: &'static str| {
             let line = lines.get(key);
@@ -206,6 +209,7 @@ pub(crate) fn read_yaml(text: &str) -> Result<RawConfig, ParseError> {
             .iter()
             .map(|entry| (entry.key.clone(), entry.line))
             .collect(),
+        text: Default::default(),
     };
     let raw = |key: &str| {
         scan.iter()

@@ -135,6 +135,12 @@ pub enum ProblemKind {
         #[source]
         source: crate::KernelDigestError,
     },
+    /// The last line has no line end.
+    #[error("the file does not end with a line end")]
+    MissingFinalNewline,
+    /// A line ends in a space or a tab.
+    #[error("the line ends with a space or a tab")]
+    TrailingSpace,
     /// Another config already produces the same output.
     #[error("output {output:?} is also produced by {}", first.display())]
     DuplicateOutput {
@@ -165,7 +171,23 @@ impl ProblemKind {
             ProblemKind::BelowMinimum { .. } => "kernel-minimum",
             ProblemKind::DuplicateOutput { .. } => "duplicate-output",
             ProblemKind::KernelDigest { .. } => "kernel-digest",
+            ProblemKind::MissingFinalNewline => "final-newline",
+            ProblemKind::TrailingSpace => "trailing-space",
         }
+    }
+
+    /// Whether this is a quirk of the kind released configs have (a file name, an output path
+    /// or a text layout off the canonical shape, a missing `kernelconfigdata`): refused by
+    /// strict validation, only a warning otherwise, since driverkit still builds the config.
+    pub fn is_quirk(&self) -> bool {
+        matches!(
+            self,
+            ProblemKind::FileName { .. }
+                | ProblemKind::OutputPath { .. }
+                | ProblemKind::MissingKernelConfig { .. }
+                | ProblemKind::MissingFinalNewline
+                | ProblemKind::TrailingSpace
+        )
     }
 }
 

@@ -12,10 +12,13 @@ use falco_artifacts_publish::{
 };
 
 use crate::built::{split_existing, BuiltDriver};
-use crate::cleanup::{CleanupError, CleanupPlan};
-use crate::index::{DriverIndex, PublishedObject, INDEX_JSON_KEY};
+use crate::cleanup::{CleanupError, CleanupPlan, CleanupSelection};
+use crate::index::{
+    versions_json, DriverIndex, PublishedObject, COVERAGE_JSON_KEY, INDEX_HTML_KEY, INDEX_JSON_KEY,
+    SITE_PAGE,
+};
 use crate::kernel::DriverKind;
-use crate::{ExistingKeys, Stats};
+use crate::{Coverage, ExistingKeys, KernelList, Stats};
 
 /// Where prebuilt drivers live in a store: `driver/<driverversion>/<arch>/…`.
 pub const DRIVER_PREFIX: &str = "driver";
@@ -152,14 +155,14 @@ pub struct CleanupOutcome {
 /// S3) and makes no request per published object.
 ///
 /// ```
-/// use falco_artifacts_driver_grid::{scan_built, CleanupMode, DriverRepository};
+/// use falco_artifacts_driver_grid::{scan_built, CleanupMode, CleanupSelection, DriverRepository};
 /// use falco_artifacts_driver_grid::publish::RepoStore;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
 /// let built = tempfile::tempdir()?;
 /// let arch = built.path().join("output/10.2.0+driver/x86_64");
 /// std::fs::create_dir_all(&arch)?;
-/// std::fs::write(arch.join("falco_debian_6.1.0-26-amd64_1.ko"), b"\x7fELF")?;
+/// std::fs::write(arch.join("falco_debian_6.1.112-1-amd64_1.ko"), b"\x7fELF")?;
 ///
 /// let site = tempfile::tempdir()?;
 /// let store = RepoStore::from_url(&format!("file://{}", site.path().display()))?;
@@ -169,7 +172,8 @@ pub struct CleanupOutcome {
 /// assert_eq!(repo.publish(&drivers).await?.skipped.len(), 1);
 /// assert!(site.path().join("driver/site/10.2.0+driver.json").exists());
 ///
-/// let cleanup = repo.cleanup(&["10.3.0+driver".parse()?], CleanupMode::DryRun).await?;
+/// let old = CleanupSelection::OlderThan("10.3.0+driver".parse()?);
+/// let cleanup = repo.cleanup(&old, &[], CleanupMode::DryRun).await?;
 /// assert_eq!((cleanup.plan.keys.len(), cleanup.deleted), (1, false));
 /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -225,8 +229,11 @@ impl DriverRepository {
     }
 
     /// Publishes `built` (see [`scan_built`](crate::scan_built)), skipping every key the
-    /// repository already holds (found in one listing), then rewrites the index of prebuilt
-    /// drivers when something was uploaded or the index is older than a driver. A second
+    /// repository already holds (found in one listing), then rewrites the site: when
+    /// something was uploaded, the `<driverversion>.json` of the versions it went to and
+    /// `index.json` (so one publish rewrites a bounded part whatever the repository holds;
+    /// [`PublishOutcome::index`] then holds those versions only); when the site is older than
+    /// a driver, all of it. A second
     /// publish of the same drivers makes one listing and nothing else.
     pub async fn publish(&self, built: &[BuiltDriver]) -> Result<PublishOutcome, RepositoryError> {
         let listing = self.listing().await?;
@@ -260,8 +267,13 @@ impl DriverRepository {
             .publish_files(&files)
             .await
             .map_err(store_err("publish to"))?;
+        let changed: BTreeSet<crate::DriverVersion> =
+            upload.iter().map(|b| b.driver_version.clone()).collect();
         outcome.uploaded = upload.into_iter().map(|b| b.key).collect();
-        outcome.index = Some(self.regenerate_index().await?);
+        // Only the versions this publish added to are rewritten; a stale site is rewritten
+        // whole.
+        let only = (!listing.index_is_stale()).then_some(changed);
+        outcome.index = Some(self.write_site(only).await?);
         Ok(outcome)
     }
 
@@ -270,24 +282,34 @@ impl DriverRepository {
     /// `<driverversion>.json`, then `index.html`, then `index.json`, which names the versions;
     /// then deletes the `<driverversion>.json` of versions no longer present.
     pub async fn regenerate_index(&self) -> Result<DriverIndex, RepositoryError> {
+        self.write_site(None).await
+    }
+
+    /// Rewrites the site files of `only` (every version when `None`), see [`site_files`].
+    async fn write_site(
+        &self,
+        only: Option<BTreeSet<crate::DriverVersion>>,
+    ) -> Result<DriverIndex, RepositoryError> {
         let base_url = self.base_url.clone();
         self.generic
-            .write_derived(move |listed| site_files(Listing::of(listed), &base_url))
+            .write_derived(move |listed| site_files(Listing::of(listed), &base_url, only.as_ref()))
             .await
             .map_err(store_err("write the index of"))
     }
 
-    /// Deletes every object of the driver versions not in `shipped` ([`CleanupPlan::of`]),
+    /// Deletes every object of the driver versions `selection` names ([`CleanupPlan::of`]),
     /// or with [`CleanupMode::DryRun`] only says which. Deleting goes through the repository
     /// lock (the generic index without them is live before any file goes), then the index of
-    /// prebuilt drivers is regenerated. Refused when `shipped` is empty.
+    /// prebuilt drivers is regenerated. Refused when nothing is named or a named version is
+    /// in `protected`; a version is never deleted for not being shipped.
     pub async fn cleanup(
         &self,
-        shipped: &[crate::DriverVersion],
+        selection: &CleanupSelection,
+        protected: &[crate::DriverVersion],
         mode: CleanupMode,
     ) -> Result<CleanupOutcome, RepositoryError> {
         let listing = self.listing().await?;
-        let plan = CleanupPlan::of(&listing.objects, shipped)?;
+        let plan = CleanupPlan::of(&listing.objects, selection, protected)?;
         if mode == CleanupMode::DryRun || plan.is_empty() {
             return Ok(CleanupOutcome {
                 plan,
@@ -308,6 +330,45 @@ impl DriverRepository {
         })
     }
 
+    /// The coverage of `versions` (every driver version the repository holds when empty) for
+    /// the kernels of `list`, from one listing ([`Coverage::of`]).
+    pub async fn coverage(
+        &self,
+        list: &KernelList,
+        versions: &[crate::DriverVersion],
+        generated: &str,
+    ) -> Result<Coverage, RepositoryError> {
+        let listing = self.listing().await?;
+        let versions: Vec<crate::DriverVersion> = if versions.is_empty() {
+            DriverIndex::build(&listing.objects, "")
+                .versions
+                .into_keys()
+                .collect()
+        } else {
+            versions.to_vec()
+        };
+        Ok(Coverage::of(list, &listing.objects, &versions, generated))
+    }
+
+    /// Writes `coverage` as `driver/site/coverage.json`, the section of the drivers page
+    /// that lists kernels without a prebuilt driver, under the repository lock.
+    pub async fn write_coverage(&self, coverage: &Coverage) -> Result<(), RepositoryError> {
+        let bytes = coverage.to_json().to_string().into_bytes();
+        let key = relative(COVERAGE_JSON_KEY).to_owned();
+        self.generic
+            .write_derived(move |_| {
+                (
+                    DerivedFiles {
+                        write: vec![(key, bytes)],
+                        delete: Vec::new(),
+                    },
+                    (),
+                )
+            })
+            .await
+            .map_err(store_err("write the coverage of"))
+    }
+
     /// Counts what the repository holds, from one listing ([`Stats::of_index`]).
     pub async fn stats(&self) -> Result<Stats, RepositoryError> {
         let listing = self.listing().await?;
@@ -315,22 +376,80 @@ impl DriverRepository {
     }
 }
 
-/// The site files of `listing`, keys relative to the generic repository, and the index.
-fn site_files(listing: Listing, base_url: &str) -> (DerivedFiles, DriverIndex) {
-    let index = DriverIndex::build(&listing.objects, base_url);
-    let mut files = index.files();
+/// The driver version a key `driver/<driverversion>/…` of a driver file belongs to.
+fn driver_version_of(key: &str) -> Option<crate::DriverVersion> {
+    if !is_driver_key(key) {
+        return None;
+    }
+    let mut parts = key.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(DRIVER_PREFIX), Some(lib), Some(_)) => lib.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The site files of `listing`, keys relative to the generic repository, and the index of
+/// the versions written. With `only`, just those driver versions' `<driverversion>.json`
+/// are rewritten (what a publish into them changed), `index.json` (the list of versions, a
+/// few hundred bytes) always, and the page when it is missing or not this build's; without,
+/// everything, and the files of versions no longer present are deleted.
+fn site_files(
+    listing: Listing,
+    base_url: &str,
+    only: Option<&BTreeSet<crate::DriverVersion>>,
+) -> (DerivedFiles, DriverIndex) {
+    let mut all_versions: BTreeSet<crate::DriverVersion> = BTreeSet::new();
+    let mut page_size = None;
+    let mut objects = Vec::new();
+    for object in listing.objects {
+        if object.key == INDEX_HTML_KEY {
+            page_size = Some(object.size);
+        }
+        if let Some(version) = driver_version_of(&object.key) {
+            let wanted = only.is_none_or(|only| only.contains(&version));
+            all_versions.insert(version);
+            if wanted {
+                objects.push(object);
+            }
+        } else if only.is_none() {
+            objects.push(object);
+        }
+    }
+    let index = DriverIndex::build(&objects, base_url);
+    let mut write = Vec::new();
+    for version in index.versions.keys() {
+        write.push((
+            format!("{DRIVER_PREFIX}/{SITE}/{version}.json"),
+            index.version_json(version).into_bytes(),
+        ));
+    }
+    let page_current = page_size == Some(SITE_PAGE.len() as u64);
+    if only.is_none() || !page_current {
+        write.push((INDEX_HTML_KEY.to_owned(), SITE_PAGE.as_bytes().to_vec()));
+    }
     // `index.json` names the per-version files: it goes last.
-    files.sort_by_key(|(key, _)| key == INDEX_JSON_KEY);
-    let written: BTreeSet<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
+    write.push((
+        INDEX_JSON_KEY.to_owned(),
+        versions_json(&all_versions).into_bytes(),
+    ));
+    let written: BTreeSet<&str> = write.iter().map(|(k, _)| k.as_str()).collect();
     let site = format!("{DRIVER_PREFIX}/{SITE}/");
-    let delete = listing
-        .objects
-        .iter()
-        .map(|o| o.key.as_str())
-        .filter(|k| k.starts_with(&site) && k.ends_with(".json") && !written.contains(k))
-        .map(|k| relative(k).to_owned())
-        .collect();
-    let write = files
+    let delete = if only.is_some() {
+        Vec::new()
+    } else {
+        objects
+            .iter()
+            .map(|o| o.key.as_str())
+            .filter(|k| {
+                k.starts_with(&site)
+                    && k.ends_with(".json")
+                    && *k != COVERAGE_JSON_KEY
+                    && !written.contains(k)
+            })
+            .map(|k| relative(k).to_owned())
+            .collect()
+    };
+    let write = write
         .into_iter()
         .map(|(key, bytes)| (relative(&key).to_owned(), bytes))
         .collect();

@@ -4,8 +4,11 @@ use std::str::FromStr;
 
 use crate::ident::{string_newtype, InvalidIdentifier};
 
-/// Every target driverkit knows, including the legacy `ubuntu-generic` and `ubuntu-aws`
-/// that the oldest configs use.
+/// Every target driverkit has a builder for by name, including the legacy `ubuntu-generic`
+/// and `ubuntu-aws` that the oldest configs use. Besides these, any `ubuntu-<flavour>`
+/// (`ubuntu-gcp`, `ubuntu-hwe`, `ubuntu-nvidia`, …) is known: Falco's driver loader computes
+/// the flavour from the kernel release and driverkit maps every `ubuntu*` target to its
+/// Ubuntu builder.
 pub const KNOWN_TARGETS: &[&str] = &[
     "alinux",
     "almalinux",
@@ -49,6 +52,7 @@ pub const TARGETS_NEEDING_KERNEL_CONFIG: &[&str] = &["vanilla", "minikube", "fla
 /// let flatcar: Target = "flatcar".parse()?;
 /// assert!(flatcar.is_known() && flatcar.needs_kernel_config());
 /// assert!(!"gentoo".parse::<Target>()?.is_known());
+/// assert!("ubuntu-nvidia".parse::<Target>()?.is_known());
 /// assert!("my_distro".parse::<Target>().is_err());
 /// # Ok::<(), falco_artifacts_driver_grid::InvalidIdentifier>(())
 /// ```
@@ -61,9 +65,17 @@ impl Target {
         &self.0
     }
 
-    /// Whether driverkit has a builder for this target.
+    /// Whether driverkit has a builder for this target: one of [`KNOWN_TARGETS`] or any
+    /// `ubuntu-<flavour>`.
     pub fn is_known(&self) -> bool {
-        KNOWN_TARGETS.contains(&self.0.as_str())
+        KNOWN_TARGETS.contains(&self.0.as_str()) || self.ubuntu_flavour().is_some()
+    }
+
+    /// The flavour of an `ubuntu-<flavour>` target (`gcp` for `ubuntu-gcp`).
+    pub fn ubuntu_flavour(&self) -> Option<&str> {
+        self.0
+            .strip_prefix("ubuntu-")
+            .filter(|flavour| !flavour.is_empty() && !flavour.ends_with('-'))
     }
 
     /// Whether driverkit needs `kernelconfigdata` to build for this target.

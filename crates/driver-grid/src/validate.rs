@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::ops::Deref;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::kernel::{driver_file_name, DriverKind};
 use crate::load::{load_tree, ConfigTree, LoadError, LoadedConfig};
@@ -37,10 +37,44 @@ pub struct Report {
     pub files: usize,
     /// Configs that passed every rule, sorted by path.
     pub valid: Vec<ValidConfig>,
-    /// Every problem found, sorted by path and line; a file may have several.
+    /// Every error found, sorted by path and line; a file may have several.
     pub problems: Vec<Problem>,
+    /// Findings that do not stop a config from being built, sorted by path and line: quirks
+    /// of configs outside the strict scope ([`ProblemKind::is_quirk`]) and probes requested
+    /// below the probe's minimum kernel (the module is still planned, as driverkit does).
+    pub tolerated: Vec<Problem>,
     /// Warnings (unknown keys, ignored files); they do not make a config invalid.
     pub warnings: Vec<Warning>,
+}
+
+/// Which configs validation holds to the strict rules. Outside the strict scope, quirks
+/// ([`ProblemKind::is_quirk`]) are warnings and the config is planned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Strictness {
+    /// No config: the released tree as it is (what the grid builds).
+    #[default]
+    Lenient,
+    /// Every config (a tree of new configs, e.g. freshly generated ones).
+    Strict,
+    /// Only these files (what a pull request adds or changes, see
+    /// [`changed_config_files`](crate::changed_config_files)); compared after
+    /// canonicalizing, so relative and absolute paths both match.
+    StrictFor(BTreeSet<PathBuf>),
+}
+
+impl Strictness {
+    fn for_path(&self, path: &Path) -> bool {
+        match self {
+            Strictness::Lenient => false,
+            Strictness::Strict => true,
+            Strictness::StrictFor(paths) => {
+                paths.contains(path)
+                    || path
+                        .canonicalize()
+                        .is_ok_and(|canonical| paths.contains(&canonical))
+            }
+        }
+    }
 }
 
 impl Report {
@@ -58,11 +92,19 @@ impl Report {
             .len()
     }
 
-    /// The problems and warnings one per line (`path:line: reason`), then a summary line.
+    /// The problems, then the tolerated findings and warnings, one per line
+    /// (`path:line: reason`, `path:line: warning: reason`), then a summary line.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for problem in &self.problems {
             let _ = writeln!(out, "{problem}");
+        }
+        for finding in &self.tolerated {
+            let _ = write!(out, "{}", finding.path.display());
+            if let Some(line) = finding.line {
+                let _ = write!(out, ":{line}");
+            }
+            let _ = writeln!(out, ": warning: {}", finding.message());
         }
         for warning in &self.warnings {
             let _ = writeln!(out, "{warning}");
@@ -74,27 +116,51 @@ impl Report {
             self.valid.len(),
             self.invalid_count(),
             self.problems.len(),
-            self.warnings.len()
+            self.tolerated.len() + self.warnings.len()
         );
         out
     }
 
-    /// The report as JSON:
-    /// `{"files": n, "valid": n, "invalid": n, "problems": [{path, line, rule, message}], "warnings": [{path, line, rule, key?}]}`.
+    /// The report as JSON, errors and warnings apart:
+    /// `{"files": n, "valid": n, "invalid": n, "errors": [{path, line, rule, message}],
+    /// "warnings": [{path, line, rule, message?, key?}]}`; the tolerated findings come first
+    /// among the warnings.
     pub fn to_json(&self) -> serde_json::Value {
+        let mut warnings: Vec<serde_json::Value> = self
+            .tolerated
+            .iter()
+            .map(|t| serde_json::to_value(t).unwrap_or_default())
+            .collect();
+        warnings.extend(
+            self.warnings
+                .iter()
+                .map(|w| serde_json::to_value(w).unwrap_or_default()),
+        );
         serde_json::json!({
             "files": self.files,
             "valid": self.valid.len(),
             "invalid": self.invalid_count(),
-            "problems": self.problems,
-            "warnings": self.warnings,
+            "errors": self.problems,
+            "warnings": warnings,
         })
     }
 }
 
-/// Loads and validates the tree under `root` (see [`load_tree`]).
+/// Loads and validates the tree under `root` (see [`load_tree`]) as the grid builds it:
+/// [`Strictness::Lenient`].
 pub fn check_tree(root: &Path) -> Result<Report, LoadError> {
-    Ok(validate(load_tree(root)?))
+    check_tree_with(root, &Strictness::Lenient)
+}
+
+/// Loads and validates the tree under `root`, holding the configs `strictness` names to the
+/// strict rules.
+pub fn check_tree_with(root: &Path, strictness: &Strictness) -> Result<Report, LoadError> {
+    Ok(validate_with(load_tree(root)?, strictness))
+}
+
+/// [`validate_with`] with [`Strictness::Lenient`].
+pub fn validate(tree: ConfigTree) -> Report {
+    validate_with(tree, &Strictness::Lenient)
 }
 
 /// Applies every rule to every loaded config; configs with problems are left out of
@@ -105,15 +171,19 @@ pub fn check_tree(root: &Path) -> Result<Report, LoadError> {
 ///   with the driver version directory;
 /// - outputs are `output/<driverversion>/<arch>/falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`
 ///   (`output/<commit>/…` in the legacy layout), and at least one is requested;
-/// - the target is known to driverkit;
+/// - the target is known to driverkit (any `ubuntu-<flavour>` is);
 /// - `kernelconfigdata` is present where driverkit needs it, and valid base64 wherever present;
-/// - no module below kernel 2.6 (x86_64) / 3.16 (aarch64), no probe below 4.14 / 4.17;
+/// - no module below kernel 2.6 (x86_64) / 3.16 (aarch64); a probe below 4.14 / 4.17 is a
+///   tolerated finding and left out of the plan while the module is planned (an error when
+///   no module is requested);
 /// - the digests `kernelurls` pins (`#sha256=` fragments, the `kernelsha256` list) are
 ///   SHA-256s, one per URL;
+/// - the text ends with a line end and no line ends with a space;
 /// - no two configs produce the same output.
 ///
-/// Unknown keys become warnings.
-pub fn validate(tree: ConfigTree) -> Report {
+/// Quirks ([`ProblemKind::is_quirk`]) of configs outside the strict scope go to
+/// [`Report::tolerated`] and the config is planned. Unknown keys become warnings.
+pub fn validate_with(tree: ConfigTree, strictness: &Strictness) -> Report {
     let ConfigTree {
         files,
         configs,
@@ -121,10 +191,18 @@ pub fn validate(tree: ConfigTree) -> Report {
         mut warnings,
     } = tree;
 
-    let checked = parallel_map(configs, |config| {
-        let problems = check(&config);
-        (config, problems)
+    let checked = parallel_map(configs, |mut config| {
+        let strict = strictness.for_path(&config.path);
+        let (errors, tolerated) = check(&config)
+            .into_iter()
+            .partition::<Vec<_>, _>(|p| !is_tolerated(p, &config, strict));
+        if errors.is_empty() && tolerated.iter().any(is_probe_below_minimum) {
+            // driverkit builds the module and skips such a probe: so does the plan.
+            config.config.probe_output = None;
+        }
+        (config, (errors, tolerated))
     });
+    let mut tolerated = Vec::new();
 
     // Outputs claimed by an earlier config (in path order), found before anything moves.
     let mut claimed: HashMap<&str, usize> = HashMap::with_capacity(checked.len() * 2);
@@ -155,7 +233,8 @@ pub fn validate(tree: ConfigTree) -> Report {
     drop(claimed);
 
     let mut valid = Vec::with_capacity(checked.len());
-    for ((config, found), duplicate) in checked.into_iter().zip(duplicated) {
+    for ((config, (found, notes)), duplicate) in checked.into_iter().zip(duplicated) {
+        tolerated.extend(notes);
         for key in config
             .config
             .extra
@@ -177,13 +256,34 @@ pub fn validate(tree: ConfigTree) -> Report {
     problems.extend(duplicates);
 
     problems.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    tolerated.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     warnings.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     Report {
         files,
         valid,
         problems,
+        tolerated,
         warnings,
     }
+}
+
+fn is_probe_below_minimum(problem: &Problem) -> bool {
+    matches!(
+        problem.kind,
+        ProblemKind::BelowMinimum {
+            kind: DriverKind::Probe,
+            ..
+        }
+    )
+}
+
+/// Whether a finding lets the config be built: a quirk outside the strict scope, or a probe
+/// below its minimum beside a module that is requested.
+fn is_tolerated(problem: &Problem, config: &LoadedConfig, strict: bool) -> bool {
+    if is_probe_below_minimum(problem) {
+        return config.config.module_output.is_some();
+    }
+    !strict && problem.kind.is_quirk()
 }
 
 /// The per-file rules.
@@ -198,6 +298,13 @@ fn check(loaded: &LoadedConfig) -> Vec<Problem> {
             kind,
         });
     };
+
+    if config.lines.text.missing_final_newline {
+        report(None, ProblemKind::MissingFinalNewline);
+    }
+    if let Some(line) = config.lines.text.trailing_space {
+        report(Some(line), ProblemKind::TrailingSpace);
+    }
 
     let expected_name = config.file_name();
     let found_name = loaded

@@ -82,6 +82,9 @@ pub(crate) struct FileRepo {
     pub(crate) lock: LockOptions,
     /// Index generations kept content-addressed (the live one included).
     pub(crate) generations: usize,
+    /// Whether the index is split into one content-addressed bucket per group (first path
+    /// component), so a publish rewrites the buckets of the groups it touches only.
+    pub(crate) split: bool,
 }
 
 impl FileRepo {
@@ -103,6 +106,7 @@ impl FileRepo {
             store: store.at(&path)?,
             lock: options.lock,
             generations: options.index_generations,
+            split: false,
         })
     }
 }
@@ -184,19 +188,32 @@ fn merge(
 }
 
 impl FileRepo {
-    /// The live index and its bytes; an empty index when there is none yet.
+    /// The live index and the bytes of its top file; an empty index when there is none yet.
+    /// A split index's buckets are read and joined into [`RepoIndex::files`], so every reader
+    /// (publish, verify, lists) sees all files whichever way the index is stored.
     pub(crate) async fn read_index(&self) -> Result<(RepoIndex, Option<Bytes>), PublishError> {
-        match self.store.get(INDEX_JSON).await? {
-            None => Ok((RepoIndex::empty(self.store.root()), None)),
-            Some(bytes) => {
-                let index =
-                    serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt {
-                        key: format!("{}/{INDEX_JSON}", self.store.root()),
-                        source,
-                    })?;
-                Ok((index, Some(bytes)))
-            }
+        let corrupt = |key: &str| {
+            let key = format!("{}/{key}", self.store.root());
+            move |source| PublishError::Corrupt { key, source }
+        };
+        let Some(bytes) = self.store.get(INDEX_JSON).await? else {
+            return Ok((RepoIndex::empty(self.store.root()), None));
+        };
+        let mut index: RepoIndex = serde_json::from_slice(&bytes).map_err(corrupt(INDEX_JSON))?;
+        if !index.buckets.is_empty() {
+            let reads: Vec<_> = index
+                .buckets
+                .iter()
+                .map(|bucket| self.read_bucket(bucket))
+                .collect();
+            let buckets: Vec<Vec<IndexEntry>> = futures::stream::iter(reads)
+                .buffered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            index.files.extend(buckets.into_iter().flatten());
+            index.files.sort_by(|a, b| a.path.cmp(&b.path));
         }
+        Ok((index, Some(bytes)))
     }
 
     /// The digest of what is stored at `key`, from the index when it vouches for the object's
@@ -363,20 +380,47 @@ impl FileRepo {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped);
+        let mut content_addressed = Vec::new();
+        let (files, buckets, retired) = if self.split {
+            let (buckets, written, retired) = crate::split::split(previous, files.into_values());
+            content_addressed.extend(written);
+            // Buckets the previous generation retired are no longer read by anyone.
+            delete.extend(
+                previous
+                    .protocol
+                    .retired
+                    .iter()
+                    .filter(|k| !buckets.iter().any(|b| &&b.key == k))
+                    .cloned(),
+            );
+            (Vec::new(), buckets, retired)
+        } else {
+            (files.into_values().collect(), Vec::new(), Vec::new())
+        };
         let index = RepoIndex {
             format: 1,
             repository: self.store.root().to_owned(),
             generated: now,
-            files: files.into_values().collect(),
-            protocol: ProtocolState { pruned, by_hash },
+            files,
+            buckets,
+            protocol: ProtocolState {
+                pruned,
+                by_hash,
+                retired,
+            },
         };
         let json = Bytes::from(index.to_json());
-        let html = Bytes::from(html::render(&index));
+        let html = Bytes::from(if self.split {
+            html::render_buckets(&index)
+        } else {
+            html::render(&index)
+        });
+        content_addressed.push(IndexFile {
+            key: by_hash_key(&Sha256Digest::of_bytes(&json)),
+            bytes: json.clone().into(),
+        });
         Commit {
-            content_addressed: vec![IndexFile {
-                key: by_hash_key(&Sha256Digest::of_bytes(&json)),
-                bytes: json.clone().into(),
-            }],
+            content_addressed,
             canonical: vec![IndexFile {
                 key: INDEX_HTML.into(),
                 bytes: html.into(),

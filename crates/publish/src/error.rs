@@ -151,6 +151,22 @@ pub enum PublishError {
         #[source]
         source: serde_json::Error,
     },
+    /// A bucket the live index names is missing.
+    #[error("{key}, a bucket of the live index, is missing")]
+    MissingBucket {
+        /// The object key.
+        key: String,
+    },
+    /// A bucket's bytes are not the ones the live index names.
+    #[error("{key} has sha256 {actual}, the live index names {expected}")]
+    BucketChanged {
+        /// The object key.
+        key: String,
+        /// The digest the index names.
+        expected: falco_artifacts_core::Sha256Digest,
+        /// The digest of the stored bytes.
+        actual: falco_artifacts_core::Sha256Digest,
+    },
     /// An artifact's bytes could not be read.
     #[error("cannot read artifact {name}")]
     ReadArtifact {
@@ -335,6 +351,8 @@ impl From<PublishError> for CoreError {
                 source: Box::new(error),
             },
             PublishError::Corrupt { .. }
+            | PublishError::MissingBucket { .. }
+            | PublishError::BucketChanged { .. }
             | PublishError::BadIndex { .. }
             | PublishError::BadRepodata { .. }
             | PublishError::Compress { .. }

@@ -61,9 +61,14 @@ pub struct DerivedFiles {
     pub delete: Vec<String>,
 }
 
-/// Files under any keys below a prefix, with the same commit protocol, `index.json` and
-/// `index.html` as the bin repository; the HTML page and [`GenericRepository::groups`] group
-/// files by their first path component (for drivers, the driver version).
+/// Files under any keys below a prefix, with the same commit protocol as the bin repository.
+/// Its index is split by first path component (for drivers, the driver version): the top
+/// `index.json` names one content-addressed bucket per group (`by-hash/SHA256/<sha256>`, a
+/// JSON array of [`IndexEntry`]), so publishing into one group rewrites that group's bucket
+/// and the small top file, whatever the repository holds. Buckets are written first, the top
+/// file last; a bucket the new top no longer names is deleted by the next publish. Reading
+/// the index ([`GenericRepository::index`], `verify`) joins the buckets; `index.html` lists
+/// the groups with their counts.
 #[derive(Debug, Clone)]
 pub struct GenericRepository {
     repo: FileRepo,
@@ -127,6 +132,7 @@ impl GenericRepositoryBuilder {
                 store: self.store.at(&prefix)?,
                 lock: self.options.lock,
                 generations: self.options.index_generations,
+                split: true,
             },
             policy: self.policy,
             derived,

@@ -57,6 +57,33 @@ pub(crate) fn render(index: &RepoIndex) -> String {
     out
 }
 
+/// The page of a split index: one section per group with its file count and a link to the
+/// group's bucket (the JSON list of its files), so the page's size follows the number of
+/// groups, not of files.
+pub(crate) fn render_buckets(index: &RepoIndex) -> String {
+    let title = escape(&index.repository);
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body>\n<h1>{title}</h1>\n"
+    );
+    for bucket in &index.buckets {
+        let group = if bucket.group.is_empty() {
+            "/"
+        } else {
+            &bucket.group
+        };
+        let _ = writeln!(
+            out,
+            "<h2>{}</h2>\n<p>{} files: <a href=\"{}\">list (JSON)</a></p>",
+            escape(group),
+            bucket.files,
+            href(&bucket.key)
+        );
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,6 +101,24 @@ pub struct ProtocolState {
     /// Content-addressed copies of earlier generations still kept, newest first.
     #[serde(default)]
     pub by_hash: Vec<String>,
+    /// Buckets this generation stopped naming; kept one generation for readers of the
+    /// previous top file, deleted by the next publisher.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<String>,
+}
+
+/// One bucket of a split index: the entries of one group (first path component, e.g. a
+/// driver version), stored content-addressed as a JSON array of [`IndexEntry`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexBucket {
+    /// The group (`10.2.0+driver`; `""` for files at the repository's root).
+    pub group: String,
+    /// Where the bucket is, relative to the repository (`by-hash/SHA256/<sha256>`).
+    pub key: String,
+    /// Its SHA-256.
+    pub sha256: Sha256Digest,
+    /// How many files it lists.
+    pub files: usize,
 }
 
 /// A repository index: every file, sorted by path.
@@ -112,8 +130,13 @@ pub struct RepoIndex {
     pub repository: String,
     /// When this generation was written.
     pub generated: DateTime<Utc>,
-    /// The files.
+    /// The files. In a split index the top file lists none itself: they are in
+    /// [`RepoIndex::buckets`], and reading the index through the repository joins them here.
     pub files: Vec<IndexEntry>,
+    /// A split index's buckets, one per group, so that a publish rewrites only the buckets
+    /// of the groups it changes (empty in a single-file index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<IndexBucket>,
     /// The protocol's bookkeeping.
     #[serde(default)]
     pub protocol: ProtocolState,
@@ -150,6 +173,7 @@ impl RepoIndex {
             repository: repository.to_owned(),
             generated: DateTime::<Utc>::UNIX_EPOCH,
             files: Vec::new(),
+            buckets: Vec::new(),
             protocol: ProtocolState::default(),
         }
     }

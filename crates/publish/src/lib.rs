@@ -101,6 +101,7 @@ mod maintain;
 mod options;
 mod plan;
 mod retention;
+mod split;
 mod store;
 mod verify;
 mod yum;
@@ -112,7 +113,9 @@ pub use failing::{FailMode, FailingStore};
 pub use generic::{
     DerivedFiles, GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject,
 };
-pub use index::{FileKind, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON};
+pub use index::{
+    FileKind, IndexBucket, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
+};
 pub use lock::{LockOptions, LockState};
 pub use options::RepositoryOptions;
 pub use plan::PublishPlan;

@@ -84,6 +84,16 @@ pub enum TestkitError {
         /// What was observed instead.
         detail: String,
     },
+    /// A headless browser run exited unsuccessfully.
+    #[error("chromium {} exited ({status}); last lines of its log:\n{log}", args.join(" "))]
+    Browser {
+        /// The arguments chromium was run with.
+        args: Vec<String>,
+        /// How it exited.
+        status: ExitStatus,
+        /// The tail of what it wrote to stderr.
+        log: String,
+    },
     /// A `gpg` (or `gpgconf`) invocation exited unsuccessfully.
     #[error("gpg {} failed: {stderr}", args.join(" "))]
     Gpg {

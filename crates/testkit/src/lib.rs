@@ -1,6 +1,6 @@
 //! Starts the real services falco-artifacts' tests talk to — an S3 server, a container engine,
 //! a container registry, a static HTTP server — on 127.0.0.1 and free ports, plus a throwaway
-//! GnuPG home, and stops them again on drop.
+//! GnuPG home and a headless `chromium` ([`Chromium`]) for pages, and stops them again on drop.
 //!
 //! Each helper runs the program users would run (`moto_server`, `dockerd`, `docker-registry`,
 //! `python3 -m http.server`, `gpg`), waits until it answers, and checks the behaviour tests rely
@@ -37,6 +37,7 @@
 use std::time::Duration;
 
 mod apt;
+mod chromium;
 mod client;
 mod dnf;
 mod docker;
@@ -52,6 +53,7 @@ mod registry;
 mod tool;
 
 pub use apt::AptSandbox;
+pub use chromium::Chromium;
 pub use dnf::DnfSandbox;
 pub use docker::{ApiResponse, DockerEngine};
 pub use error::TestkitError;

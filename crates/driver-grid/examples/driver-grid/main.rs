@@ -2,31 +2,46 @@
 //! `index`, `cleanup` and `stats` on a repository of prebuilt drivers.
 //!
 //! ```text
-//! driver-grid validate <config-dir> [--json]
+//! driver-grid validate <config-dir> [--json] [--strict [--since <commit>] [--keep <v>... | --releases <file>]]
 //! driver-grid plan <config-dir> [--json] [--existing <listing> | --repo <url>] [--target <t>]...
 //!                  [--kernel-release <glob>] [--arch <arch>] [--driver-version <v>]...
 //!                  [--releases <file>] [--ship <n>]
 //! driver-grid stats <config-dir> [--json]
-//! driver-grid generate <list.json> <driver-version> <config-dir>
+//! driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [--prune [--confirm]]
 //! driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]
 //! driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]
 //! driver-grid index --repo <url> [--base-url <url>]
-//! driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]
+//! driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file> [--ship <n>]] [--confirm] [--json]
 //! driver-grid stats --repo <url> [--json]
+//! driver-grid coverage --kernels <list.json> --repo <url> [--arch <arch>] [--keep <v>... | --releases <file>] [--json] [--site]
 //! ```
 //!
 //! `<config-dir>` is `driverkit/config` or a checkout holding it. `validate` exits with 1 when
-//! any config is invalid, so it can check a contributor's pull request. `--existing` reads a
+//! any config is invalid. Released configs' quirks are warnings; `--strict` refuses them, in
+//! every config or, with `--since <commit>`, only in the configs changed since that commit (of
+//! the driver versions `--keep`/`--releases` name, all when none): the pull-request check. `--existing` reads a
 //! store listing (one key per line, or a JSON array) and plans only what is missing;
 //! `--repo` lists the repository instead. `--releases` reads `<falco version> <driver
 //! version>` lines and keeps the driver versions of the last `--ship` (default 2) stable
 //! releases.
 //!
+//! `generate` reads kernel-crawler's per-architecture `list.json` (the architecture from
+//! `--arch` or the file's path, e.g. `aarch64/list.json`) or the combined one. With `--prune`
+//! it also lists the configs of that driver version whose kernel the list no longer holds, and
+//! changes nothing (no config written, none removed) unless `--confirm` is given.
+//!
+//! `coverage` lists, per driver version (`--keep`/`--releases`, else every version the
+//! repository holds) and architecture, the kernels of kernel-crawler's list without a module
+//! (or without a probe where one is expected); `--site` also publishes it as
+//! `driver/site/coverage.json`, which the drivers page shows.
+//!
 //! `<built-dir>` is driverkit's `output/<driverversion>/<arch>/falco_….{ko,o}` (or the
 //! directory holding `output/`). `--repo` is `file:///srv/www` or `s3://bucket/prefix`
 //! (credentials from `AWS_*`; `--s3-endpoint http://127.0.0.1:9000` for an S3-compatible
-//! server); drivers go under `driver/`, the index under `driver/site/`. `cleanup` only lists
-//! what it would delete unless `--confirm` is given.
+//! server); drivers go under `driver/`, the index under `driver/site/`. `cleanup` keeps
+//! every driver version unless named by `--versions` or `--older-than`, refuses to delete a
+//! version `--keep`/`--releases` ships, and only lists what it would delete unless
+//! `--confirm` is given.
 
 mod build;
 mod repo;
@@ -39,17 +54,20 @@ use std::time::Instant;
 
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
-    check_tree, config_root, generate, parse_releases, ship, DriverVersion, ExistingKeys, Glob,
-    Plan, PlanFilter, ShipPolicy, Stats,
+    arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
+    parse_releases, ship, CleanupSelection, DriverVersion, ExistingKeys, Glob, KernelList, Plan,
+    PlanFilter, Prune, ShipPolicy, Stats, Strictness,
 };
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
-driver-grid generate <list.json> <driver-version> <config-dir>\n       \
+driver-grid validate <config-dir> --strict [--since <commit>] [--keep <v>... | --releases <file>]\n       \
+driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [--prune [--confirm]]\n       \
 driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]\n       \
 driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
 driver-grid index --repo <url> [--base-url <url>]\n       \
-driver-grid cleanup --repo <url> (--keep <v>... | --releases <file> [--ship <n>]) [--confirm] [--json]\n       \
-driver-grid stats --repo <url> [--json]";
+driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file>] [--confirm] [--json]\n       \
+driver-grid stats --repo <url> [--json]\n       \
+driver-grid coverage --kernels <list.json> --repo <url> [--arch <arch>] [--keep <v>... | --releases <file>] [--json] [--site]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -88,6 +106,14 @@ struct Options {
     base_url: String,
     keep: Vec<DriverVersion>,
     confirm: bool,
+    strict: bool,
+    since: Option<String>,
+    arch: Option<Arch>,
+    prune: bool,
+    versions: Vec<DriverVersion>,
+    older_than: Option<DriverVersion>,
+    kernels: Option<PathBuf>,
+    site: bool,
 }
 
 fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
@@ -103,6 +129,14 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         base_url: String::new(),
         keep: Vec::new(),
         confirm: false,
+        strict: false,
+        since: None,
+        arch: None,
+        prune: false,
+        versions: Vec::new(),
+        older_than: None,
+        kernels: None,
+        site: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -113,6 +147,8 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         match arg.as_str() {
             "--json" => options.json = true,
             "--confirm" => options.confirm = true,
+            "--strict" => options.strict = true,
+            "--since" => options.since = Some(value("--since")?),
             "--repo" => options.repo = Some(value("--repo")?),
             "--s3-endpoint" => options.s3_endpoint = Some(value("--s3-endpoint")?),
             "--base-url" => options.base_url = value("--base-url")?,
@@ -126,8 +162,19 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
                     .filter
                     .with_kernel_release(Glob::new(&value("--kernel-release")?))
             }
+            "--prune" => options.prune = true,
+            "--site" => options.site = true,
+            "--kernels" => options.kernels = Some(value("--kernels")?.into()),
+            "--versions" => {
+                for version in value("--versions")?.split(',').filter(|v| !v.is_empty()) {
+                    options.versions.push(version.parse()?);
+                }
+            }
+            "--older-than" => options.older_than = Some(value("--older-than")?.parse()?),
             "--arch" => {
-                options.filter = options.filter.with_arch(value("--arch")?.parse::<Arch>()?)
+                let arch = value("--arch")?.parse::<Arch>()?;
+                options.arch = Some(arch);
+                options.filter = options.filter.with_arch(arch)
             }
             "--driver-version" => {
                 options.filter = options
@@ -168,6 +215,19 @@ fn shipped(options: &Options) -> Result<Vec<DriverVersion>, Box<dyn Error>> {
     Ok(versions)
 }
 
+/// What `cleanup` deletes: only what is named.
+fn selection(options: &Options) -> Result<CleanupSelection, Box<dyn Error>> {
+    match (&options.older_than, options.versions.is_empty()) {
+        (Some(limit), true) => Ok(CleanupSelection::OlderThan(limit.clone())),
+        (None, false) => Ok(CleanupSelection::Versions(options.versions.clone())),
+        (Some(_), false) => Err(format!("give --versions or --older-than, not both\n{USAGE}").into()),
+        (None, true) => Err(format!(
+            "cleanup keeps every driver version unless named: give --versions <v>[,<v>] or --older-than <v>\n{USAGE}"
+        )
+        .into()),
+    }
+}
+
 /// The commands on a repository; `None` when `command` is about a config directory.
 fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Box<dyn Error>> {
     let mut stdout = io::BufWriter::new(io::stdout().lock());
@@ -181,13 +241,30 @@ fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Bo
         ("index", []) => repo::index(&repo_args(options)?, &mut stdout)?,
         ("cleanup", []) => repo::cleanup(
             &repo_args(options)?,
+            &selection(options)?,
             &shipped(options)?,
             options.confirm,
             options.json,
             &mut stdout,
         )?,
         ("stats", []) => repo::stats(&repo_args(options)?, options.json, &mut stdout)?,
-        ("publish" | "index" | "cleanup", _) => return Err(USAGE.into()),
+        ("coverage", []) => {
+            let path = options
+                .kernels
+                .clone()
+                .ok_or_else(|| format!("--kernels <list.json> is needed\n{USAGE}"))?;
+            let arch = options.arch.or_else(|| arch_of_path(&path));
+            let list = KernelList::parse(&std::fs::read_to_string(&path)?, arch)?;
+            repo::coverage(
+                &repo_args(options)?,
+                &list,
+                &shipped(options)?,
+                options.site,
+                options.json,
+                &mut stdout,
+            )?
+        }
+        ("publish" | "index" | "cleanup" | "coverage", _) => return Err(USAGE.into()),
         _ => return Ok(None),
     }
     stdout.flush()?;
@@ -203,22 +280,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     }
     let mut options = parse_options(rest.to_vec())?;
     if command == "generate" {
-        let [list, version, dir] = options.positional.as_slice() else {
-            return Err(USAGE.into());
-        };
-        let generated = generate(&std::fs::read_to_string(list)?, &version.parse()?)?;
-        let written = generated.write(&PathBuf::from(dir))?;
-        for skipped in &generated.skipped {
-            eprintln!(
-                "skipped {}/{}[{}]: {}",
-                skipped.arch, skipped.distro, skipped.index, skipped.reason
-            );
-        }
-        println!(
-            "{written} configs written, {} entries skipped",
-            generated.skipped.len()
-        );
-        return Ok(ExitCode::SUCCESS);
+        return run_generate(&options);
     }
     if let Some(code) = run_repo(command, &mut options)? {
         return Ok(code);
@@ -228,7 +290,15 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     };
     let root = config_root(&PathBuf::from(dir));
     let started = Instant::now();
-    let report = check_tree(&root)?;
+    let strictness = match (options.strict, &options.since) {
+        (true, Some(since)) => {
+            Strictness::StrictFor(changed_config_files(&root, since, &shipped(&options)?)?)
+        }
+        (true, None) => Strictness::Strict,
+        (false, Some(_)) => return Err(format!("--since needs --strict\n{USAGE}").into()),
+        (false, None) => Strictness::Lenient,
+    };
+    let report = check_tree_with(&root, &strictness)?;
     let checked = report.files;
     let mut stdout = io::BufWriter::new(io::stdout().lock());
 
@@ -317,4 +387,56 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         }
         _ => Err(USAGE.into()),
     }
+}
+
+/// `generate <list.json> <driver-version> <config-dir> [--arch <a>] [--prune [--confirm]]`.
+fn run_generate(options: &Options) -> Result<ExitCode, Box<dyn Error>> {
+    let [list, version, dir] = options.positional.as_slice() else {
+        return Err(USAGE.into());
+    };
+    let version: DriverVersion = version.parse()?;
+    let arch = options
+        .arch
+        .or_else(|| arch_of_path(std::path::Path::new(list)));
+    let kernels = KernelList::parse(&std::fs::read_to_string(list)?, arch)?;
+    let generated = generate_list(&kernels, &version);
+    for skipped in &generated.skipped {
+        eprintln!(
+            "skipped {}/{}[{}]: {}",
+            skipped.arch, skipped.distro, skipped.index, skipped.reason
+        );
+    }
+    let root = config_root(&PathBuf::from(dir));
+    if options.prune {
+        let prune = Prune::of(&root, &kernels, &version)?;
+        let verb = if options.confirm {
+            "removed"
+        } else {
+            "would remove"
+        };
+        for path in &prune.remove {
+            println!("{verb} {}", path.display());
+        }
+        if !options.confirm {
+            println!(
+                "dry run: {} configs would be written, {} removed; nothing changed (add --confirm)",
+                generated.configs.len(),
+                prune.remove.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let written = generated.write(&root)?;
+        let removed = prune.apply()?;
+        println!(
+            "{written} configs written, {removed} removed, {} entries skipped",
+            generated.skipped.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let written = generated.write(&root)?;
+    println!(
+        "{written} configs written, {} entries skipped",
+        generated.skipped.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }

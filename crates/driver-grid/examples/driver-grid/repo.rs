@@ -7,7 +7,8 @@ use std::path::Path;
 
 use falco_artifacts_driver_grid::publish::{RepoStore, StoreOptions};
 use falco_artifacts_driver_grid::{
-    scan_built, CleanupMode, DriverRepository, DriverVersion, ExistingKeys,
+    scan_built, CleanupMode, CleanupSelection, DriverRepository, DriverVersion, ExistingKeys,
+    KernelList,
 };
 
 /// Where the repository is and how its index links downloads.
@@ -90,9 +91,11 @@ pub(crate) fn index(args: &RepoArgs, out: &mut dyn Write) -> Result<(), Box<dyn 
     Ok(())
 }
 
-/// `cleanup --repo <url> --keep <v>... [--confirm]`: deletes (or lists) what is not shipped.
+/// `cleanup --repo <url> (--versions <v>... | --older-than <v>) [--confirm]`: deletes (or
+/// lists) the named driver versions, never a shipped one.
 pub(crate) fn cleanup(
     args: &RepoArgs,
+    selection: &CleanupSelection,
     shipped: &[DriverVersion],
     confirm: bool,
     json: bool,
@@ -104,10 +107,10 @@ pub(crate) fn cleanup(
     } else {
         CleanupMode::DryRun
     };
-    let outcome = runtime()?.block_on(repo.cleanup(shipped, mode))?;
+    let outcome = runtime()?.block_on(repo.cleanup(selection, shipped, mode))?;
     if json {
         let value = serde_json::json!({
-            "shipped": shipped,
+            "protected": shipped,
             "versions": outcome.plan.versions,
             "keys": outcome.plan.keys,
             "deleted": outcome.deleted,
@@ -154,4 +157,42 @@ pub(crate) fn stats(
 pub(crate) fn existing(args: &RepoArgs) -> Result<ExistingKeys, Box<dyn Error>> {
     let repo = open(args)?;
     Ok(runtime()?.block_on(repo.listing())?.existing_keys())
+}
+
+/// `coverage --kernels <list.json> --repo <url>`: kernels of the list without a driver.
+pub(crate) fn coverage(
+    args: &RepoArgs,
+    list: &KernelList,
+    versions: &[DriverVersion],
+    site: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), Box<dyn Error>> {
+    let repo = open(args)?;
+    let runtime = runtime()?;
+    // Reproducible when SOURCE_DATE_EPOCH says when; now otherwise.
+    let generated = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let coverage = runtime.block_on(repo.coverage(list, versions, &generated))?;
+    if site {
+        runtime.block_on(repo.write_coverage(&coverage))?;
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&coverage.to_json())?
+        )?;
+    } else {
+        write!(out, "{}", coverage.to_table())?;
+        if site {
+            writeln!(out, "written: driver/site/coverage.json")?;
+        }
+    }
+    Ok(())
 }

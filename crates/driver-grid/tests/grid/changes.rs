@@ -7,7 +7,7 @@ use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{changed_configs, Change, ChangesError, DriverVersion};
 use falco_artifacts_testkit::require_tool;
 
-fn git(repo: &Path, args: &[&str]) -> String {
+pub(crate) fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -36,7 +36,7 @@ fn write(repo: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn commit(repo: &Path, message: &str) -> String {
+pub(crate) fn commit(repo: &Path, message: &str) -> String {
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", message]);
     git(repo, &["rev-parse", "HEAD"])
@@ -51,7 +51,7 @@ fn added_and_modified_configs_of_shipped_driver_versions() {
     let cfg = "driverkit/config";
     write(
         repo,
-        &format!("{cfg}/10.2.0+driver/x86_64/debian_5.10.0-26-amd64_1.yaml"),
+        &format!("{cfg}/10.2.0+driver/x86_64/debian_5.10.197-1-amd64_1.yaml"),
         "kernelversion: 1\n",
     );
     write(
@@ -66,7 +66,7 @@ fn added_and_modified_configs_of_shipped_driver_versions() {
     );
     write(
         repo,
-        &format!("{cfg}/9.1.0+driver/x86_64/debian_5.10.0-26-amd64_1.yaml"),
+        &format!("{cfg}/9.1.0+driver/x86_64/debian_5.10.197-1-amd64_1.yaml"),
         "kernelversion: 1\n",
     );
     write(repo, "README.md", "configs\n");
@@ -76,12 +76,12 @@ fn added_and_modified_configs_of_shipped_driver_versions() {
     // the legacy layout, and files outside the config tree.
     write(
         repo,
-        &format!("{cfg}/10.2.0+driver/x86_64/debian_5.10.0-26-amd64_1.yaml"),
+        &format!("{cfg}/10.2.0+driver/x86_64/debian_5.10.197-1-amd64_1.yaml"),
         "kernelversion: 2\n",
     );
     write(
         repo,
-        &format!("{cfg}/10.2.0+driver/aarch64/debian_5.10.0-26-arm64_1.yaml"),
+        &format!("{cfg}/10.2.0+driver/aarch64/debian_5.10.197-1-arm64_1.yaml"),
         "kernelversion: 1\n",
     );
     write(
@@ -97,7 +97,7 @@ fn added_and_modified_configs_of_shipped_driver_versions() {
     );
     write(
         repo,
-        &format!("{cfg}/2aa88dcf6243982697811df4c1b484bcbe9488a2/debian_4.9.0-13-amd64_1.yaml"),
+        &format!("{cfg}/2aa88dcf6243982697811df4c1b484bcbe9488a2/debian_4.9.228-1-amd64_1.yaml"),
         "kernelversion: 1\n",
     );
     write(
@@ -118,12 +118,12 @@ fn added_and_modified_configs_of_shipped_driver_versions() {
         seen,
         [
             (
-                format!("{cfg}/10.2.0+driver/aarch64/debian_5.10.0-26-arm64_1.yaml"),
+                format!("{cfg}/10.2.0+driver/aarch64/debian_5.10.197-1-arm64_1.yaml"),
                 Arch::Aarch64,
                 Change::Added
             ),
             (
-                format!("{cfg}/10.2.0+driver/x86_64/debian_5.10.0-26-amd64_1.yaml"),
+                format!("{cfg}/10.2.0+driver/x86_64/debian_5.10.197-1-amd64_1.yaml"),
                 Arch::X86_64,
                 Change::Modified
             ),

@@ -4,14 +4,15 @@ use std::collections::BTreeSet;
 
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
-    check_tree, load_tree, DriverConfig, Layout, WarningKind, KNOWN_TARGETS,
+    check_tree, check_tree_with, load_tree, DriverConfig, Layout, Strictness, WarningKind,
+    KNOWN_TARGETS,
 };
 
 use crate::fixture;
 
 #[test]
 fn every_known_target_has_a_valid_fixture() {
-    let report = check_tree(&fixture("good")).unwrap();
+    let report = check_tree_with(&fixture("good"), &Strictness::Strict).unwrap();
     assert!(report.is_ok(), "{}", report.to_text());
     let targets: BTreeSet<&str> = report
         .valid

@@ -12,11 +12,14 @@ mod configs;
 mod generate;
 mod index;
 mod plan;
+mod real_tree;
 #[cfg(feature = "publish")]
 mod repo;
 #[cfg(feature = "s3")]
 mod repo_s3;
 mod unpack;
+#[cfg(feature = "publish")]
+mod site;
 mod validate;
 
 use std::path::PathBuf;

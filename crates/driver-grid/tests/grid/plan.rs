@@ -138,7 +138,7 @@ fn missing_from_the_repository_is_found_from_a_listing() {
         .iter()
         .flat_map(|b| b.outputs.iter().map(|o| o.key.clone()))
         .collect();
-    keys.push("driver/9.1.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko".to_owned());
+    keys.push("driver/9.1.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko".to_owned());
     keys.push("driver/site/index.json".to_owned());
 
     let text = keys.join("\n") + "\n\n";

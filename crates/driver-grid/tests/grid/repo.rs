@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use falco_artifacts_driver_grid::publish::{FailMode, FailingStore, RepoStore, VerifyOptions};
 use falco_artifacts_driver_grid::{
-    scan_built, BuiltDriver, BuiltError, CleanupMode, DriverRepository, RepositoryError,
+    scan_built, BuiltDriver, BuiltError, CleanupError, CleanupMode, CleanupSelection,
+    DriverRepository, DriverVersion, RepositoryError,
 };
 use falco_artifacts_testkit::{require_tool, HttpServer};
 
@@ -39,7 +40,7 @@ pub(crate) const BUILT: [(&str, &[u8]); 5] = [
 
 /// A driver another tool published before: in the listing, not in the generic index.
 pub(crate) const FOREIGN: (&str, &[u8]) = (
-    "driver/8.0.0+driver/x86_64/falco_debian_5.10.0-26-amd64_1.ko",
+    "driver/8.0.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko",
     b"ko 8.0.0 from elsewhere",
 );
 
@@ -90,14 +91,6 @@ fn keys(built: &[BuiltDriver]) -> Vec<String> {
     built.iter().map(|b| b.key.clone()).collect()
 }
 
-/// Every `href` of a page.
-fn hrefs(html: &str) -> Vec<String> {
-    html.split("href=\"")
-        .skip(1)
-        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
-        .collect()
-}
-
 /// The whole life of a driver repository at `store` (served at `site_url`, the URL of the
 /// store's root): publish, skip, index over HTTP, stats, cleanup dry run and confirm.
 /// `seed` puts an object into the store behind the repository's back.
@@ -143,6 +136,21 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         "publishing one driver took {} requests: {log:#?}",
         log.len()
     );
+    // Only the site file of the version it went to is rewritten, with the list of versions;
+    // the other versions' files and the page are left alone.
+    let site_puts: Vec<&str> = log
+        .iter()
+        .filter(|line| line.contains(" put") && line.contains("driver/site/"))
+        .map(|line| line.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        site_puts,
+        [
+            "driver/site/2aa88dcf6243982697811df4c1b484bcbe9488a2.json",
+            "driver/site/index.json"
+        ],
+        "{log:#?}"
+    );
 
     // The index, as a tool and a person read it.
     let (status, body) = http_get(&format!("{site_url}/driver/site/index.json"));
@@ -159,7 +167,8 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     );
     let (status, body) = http_get(&format!("{site_url}/driver/site/10.2.0%2Bdriver.json"));
     assert_eq!(status, 200);
-    let entries: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    let site_json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let entries = site_json["drivers"].as_array().unwrap().clone();
     assert_eq!(entries.len(), 3);
     let x86_ko = entries
         .iter()
@@ -181,9 +190,22 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     let (status, html) = http_get(&format!("{site_url}/driver/site/index.html"));
     assert_eq!(status, 200);
     let html = String::from_utf8(html).unwrap();
-    let links = hrefs(&html);
+    assert_eq!(html, falco_artifacts_driver_grid::SITE_PAGE);
+    // The page links what the per-version files list.
+    let mut links = Vec::new();
+    for version in &versions {
+        let (status, body) = http_get(&format!(
+            "{site_url}/driver/site/{}.json",
+            version.replace('+', "%2B")
+        ));
+        assert_eq!(status, 200, "{version}");
+        let site_json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for driver in site_json["drivers"].as_array().unwrap() {
+            links.push(driver["download"].as_str().unwrap().to_owned());
+        }
+    }
     // A module and a probe for ubuntu, one module each for the others.
-    assert_eq!(links.len(), 6, "{html}");
+    assert_eq!(links.len(), 6, "{links:?}");
     let expected: BTreeMap<String, &[u8]> = BUILT
         .iter()
         .map(|(k, b)| (format!("driver/{k}"), *b))
@@ -223,10 +245,14 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     assert_eq!(stats.rows.len(), 5);
 
     // Cleanup: a dry run lists and deletes nothing.
-    let shipped = ["10.2.0+driver".parse().unwrap()];
+    let shipped: [DriverVersion; 1] = ["10.2.0+driver".parse().unwrap()];
+    let older = CleanupSelection::OlderThan(shipped[0].clone());
     let before = repo.listing().await.unwrap().existing_keys();
     failing.reset();
-    let dry = repo.cleanup(&shipped, CleanupMode::DryRun).await.unwrap();
+    let dry = repo
+        .cleanup(&older, &shipped, CleanupMode::DryRun)
+        .await
+        .unwrap();
     assert_eq!(failing.requests(), 1, "{:#?}", failing.log());
     assert!(!dry.deleted);
     assert_eq!(
@@ -243,14 +269,50 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         before.len()
     );
 
-    // Nothing shipped: refused, nothing deleted.
+    // Nothing named: refused, nothing deleted ("not shipped" alone never deletes). A shipped
+    // version named: refused too.
     assert!(matches!(
-        repo.cleanup(&[], CleanupMode::Confirm).await.unwrap_err(),
-        RepositoryError::Cleanup(_)
+        repo.cleanup(
+            &CleanupSelection::Versions(Vec::new()),
+            &shipped,
+            CleanupMode::Confirm
+        )
+        .await
+        .unwrap_err(),
+        RepositoryError::Cleanup(CleanupError::NothingSelected)
     ));
+    assert!(matches!(
+        repo.cleanup(
+            &CleanupSelection::Versions(shipped.to_vec()),
+            &shipped,
+            CleanupMode::Confirm
+        )
+        .await
+        .unwrap_err(),
+        RepositoryError::Cleanup(CleanupError::Protected { .. })
+    ));
+    assert_eq!(
+        repo.listing().await.unwrap().existing_keys().len(),
+        before.len()
+    );
+    // Named versions only: 8.0.0+driver goes alone.
+    let named = CleanupSelection::Versions(vec!["8.0.0+driver".parse().unwrap()]);
+    let one = repo
+        .cleanup(&named, &shipped, CleanupMode::DryRun)
+        .await
+        .unwrap();
+    assert_eq!(one.plan.versions.len(), 1);
+    assert!(one
+        .plan
+        .keys
+        .iter()
+        .all(|k| k.starts_with("driver/8.0.0+driver/")));
 
     // Confirmed: the old versions go, the shipped one stays, the index follows.
-    let done = repo.cleanup(&shipped, CleanupMode::Confirm).await.unwrap();
+    let done = repo
+        .cleanup(&older, &shipped, CleanupMode::Confirm)
+        .await
+        .unwrap();
     assert!(done.deleted);
     let after = repo.listing().await.unwrap().existing_keys();
     for key in &dry.plan.keys {
@@ -274,7 +336,10 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
         .unwrap();
     assert!(report.is_clean(), "{report:?}");
     // A second confirmed cleanup has nothing left to do.
-    let again = repo.cleanup(&shipped, CleanupMode::Confirm).await.unwrap();
+    let again = repo
+        .cleanup(&older, &shipped, CleanupMode::Confirm)
+        .await
+        .unwrap();
     assert!(again.plan.is_empty() && !again.deleted);
 }
 
@@ -417,11 +482,11 @@ async fn concurrent_publishers_both_end_up_in_the_index() {
     assert_eq!(index.len(), 3, "{index:?}");
     let mut listed = 0;
     for version in &index {
-        let entries: Vec<serde_json::Value> = serde_json::from_slice(
+        let site_json: serde_json::Value = serde_json::from_slice(
             &std::fs::read(site.path().join(format!("driver/site/{version}.json"))).unwrap(),
         )
         .unwrap();
-        listed += entries.len();
+        listed += site_json["drivers"].as_array().unwrap().len();
     }
     assert_eq!(listed, 5);
     let report = open()

@@ -196,11 +196,15 @@ impl RepoStore {
     }
 
     fn path_unchecked(&self, key: &str) -> Path {
-        if self.root.as_ref().is_empty() {
-            Path::from(key)
+        let full = if self.root.as_ref().is_empty() {
+            key.to_owned()
         } else {
-            Path::from(format!("{}/{key}", self.root.as_ref()))
-        }
+            format!("{}/{key}", self.root.as_ref())
+        };
+        // Keys are used as written: `Path::from` would percent-encode `~` (Ubuntu kernel
+        // versions, `falco_ubuntu_…_26~22.04.1.ko`) into a name no client asks for. Only a key
+        // `Path::parse` refuses (checked keys never are) falls back to the encoded form.
+        Path::parse(&full).unwrap_or_else(|_| Path::from(full.as_str()))
     }
 
     fn err(&self, action: StoreAction, key: &str, source: object_store::Error) -> PublishError {

@@ -177,12 +177,25 @@ pub(crate) fn check_tarball_like_a_user(repo_url: &str, arch: &str, name: &str, 
     assert_eq!(verified.digest_algo, Some(8), "SHA-256 signatures");
 }
 
-/// Downloads `index.json` over HTTP and checks every file it names the way a client would:
-/// present, right size, right SHA-256.
+/// Downloads `index.json` over HTTP (and the buckets of a split index, checking each one's
+/// digest) and checks every file it names the way a client would: present, right size, right
+/// SHA-256. Returns the index with the buckets' files joined into `files`.
 pub(crate) fn check_index_over_http(repo_url: &str) -> RepoIndex {
     let (status, body) = http_get(&format!("{repo_url}/index.json"));
     assert_eq!(status, 200, "GET {repo_url}/index.json");
-    let index: RepoIndex = serde_json::from_slice(&body).unwrap();
+    let mut index: RepoIndex = serde_json::from_slice(&body).unwrap();
+    for bucket in &index.buckets {
+        let url = format!("{repo_url}/{}", bucket.key);
+        let (status, body) = http_get(&url);
+        assert_eq!(status, 200, "{url}: a bucket of the index is not served");
+        assert_eq!(Sha256Digest::of_bytes(&body), bucket.sha256, "{url}");
+        let entries: Vec<falco_artifacts_publish::IndexEntry> =
+            serde_json::from_slice(&body).unwrap();
+        assert_eq!(entries.len(), bucket.files, "{url}");
+        assert!(entries.iter().all(|e| e.group() == bucket.group), "{url}");
+        index.files.extend(entries);
+    }
+    index.files.sort_by(|a, b| a.path.cmp(&b.path));
     for entry in &index.files {
         let url = format!("{repo_url}/{}", encode(&entry.path));
         let (status, body) = http_get(&url);

@@ -59,13 +59,23 @@ pub(crate) async fn drivers(store: RepoStore, site_url: &str) {
     assert_eq!((status, body.as_slice()), (200, &b"ko-7"[..]), "{url}");
     let index = check_index_over_http(&format!("{site_url}/driver"));
     assert_eq!(index.files.len(), 3);
+    // Split by driver version: one bucket each, the top file lists no file itself.
+    let buckets: Vec<(&str, usize)> = index
+        .buckets
+        .iter()
+        .map(|b| (b.group.as_str(), b.files))
+        .collect();
+    assert_eq!(buckets, [("7.0.0+driver", 2), ("8.0.0+driver", 1)]);
     let (_, html) = http_get(&format!("{site_url}/driver/index.html"));
     let html = String::from_utf8(html).unwrap();
     assert!(
         html.contains("<h2>7.0.0+driver</h2>") && html.contains("<h2>8.0.0+driver</h2>"),
         "{html}"
     );
-    assert!(html.contains("href=\"7.0.0%2Bdriver/x86_64/"), "{html}");
+    assert!(
+        html.contains("2 files: <a href=\"by-hash/SHA256/"),
+        "{html}"
+    );
 
     let changed = vec![GenericFile::new(
         format!("7.0.0+driver/x86_64/{ko}"),
@@ -89,4 +99,85 @@ pub(crate) async fn drivers_on_file_are_served_grouped_by_driver_version() {
     let site = tempfile::tempdir().unwrap();
     let http = HttpServer::serve(site.path()).unwrap();
     drivers(file_store(site.path()), &http.url()).await;
+}
+
+/// The index is split by driver version: publishing into one version writes that version's
+/// bucket and the small top file, never another version's bucket; a replaced bucket is kept
+/// one generation for readers of the previous top file, then deleted; verify reads it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_rewrites_the_bucket_of_its_driver_version_only() {
+    use falco_artifacts_publish::FailingStore;
+
+    let site = tempfile::tempdir().unwrap();
+    let store = file_store(site.path());
+    let failing = Arc::new(FailingStore::new(Arc::clone(store.object_store())));
+    let store = RepoStore::new(failing.clone(), store.root()).unwrap();
+    let repo = GenericRepository::builder(store, "driver").build().unwrap();
+    let file = |version: &str, n: usize| {
+        let name = format!("falco_debian_6.1.{n}-1-amd64_1.ko");
+        GenericFile::new(
+            format!("{version}/x86_64/{name}"),
+            driver(
+                &name,
+                ArtifactKind::KernelModule,
+                format!("{version} {n}").as_bytes(),
+            ),
+        )
+        .unwrap()
+    };
+    let old: Vec<GenericFile> = (0..50).map(|n| file("9.1.0+driver", n)).collect();
+    repo.publish_files(&old).await.unwrap();
+    repo.publish_files(&[file("10.2.0+driver", 0)])
+        .await
+        .unwrap();
+    let before = repo.index().await.unwrap();
+    let bucket = |index: &falco_artifacts_publish::RepoIndex, group: &str| {
+        index
+            .buckets
+            .iter()
+            .find(|b| b.group == group)
+            .unwrap()
+            .clone()
+    };
+    let old_bucket = bucket(&before, "9.1.0+driver");
+    let replaced = bucket(&before, "10.2.0+driver");
+
+    failing.reset();
+    repo.publish_files(&[file("10.2.0+driver", 1)])
+        .await
+        .unwrap();
+    let puts: Vec<String> = failing
+        .log()
+        .into_iter()
+        .filter(|line| line.contains(" put") && !line.contains("/.publish/lock/"))
+        .collect();
+    let after = repo.index().await.unwrap();
+    let new_bucket = bucket(&after, "10.2.0+driver");
+    assert_eq!(bucket(&after, "9.1.0+driver"), old_bucket);
+    assert!(
+        !puts.iter().any(|p| p.ends_with(&old_bucket.key)),
+        "{puts:#?}"
+    );
+    assert!(
+        puts.iter().any(|p| p.ends_with(&new_bucket.key)),
+        "{puts:#?}"
+    );
+    // The driver, its bucket, the top file's content-addressed copy, the page, the top file.
+    assert_eq!(puts.len(), 5, "{puts:#?}");
+    assert_eq!(after.files.len(), 52);
+    assert_eq!(after.protocol.retired, std::slice::from_ref(&replaced.key));
+    assert!(
+        site.path().join("driver").join(&replaced.key).exists(),
+        "kept one generation"
+    );
+    repo.publish_files(&[file("10.2.0+driver", 2)])
+        .await
+        .unwrap();
+    assert!(
+        !site.path().join("driver").join(&replaced.key).exists(),
+        "deleted after"
+    );
+    let report = repo.verify(&VerifyOptions::default()).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.files, 53);
 }
