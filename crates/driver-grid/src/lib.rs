@@ -95,6 +95,7 @@ mod plan;
 mod problem;
 #[cfg(feature = "publish")]
 mod repository;
+mod shard;
 mod ship;
 mod stats;
 mod target;
@@ -120,6 +121,7 @@ pub use repository::{
     CleanupMode, CleanupOutcome, DriverRepository, Listing, PublishOutcome, RepositoryError,
     DRIVER_PREFIX,
 };
+pub use shard::{MatrixJob, Shard, ShardError};
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};

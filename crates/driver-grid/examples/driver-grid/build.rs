@@ -2,12 +2,19 @@
 //! progress bars, prints the report and publishes what built.
 //!
 //! ```text
-//! driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit]
+//! driver-grid build <config-dir> --driver-source <dir|tarball|url> [--backend local|driverkit]
+//!                   [--driver-name <name>] [--device-name <name>] [--shard <k>/<n>]
 //!                   [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>]
 //!                   [--timeout <seconds>] [--target <t>]... [--kernel-release <glob>]
 //!                   [--driver-version <v>]... [--json] [--quiet]
 //!                   [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]
 //! ```
+//!
+//! `--driver-source` is a configured driver tree (a DKMS tree, `/usr/src/<name>-<version>`),
+//! a falcosecurity/libs checkout, or a `.tar.gz` of one (path or URL); `{driverversion}` in
+//! it is replaced by each build's driver version. A libs source is configured with cmake as
+//! driverkit does, with `--driver-name`/`--device-name` (default `falco`). `--shard K/N`
+//! builds only the K-th of N shards (see `driver-grid plan --matrix`).
 //!
 //! Outputs go to `<output>/<driverversion>/<arch>/falco_….{ko,o}` (default `output`), build
 //! logs to `<work>/logs` (default work directory `driver-grid-work`), downloads to `<cache>`
@@ -24,7 +31,7 @@ use falco_artifacts_driver_grid::build::{
     BuildRecord, BuildStatus, DriverBuilder, DriverSource, DriverkitBuilder, Fetcher, GridJob,
     GridRunner, LocalBuilder, Progress,
 };
-use falco_artifacts_driver_grid::{check_tree, config_root, Glob, Plan, PlanFilter};
+use falco_artifacts_driver_grid::{check_tree, config_root, Glob, Plan, PlanFilter, Shard};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::repo;
@@ -104,7 +111,8 @@ impl Progress for Bars {
 }
 
 pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
-    let usage = "usage: driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit] \
+    let usage = "usage: driver-grid build <config-dir> --driver-source <dir|tarball|url> [--backend local|driverkit] \
+                 [--driver-name <name>] [--device-name <name>] [--shard <k>/<n>] \
                  [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>] [--timeout <seconds>] \
                  [--target <t>]... [--kernel-release <glob>] [--driver-version <v>]... [--json] [--quiet] \
                  [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]";
@@ -119,6 +127,7 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     let (mut workers, mut timeout, mut json, mut quiet) = (None, 1800u64, false, false);
     let (mut repo_url, mut base_url, mut s3_endpoint) = (None, String::new(), None);
     let mut filter = PlanFilter::default();
+    let (mut driver_name, mut device_name, mut shard) = (None, None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
@@ -126,7 +135,10 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
                 .ok_or_else(|| format!("{flag} needs a value\n{usage}"))
         };
         match arg.as_str() {
-            "--driver-source" => source = Some(PathBuf::from(value(&arg)?)),
+            "--driver-source" => source = Some(value(&arg)?),
+            "--driver-name" => driver_name = Some(value(&arg)?),
+            "--device-name" => device_name = Some(value(&arg)?),
+            "--shard" => shard = Some(value(&arg)?.parse::<Shard>()?),
             "--backend" => backend = value(&arg)?,
             "--output" => output = value(&arg)?.into(),
             "--work" => work = value(&arg)?.into(),
@@ -154,7 +166,13 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     if !quiet || !report.is_ok() {
         eprint!("{}", report.to_text());
     }
-    let plan = Plan::new(&report.valid, &filter);
+    let mut plan = Plan::new(&report.valid, &filter);
+    if let Some(shard) = shard {
+        plan = plan.shard(shard);
+        if !quiet {
+            eprintln!("shard {shard}: {} builds", plan.builds.len());
+        }
+    }
     let jobs = GridJob::from_plan(&plan, &report.valid)?;
 
     let local;
@@ -163,8 +181,15 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         "local" => {
             let source =
                 source.ok_or_else(|| format!("--driver-source <dir> is needed\n{usage}"))?;
+            let mut source = DriverSource::parse(&source);
+            if let Some(name) = driver_name {
+                source = source.with_driver_name(name);
+            }
+            if let Some(name) = device_name {
+                source = source.with_device_name(name);
+            }
             let fetcher = Fetcher::new(cache.unwrap_or_else(|| work.join("downloads")));
-            local = LocalBuilder::new(fetcher, work.join("kernels"), DriverSource::new(source));
+            local = LocalBuilder::new(fetcher, work.join("kernels"), source);
             &local
         }
         "driverkit" => {
