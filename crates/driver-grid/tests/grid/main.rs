@@ -4,6 +4,8 @@
 
 #[cfg(feature = "publish")]
 mod build;
+#[cfg(feature = "publish")]
+mod build_falco;
 mod build_driverkit;
 mod build_fetch;
 mod build_rpm;
