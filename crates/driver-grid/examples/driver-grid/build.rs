@@ -167,6 +167,19 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         eprint!("{}", report.to_text());
     }
     let mut plan = Plan::new(&report.valid, &filter);
+    if let Some(url) = &repo_url {
+        // What the repository has is not built again (another shard, an earlier run).
+        let args = repo::RepoArgs {
+            url: url.clone(),
+            s3_endpoint: s3_endpoint.clone(),
+            base_url: base_url.clone(),
+        };
+        let (rest, published) = plan.without_existing(&repo::existing(&args)?);
+        plan = rest;
+        if !quiet && published > 0 {
+            eprintln!("{published} outputs already published");
+        }
+    }
     if let Some(shard) = shard {
         plan = plan.shard(shard);
         if !quiet {

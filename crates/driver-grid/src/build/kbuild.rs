@@ -403,6 +403,29 @@ impl DriverBuilder for LocalBuilder {
         ctx: &mut BuildContext<'_>,
     ) -> Result<BuildOutcome, BuildError> {
         let tree = self.driver_tree(job, ctx)?;
+        let mut outcome = BuildOutcome::default();
+        if !tree.has_probe {
+            let reason = format!("{NO_PROBE} ({} has no bpf/Makefile)", tree.dir.display());
+            for output in &job.build.outputs {
+                if output.kind == DriverKind::Probe {
+                    ctx.note(&reason);
+                    outcome.not_built.push(NotBuilt {
+                        kind: DriverKind::Probe,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+        let buildable: Vec<DriverKind> = job
+            .build
+            .outputs
+            .iter()
+            .map(|o| o.kind)
+            .filter(|kind| !outcome.not_built.iter().any(|n| n.kind == *kind))
+            .collect();
+        if buildable.is_empty() {
+            return Ok(outcome);
+        }
         let kernel = self.prepare_kernel(job, ctx)?;
         // kbuild writes its objects next to the sources: each build compiles its own copy.
         let scratch = if kbuild_safe(work) {
@@ -424,22 +447,12 @@ impl DriverBuilder for LocalBuilder {
             None => base.join("driver"),
         };
         copy_tree(&tree.dir, &src)?;
-        let mut outcome = BuildOutcome::default();
-        for output in &job.build.outputs {
-            let file = match output.kind {
+        for kind in buildable {
+            let file = match kind {
                 DriverKind::Module => self.module(job, &kernel, &tree, &src, ctx)?,
-                DriverKind::Probe if !tree.has_probe => {
-                    let reason = format!("{NO_PROBE} ({} has no bpf/Makefile)", tree.dir.display());
-                    ctx.note(&reason);
-                    outcome.not_built.push(NotBuilt {
-                        kind: DriverKind::Probe,
-                        reason,
-                    });
-                    continue;
-                }
                 DriverKind::Probe => self.probe(job, &kernel, &src, ctx)?,
             };
-            outcome.files.push((output.kind, file));
+            outcome.files.push((kind, file));
         }
         if let Some(scratch) = &scratch {
             // The runner removes `work` only: keep the outputs, drop the rest with the guard.
@@ -449,7 +462,6 @@ impl DriverBuilder for LocalBuilder {
                 fs::copy(&*file, &kept).map_err(BuildError::io("copy", file))?;
                 *file = kept;
             }
-            let _ = scratch;
         }
         Ok(outcome)
     }

@@ -28,23 +28,26 @@ fn stdout(mut command: Command) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// The `driver-grid` example binary, built with this test's profile and features (a
-/// `cargo test --workspace` has built it already; this makes a lone `--test grid` work too).
+/// The newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> std::time::SystemTime {
+    let mut latest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let time = if path.is_dir() {
+            newest(&path)
+        } else {
+            path.metadata().unwrap().modified().unwrap()
+        };
+        latest = latest.max(time);
+    }
+    latest
+}
+
+/// The `driver-grid` example binary of this build (`cargo test` builds the examples with the
+/// tests; a lone `--test grid` does not, hence `--examples`). Cargo holds the build
+/// directory's lock while tests run, so a test cannot build it itself; a missing or stale
+/// binary fails the test with the command that builds it.
 pub(crate) fn driver_grid() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "falco-artifacts-driver-grid",
-            "--all-features",
-            "--example",
-            "driver-grid",
-        ])
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "cannot build the driver-grid example");
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/grid-<hash> -> target/<profile>/examples/driver-grid
     let binary = exe
@@ -52,7 +55,19 @@ pub(crate) fn driver_grid() -> PathBuf {
         .and_then(Path::parent)
         .unwrap()
         .join("examples/driver-grid");
-    assert!(binary.is_file(), "{} is missing", binary.display());
+    let build = "cargo test -p falco-artifacts-driver-grid --all-features --test grid --examples";
+    let built = binary
+        .metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run {build}", binary.display()));
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["src", "examples"] {
+        assert!(
+            newest(&crate_dir.join(dir)) <= built,
+            "{} is older than the sources in {dir}/: run {build}",
+            binary.display()
+        );
+    }
     binary
 }
 
@@ -145,9 +160,12 @@ fn index_names(site: &Path, dv: &str) -> String {
         &std::fs::read(site.join(format!("driver/site/{dv}.json"))).unwrap(),
     )
     .unwrap();
-    index["drivers"]
+    // `[…]`, or `{"index": …, "drivers": […]}`.
+    index
+        .get("drivers")
+        .unwrap_or(&index)
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("{index}"))
         .iter()
         .map(|d| format!("{} {}\n", d["kind"].as_str().unwrap(), d["name"].as_str().unwrap()))
         .collect()

@@ -6,6 +6,8 @@
 mod build;
 #[cfg(feature = "publish")]
 mod build_falco;
+#[cfg(feature = "s3")]
+mod build_shards;
 mod build_driverkit;
 mod build_fetch;
 mod build_rpm;
