@@ -1,4 +1,4 @@
-//! Running one build step (make, clang, driverkit) with its output in the build's log, a
+//! Running one build step (cmake, make, strip, driverkit) with its output in the build's log, a
 //! deadline and cancellation; a step that overruns is killed with its whole process group.
 
 use std::fs::File;

@@ -73,12 +73,13 @@ impl Sources {
         }
         let local = if DriverSource::is_url(&location) {
             ctx.step("source");
-            let fetched = fetcher
-                .fetch(&location)
-                .map_err(|source| BuildError::SourceDownload {
-                    url: location.clone(),
-                    source,
-                })?;
+            let fetched =
+                fetcher
+                    .fetch(&location)
+                    .map_err(|source| BuildError::SourceDownload {
+                        url: location.clone(),
+                        source,
+                    })?;
             ctx.note(&format!(
                 "{location}: {} bytes, sha256 {}{}",
                 fetched.size,
@@ -87,7 +88,8 @@ impl Sources {
             ));
             fetched.path
         } else {
-            std::path::absolute(&location).map_err(BuildError::io("resolve", Path::new(&location)))?
+            std::path::absolute(&location)
+                .map_err(BuildError::io("resolve", Path::new(&location)))?
         };
         if local.is_dir() {
             if classify(&local)? == SourceKind::Configured {
@@ -175,7 +177,12 @@ pub(crate) fn cmake_command(
     version: &DriverVersion,
 ) -> Command {
     let mut command = Command::new("cmake");
-    command.arg("-Wno-dev").arg("-S").arg(driver).arg("-B").arg(build);
+    command
+        .arg("-Wno-dev")
+        .arg("-S")
+        .arg(driver)
+        .arg("-B")
+        .arg(build);
     if let Some(modules) = modules {
         let mut arg = OsString::from("-DCMAKE_MODULE_PATH=");
         arg.push(modules);
@@ -264,7 +271,10 @@ fn unpack_tarball(tarball: &Path, dest: &Path) -> Result<(), BuildError> {
 fn outside(path: &Path) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
-        format!("{} would be written outside the source directory", path.display()),
+        format!(
+            "{} would be written outside the source directory",
+            path.display()
+        ),
     )
 }
 

@@ -189,7 +189,10 @@ impl DriverkitBuilder {
                     kind: DriverKind::Probe,
                     reason: format!(
                         "driverkit {} builds no legacy eBPF probe (no --output-probe)",
-                        capabilities.version.as_deref().unwrap_or("(unknown version)")
+                        capabilities
+                            .version
+                            .as_deref()
+                            .unwrap_or("(unknown version)")
                     ),
                 });
                 continue;

@@ -440,7 +440,10 @@ impl DriverBuilder for LocalBuilder {
             Some(ScratchDir(dir))
         };
         let base = scratch.as_ref().map_or(work, |s| s.0.as_path());
-        let name = work.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let name = work
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         let src = match &scratch {
             // The build directory's name keeps the job's stem, which the test driver reads.
             Some(_) => base.join(name).join("driver"),
@@ -457,7 +460,10 @@ impl DriverBuilder for LocalBuilder {
         if let Some(scratch) = &scratch {
             // The runner removes `work` only: keep the outputs, drop the rest with the guard.
             for (_, file) in &mut outcome.files {
-                let name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
                 let kept = work.join(name);
                 fs::copy(&*file, &kept).map_err(BuildError::io("copy", file))?;
                 *file = kept;

@@ -25,8 +25,8 @@ pub use driverkit::{DriverkitBuilder, DriverkitCapabilities, DriverkitMode};
 pub use fetch::{FetchError, Fetched, Fetcher};
 pub use kbuild::LocalBuilder;
 pub use report::{BuildRecord, BuildStatus, GridReport, NotBuilt};
-pub use source::{DriverSource, DriverTree, DEFAULT_DRIVER_NAME, DRIVER_VERSION_PLACEHOLDER};
 pub use runner::{GridJob, GridRunner, JobsError, Progress};
+pub use source::{DriverSource, DriverTree, DEFAULT_DRIVER_NAME, DRIVER_VERSION_PLACEHOLDER};
 pub use unpack::{package_format, repair, unpack_package, KernelTree, PackageFormat, UnpackError};
 
 use crate::kernel::DriverKind;

@@ -182,8 +182,16 @@ impl DriverTree {
     /// Fails when `source` asks for names this tree was not configured with.
     pub(crate) fn check_names(&self, source: &DriverSource) -> Result<(), BuildError> {
         let checks = [
-            ("driver name", source.requested_driver_name(), &self.driver_name),
-            ("device name", source.requested_device_name(), &self.device_name),
+            (
+                "driver name",
+                source.requested_driver_name(),
+                &self.driver_name,
+            ),
+            (
+                "device name",
+                source.requested_device_name(),
+                &self.device_name,
+            ),
         ];
         for (what, wanted, found) in checks {
             if let Some(wanted) = wanted {
@@ -293,7 +301,10 @@ mod tests {
         let text = "#define DRIVER_VERSION \"0.1\"\n#define DRIVER_NAME \"scap\"\n\
                     #define DRIVER_NAME_X \"no\"\n#define DRIVER_DEVICE_NAME \"scapdev\"\n";
         assert_eq!(define(text, "DRIVER_NAME").as_deref(), Some("scap"));
-        assert_eq!(define(text, "DRIVER_DEVICE_NAME").as_deref(), Some("scapdev"));
+        assert_eq!(
+            define(text, "DRIVER_DEVICE_NAME").as_deref(),
+            Some("scapdev")
+        );
         assert_eq!(define(text, "DRIVER_VERSION").as_deref(), Some("0.1"));
         assert_eq!(define(text, "DRIVER_COMMIT"), None);
     }

@@ -43,10 +43,10 @@ fn newest(dir: &Path) -> std::time::SystemTime {
     latest
 }
 
-/// The `driver-grid` example binary of this build (`cargo test` builds the examples with the
-/// tests; a lone `--test grid` does not, hence `--examples`). Cargo holds the build
-/// directory's lock while tests run, so a test cannot build it itself; a missing or stale
-/// binary fails the test with the command that builds it.
+/// The `driver-grid` example binary of this build: `cargo test` without a target filter (CI's
+/// `cargo test --workspace`) builds the examples next to the tests; a lone `--test grid` does
+/// not. Cargo holds the build directory's lock while tests run, so a test cannot build it
+/// itself; a missing or stale binary fails the test with the command that builds it.
 pub(crate) fn driver_grid() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/grid-<hash> -> target/<profile>/examples/driver-grid
@@ -55,7 +55,7 @@ pub(crate) fn driver_grid() -> PathBuf {
         .and_then(Path::parent)
         .unwrap()
         .join("examples/driver-grid");
-    let build = "cargo test -p falco-artifacts-driver-grid --all-features --test grid --examples";
+    let build = "cargo build -p falco-artifacts-driver-grid --all-features --examples";
     let built = binary
         .metadata()
         .and_then(|m| m.modified())
@@ -167,7 +167,13 @@ fn index_names(site: &Path, dv: &str) -> String {
         .as_array()
         .unwrap_or_else(|| panic!("{index}"))
         .iter()
-        .map(|d| format!("{} {}\n", d["kind"].as_str().unwrap(), d["name"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{} {}\n",
+                d["kind"].as_str().unwrap(),
+                d["name"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -214,13 +220,23 @@ fn debian_scap_dkms_builds_module_and_probe_from_relative_paths_with_spaces() {
     let tree_dir = std::fs::read_dir(unpacked.join("usr/src"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("scap-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("scap-")
+        })
         .unwrap();
     let tree = DriverTree::read(&tree_dir).unwrap();
     assert_eq!(tree.module_name, "scap");
     assert_eq!(tree.driver_name.as_deref(), Some("scap"));
     assert!(tree.has_probe);
-    let source = tree_dir.strip_prefix(&cwd).unwrap().to_str().unwrap().to_owned();
+    let source = tree_dir
+        .strip_prefix(&cwd)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     // Two shipped driver versions on the same kernel: the second downloads and unpacks nothing.
     let configs = cwd.join("driverkit config");
@@ -253,10 +269,7 @@ fn debian_scap_dkms_builds_module_and_probe_from_relative_paths_with_spaces() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let builds = report["builds"].as_array().unwrap();
     assert_eq!(builds.len(), 2, "{report:#}");
-    assert!(
-        builds.iter().all(|b| b["status"] == "built"),
-        "{report:#}"
-    );
+    assert!(builds.iter().all(|b| b["status"] == "built"), "{report:#}");
     // The relative paths were taken from the directory the command ran in.
     let dir = cwd.join("out put/9.0.0+driver/x86_64");
     let ko = dir.join(format!("falco_debian_{release}_1.ko"));
@@ -283,14 +296,14 @@ fn debian_scap_dkms_builds_module_and_probe_from_relative_paths_with_spaces() {
     let kind = stdout(file);
     assert!(kind.contains("ELF 64-bit LSB relocatable, eBPF"), "{kind}");
     assert!(cwd
-        .join(format!("out put/8.0.0+driver/x86_64/falco_debian_{release}_1.ko"))
+        .join(format!(
+            "out put/8.0.0+driver/x86_64/falco_debian_{release}_1.ko"
+        ))
         .is_file());
 
-    // The second driver version reused the downloads and the unpacked kernel tree.
-    let second = builds
-        .iter()
-        .find(|b| b["driver_version"] == "8.0.0+driver")
-        .unwrap();
+    // The build of the other driver version (one worker: in plan order) reused the
+    // downloads and the unpacked kernel tree.
+    let second = &builds[1];
     let log = std::fs::read_to_string(second["log"].as_str().unwrap()).unwrap();
     assert!(log.contains("(cached)"), "{log}");
     assert!(log.contains("reusing the kernel tree"), "{log}");
@@ -310,7 +323,22 @@ fn debian_scap_dkms_builds_module_and_probe_from_relative_paths_with_spaces() {
         std::fs::read(&ko).unwrap()
     );
     let names = index_names(&site, "8.0.0+driver");
-    assert!(names.contains(&format!("kmod falco_debian_{release}_1.ko")), "{names}");
+    assert!(
+        names.contains(&format!("kmod falco_debian_{release}_1.ko")),
+        "{names}"
+    );
+
+    // kbuild could not use "grid work/kernels": the trees went to a stand-in, named in the log.
+    let first = std::fs::read_to_string(builds[0]["log"].as_str().unwrap()).unwrap();
+    let stand_in = first
+        .lines()
+        .find_map(|l| {
+            l.split_once("kernel trees go to ")
+                .map(|(_, p)| PathBuf::from(p))
+        })
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(!stand_in.to_string_lossy().contains(' '));
+    std::fs::remove_dir_all(&stand_in).unwrap();
 }
 
 /// A small project in the shape of falcosecurity/libs: `cmake/modules/compute_versions.cmake`,
@@ -387,8 +415,16 @@ fn libs_source_is_configured_like_driverkit_and_a_probe_it_lacks_is_reported() {
     let (_server, urls) = serve_headers(&headers, mirror.path());
     let cwd = tempfile::tempdir().unwrap();
     write_libs_project(&cwd.path().join("libs"));
-    let checkout_before = std::fs::read_dir(cwd.path().join("libs/driver")).unwrap().count();
-    write_config(&cwd.path().join("config"), "9.0.0+driver", &release, &urls, true);
+    let checkout_before = std::fs::read_dir(cwd.path().join("libs/driver"))
+        .unwrap()
+        .count();
+    write_config(
+        &cwd.path().join("config"),
+        "9.0.0+driver",
+        &release,
+        &urls,
+        true,
+    );
     let site = cwd.path().join("site");
     let repo = format!("file://{}", site.display());
     let args = [
@@ -415,9 +451,9 @@ fn libs_source_is_configured_like_driverkit_and_a_probe_it_lacks_is_reported() {
         "{text}"
     );
     assert!(text.contains("1 built, 0 failed"), "{text}");
-    let ko = cwd
-        .path()
-        .join(format!("output/9.0.0+driver/x86_64/falco_debian_{release}_1.ko"));
+    let ko = cwd.path().join(format!(
+        "output/9.0.0+driver/x86_64/falco_debian_{release}_1.ko"
+    ));
     assert_eq!(modinfo(&ko, "name"), "mydrv");
     assert_eq!(modinfo(&ko, "version"), "9.0.0+driver");
     // driverkit's last configure step, and the device name option.
@@ -427,29 +463,52 @@ fn libs_source_is_configured_like_driverkit_and_a_probe_it_lacks_is_reported() {
     assert_eq!(modinfo(&ko, "api_version"), "8.0.0");
     assert!(!cwd
         .path()
-        .join(format!("output/9.0.0+driver/x86_64/falco_debian_{release}_1.o"))
+        .join(format!(
+            "output/9.0.0+driver/x86_64/falco_debian_{release}_1.o"
+        ))
         .exists());
     let names = index_names(&site, "9.0.0+driver");
     assert_eq!(names, format!("kmod falco_debian_{release}_1.ko\n"));
     // The checkout itself was not written to: cmake ran on a copy in the sources cache.
     assert_eq!(
-        std::fs::read_dir(cwd.path().join("libs/driver")).unwrap().count(),
+        std::fs::read_dir(cwd.path().join("libs/driver"))
+            .unwrap()
+            .count(),
         checkout_before
     );
 
     // Configured once per driver version: a second run with a new config reuses it.
-    write_config(&cwd.path().join("config"), "9.0.0+driver", &release, &urls, false);
+    write_config(
+        &cwd.path().join("config"),
+        "9.0.0+driver",
+        &release,
+        &urls,
+        false,
+    );
     std::fs::remove_file(&ko).unwrap();
     let output = run(cwd.path(), &args[..args.len() - 2]);
     assert!(output.status.success(), "{output:?}");
     let logs = cwd.path().join("work/logs/9.0.0+driver/x86_64");
     let log = std::fs::read_to_string(logs.join(format!("debian_{release}_1.log"))).unwrap();
-    assert!(log.contains("reusing the configured driver source"), "{log}");
+    assert!(
+        log.contains("reusing the configured driver source"),
+        "{log}"
+    );
 
     // A directory that is no driver source is a clear error for the build.
     let output = run(
         cwd.path(),
-        &["build", "config", "--driver-source", "site", "--work", "work2", "--quiet"],
+        &[
+            "build",
+            "config",
+            "--driver-source",
+            "site",
+            "--work",
+            "work2",
+            "--output",
+            "output2",
+            "--quiet",
+        ],
     );
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let text = String::from_utf8_lossy(&output.stdout);

@@ -66,7 +66,11 @@ fn shard_assignments_are_stable_when_configs_are_added() {
 
 #[test]
 fn four_shard_processes_publish_into_one_s3_repository() {
-    for (name, package) in [("make", "make"), ("gcc-12", "gcc-12"), ("strip", "binutils")] {
+    for (name, package) in [
+        ("make", "make"),
+        ("gcc-12", "gcc-12"),
+        ("strip", "binutils"),
+    ] {
         require_tool(name, &format!("Debian package {package}")).unwrap();
     }
     let headers = headers();
@@ -111,7 +115,9 @@ fn four_shard_processes_publish_into_one_s3_repository() {
         .iter()
         .map(|job| {
             let shard = job["shard"].as_str().unwrap().to_owned();
-            let own = work.path().join(format!("job-{}", shard.replace('/', "-of-")));
+            let own = work
+                .path()
+                .join(format!("job-{}", shard.replace('/', "-of-")));
             let child = Command::new(&binary)
                 .arg("build")
                 .arg(&configs)
@@ -168,12 +174,7 @@ fn four_shard_processes_publish_into_one_s3_repository() {
         .collect();
     modules.sort();
     let expected: Vec<String> = (1..=n)
-        .map(|v| {
-            format!(
-                "driver/{DV}/x86_64/falco_debian_{}_{v}.ko",
-                headers.release
-            )
-        })
+        .map(|v| format!("driver/{DV}/x86_64/falco_debian_{}_{v}.ko", headers.release))
         .collect();
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();

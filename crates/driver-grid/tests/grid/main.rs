@@ -4,13 +4,13 @@
 
 #[cfg(feature = "publish")]
 mod build;
+mod build_driverkit;
 #[cfg(feature = "publish")]
 mod build_falco;
-#[cfg(feature = "s3")]
-mod build_shards;
-mod build_driverkit;
 mod build_fetch;
 mod build_rpm;
+#[cfg(feature = "s3")]
+mod build_shards;
 mod changes;
 mod configs;
 mod generate;
