@@ -457,7 +457,7 @@ impl DriverBuilder for LocalBuilder {
             };
             outcome.files.push((kind, file));
         }
-        if let Some(scratch) = &scratch {
+        if scratch.is_some() {
             // The runner removes `work` only: keep the outputs, drop the rest with the guard.
             for (_, file) in &mut outcome.files {
                 let name = file
