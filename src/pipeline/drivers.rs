@@ -56,8 +56,10 @@ pub struct DriverBuild {
 /// A build backend.
 #[derive(Debug, Clone)]
 pub enum Backend {
-    /// kbuild and clang on this machine, against downloaded header packages, for the driver
-    /// source in this directory (Falco's `driver/`: module `falco`, probe `bpf/probe.c`).
+    /// The driver's own Makefiles through kbuild on this machine, against downloaded header
+    /// packages, for the driver source at this path: a configured driver tree (a DKMS tree)
+    /// or a falcosecurity/libs checkout or tarball, configured as driverkit does (see
+    /// `DriverSource`).
     Local(PathBuf),
     /// The `driverkit` CLI.
     Driverkit(DriverkitMode),

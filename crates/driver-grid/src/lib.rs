@@ -51,8 +51,12 @@
 //!
 //! [`build`] compiles the drivers of a plan: [`build::LocalBuilder`] downloads a config's
 //! `kernelurls` (cached by URL), unpacks the header packages with our own `.deb`/`.rpm`
-//! readers, repairs their layout and runs `make -C <headers> M=<driver source> modules` and
-//! clang + `llc -march=bpf`; [`build::DriverkitBuilder`] runs the `driverkit` CLI instead;
+//! readers, repairs their layout and builds the [`build::DriverSource`] (a configured DKMS
+//! tree, or a falcosecurity/libs checkout or tarball it configures with cmake as driverkit
+//! does) with the driver's own Makefiles: `make -C <headers> M=<tree> modules` + `strip -g`,
+//! and `make -C <tree>/bpf KERNELDIR=<headers>` for the legacy probe;
+//! [`build::DriverkitBuilder`] runs the `driverkit` CLI instead; [`Plan::shard`] splits a plan
+//! over CI jobs;
 //! [`build::GridRunner`] runs the builds in parallel with a timeout and a log each, moves
 //! finished outputs into driverkit's `output/` layout atomically and reports
 //! ([`build::GridReport`]) what built, failed or was skipped, ready for
@@ -101,6 +105,7 @@ mod plan;
 mod problem;
 #[cfg(feature = "publish")]
 mod repository;
+mod shard;
 mod ship;
 mod stats;
 mod target;
@@ -137,6 +142,7 @@ pub use repository::{
     CleanupMode, CleanupOutcome, DriverRepository, Listing, PublishOutcome, RepositoryError,
     DRIVER_PREFIX,
 };
+pub use shard::{MatrixJob, Shard, ShardError};
 pub use ship::{parse_releases, ship, FalcoRelease, ShipError, ShipPolicy};
 pub use stats::{GroupStats, Stats, StatsRow};
 pub use target::{Target, KNOWN_TARGETS, TARGETS_NEEDING_KERNEL_CONFIG};

@@ -2,13 +2,20 @@
 //! progress bars, prints the report and publishes what built.
 //!
 //! ```text
-//! driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit]
+//! driver-grid build <config-dir> --driver-source <dir|tarball|url> [--backend local|driverkit]
+//!                   [--driver-name <name>] [--device-name <name>] [--shard <k>/<n>]
 //!                   [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>]
 //!                   [--timeout <seconds>] [--target <t>]... [--kernel-release <glob>]
 //!                   [--driver-version <v>]... [--json] [--quiet]
 //!                   [--pass-env <NAME>]... [--require-https]
 //!                   [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]
 //! ```
+//!
+//! `--driver-source` is a configured driver tree (a DKMS tree, `/usr/src/<name>-<version>`),
+//! a falcosecurity/libs checkout, or a `.tar.gz` of one (path or URL); `{driverversion}` in
+//! it is replaced by each build's driver version. A libs source is configured with cmake as
+//! driverkit does, with `--driver-name`/`--device-name` (default `falco`). `--shard K/N`
+//! builds only the K-th of N shards (see `driver-grid plan --matrix`).
 //!
 //! Outputs go to `<output>/<driverversion>/<arch>/falco_….{ko,o}` (default `output`), build
 //! logs to `<work>/logs` (default work directory `driver-grid-work`), downloads to `<cache>`
@@ -25,7 +32,7 @@ use falco_artifacts_driver_grid::build::{
     BuildRecord, BuildStatus, DriverBuilder, DriverSource, DriverkitBuilder, Fetcher, GridJob,
     GridRunner, LocalBuilder, Progress,
 };
-use falco_artifacts_driver_grid::{check_tree, config_root, Glob, Plan, PlanFilter};
+use falco_artifacts_driver_grid::{check_tree, config_root, Glob, Plan, PlanFilter, Shard};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::repo;
@@ -105,7 +112,8 @@ impl Progress for Bars {
 }
 
 pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
-    let usage = "usage: driver-grid build <config-dir> --driver-source <dir> [--backend local|driverkit] \
+    let usage = "usage: driver-grid build <config-dir> --driver-source <dir|tarball|url> [--backend local|driverkit] \
+                 [--driver-name <name>] [--device-name <name>] [--shard <k>/<n>] \
                  [--output <dir>] [--work <dir>] [--cache <dir>] [--workers <n>] [--timeout <seconds>] \
                  [--target <t>]... [--kernel-release <glob>] [--driver-version <v>]... [--json] [--quiet] \
                  [--pass-env <NAME>]... [--require-https] [--repo <url> [--base-url <url>] [--s3-endpoint <url>]]";
@@ -125,6 +133,7 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         falco_artifacts_driver_grid::core::ChildEnv::default(),
         false,
     );
+    let (mut driver_name, mut device_name, mut shard) = (None, None, None);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
@@ -132,7 +141,10 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
                 .ok_or_else(|| format!("{flag} needs a value\n{usage}"))
         };
         match arg.as_str() {
-            "--driver-source" => source = Some(PathBuf::from(value(&arg)?)),
+            "--driver-source" => source = Some(value(&arg)?),
+            "--driver-name" => driver_name = Some(value(&arg)?),
+            "--device-name" => device_name = Some(value(&arg)?),
+            "--shard" => shard = Some(value(&arg)?.parse::<Shard>()?),
             "--backend" => backend = value(&arg)?,
             "--output" => output = value(&arg)?.into(),
             "--work" => work = value(&arg)?.into(),
@@ -162,7 +174,26 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
     if !quiet || !report.is_ok() {
         eprint!("{}", report.to_text());
     }
-    let plan = Plan::new(&report.valid, &filter);
+    let mut plan = Plan::new(&report.valid, &filter);
+    if let Some(url) = &repo_url {
+        // What the repository has is not built again (another shard, an earlier run).
+        let args = repo::RepoArgs {
+            url: url.clone(),
+            s3_endpoint: s3_endpoint.clone(),
+            base_url: base_url.clone(),
+        };
+        let (rest, published) = plan.without_existing(&repo::existing(&args)?);
+        plan = rest;
+        if !quiet && published > 0 {
+            eprintln!("{published} outputs already published");
+        }
+    }
+    if let Some(shard) = shard {
+        plan = plan.shard(shard);
+        if !quiet {
+            eprintln!("shard {shard}: {} builds", plan.builds.len());
+        }
+    }
     let jobs = GridJob::from_plan(&plan, &report.valid)?;
 
     let local;
@@ -171,9 +202,16 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         "local" => {
             let source =
                 source.ok_or_else(|| format!("--driver-source <dir> is needed\n{usage}"))?;
+            let mut source = DriverSource::parse(&source);
+            if let Some(name) = driver_name {
+                source = source.with_driver_name(name);
+            }
+            if let Some(name) = device_name {
+                source = source.with_device_name(name);
+            }
             let fetcher = Fetcher::new(cache.unwrap_or_else(|| work.join("downloads")))
                 .with_require_https(require_https);
-            local = LocalBuilder::new(fetcher, work.join("kernels"), DriverSource::new(source));
+            local = LocalBuilder::new(fetcher, work.join("kernels"), source);
             &local
         }
         "driverkit" => {

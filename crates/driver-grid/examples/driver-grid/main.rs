@@ -5,10 +5,10 @@
 //! driver-grid validate <config-dir> [--json] [--strict [--since <commit>] [--keep <v>... | --releases <file>]]
 //! driver-grid plan <config-dir> [--json] [--existing <listing> | --repo <url>] [--target <t>]...
 //!                  [--kernel-release <glob>] [--arch <arch>] [--driver-version <v>]...
-//!                  [--releases <file>] [--ship <n>]
+//!                  [--releases <file>] [--ship <n>] [--shard <k>/<n>] [--matrix <n> --format github]
 //! driver-grid stats <config-dir> [--json]
 //! driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [--prune [--confirm]]
-//! driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]
+//! driver-grid build <config-dir> --driver-source <dir|tarball|url> [--shard <k>/<n>] [--workers <n>] [--timeout <s>] [--repo <url>] [--json]
 //! driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]
 //! driver-grid index --repo <url> [--base-url <url>]
 //! driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file> [--ship <n>]] [--confirm] [--json]
@@ -56,13 +56,13 @@ use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
     arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
     parse_releases, ship, CleanupSelection, DriverVersion, ExistingKeys, Glob, KernelList, Plan,
-    PlanFilter, Prune, ShipPolicy, Stats, Strictness,
+    PlanFilter, Prune, Shard, ShipPolicy, Stats, Strictness,
 };
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \
 driver-grid validate <config-dir> --strict [--since <commit>] [--keep <v>... | --releases <file>]\n       \
 driver-grid generate <list.json> <driver-version> <config-dir> [--arch <arch>] [--prune [--confirm]]\n       \
-driver-grid build <config-dir> --driver-source <dir> [--workers <n>] [--timeout <s>] [--repo <url>] [--json]\n       \
+driver-grid build <config-dir> --driver-source <dir|tarball|url> [--shard <k>/<n>] [--workers <n>] [--timeout <s>] [--repo <url>] [--json]\n       \
 driver-grid publish <built-dir> --repo <url> [--base-url <url>] [--json]\n       \
 driver-grid index --repo <url> [--base-url <url>]\n       \
 driver-grid cleanup --repo <url> (--versions <v>[,<v>]... | --older-than <v>) [--keep <v>... | --releases <file>] [--confirm] [--json]\n       \
@@ -114,6 +114,9 @@ struct Options {
     older_than: Option<DriverVersion>,
     kernels: Option<PathBuf>,
     site: bool,
+    shard: Option<Shard>,
+    matrix: Option<usize>,
+    format: Option<String>,
 }
 
 fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
@@ -137,6 +140,9 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
         older_than: None,
         kernels: None,
         site: false,
+        shard: None,
+        matrix: None,
+        format: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -156,6 +162,9 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
             "--existing" => options.existing = Some(value("--existing")?.into()),
             "--releases" => options.releases = Some(value("--releases")?.into()),
             "--ship" => options.ship = value("--ship")?.parse()?,
+            "--shard" => options.shard = Some(value("--shard")?.parse()?),
+            "--matrix" => options.matrix = Some(value("--matrix")?.parse()?),
+            "--format" => options.format = Some(value("--format")?),
             "--target" => options.filter = options.filter.with_target(value("--target")?.parse()?),
             "--kernel-release" => {
                 options.filter = options
@@ -342,6 +351,21 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             if let Some(existing) = existing {
                 listed = existing.len();
                 (plan, skipped) = plan.without_existing(&existing);
+            }
+            if let Some(count) = options.matrix {
+                match options.format.as_deref() {
+                    Some("github") | None => {}
+                    Some(other) => {
+                        return Err(format!("unknown --format {other:?} (github)").into())
+                    }
+                }
+                // One line, for `echo "matrix=$(driver-grid plan … --matrix 4)" >> $GITHUB_OUTPUT`.
+                writeln!(stdout, "{}", plan.github_matrix(count))?;
+                stdout.flush()?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(shard) = options.shard {
+                plan = plan.shard(shard);
             }
             if options.json {
                 writeln!(stdout, "{}", serde_json::to_string(&plan.to_json())?)?;

@@ -1,4 +1,4 @@
-//! Running one build step (make, clang, driverkit) with its output in the build's log, a
+//! Running one build step (cmake, make, strip, driverkit) with its output in the build's log, a
 //! deadline and cancellation; a step that overruns is killed with its whole process group.
 //! Every program a build starts goes through [`BuildContext::run`], so this is also where its
 //! environment is cut down to the allow-list ([`ChildEnv`]): header packages are downloaded
@@ -190,6 +190,23 @@ impl<'a> BuildContext<'a> {
             })
         }
     }
+}
+
+/// Runs `command` to read what it prints (a `--version`, a `--help`): stdout and stderr
+/// together, empty stdin. Every program the builders start goes through this module.
+pub(crate) fn capture(step: &'static str, mut command: Command) -> Result<String, BuildError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BuildError::Spawn {
+            step,
+            program,
+            source,
+        })?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    Ok(text)
 }
 
 /// Kills the process group led by `child` (it was spawned with `process_group(0)`).

@@ -1,5 +1,8 @@
 //! The local backend: downloads the header packages, unpacks them with our own readers and
-//! compiles the module with kbuild and the probe with clang, on this machine.
+//! builds the driver with its own Makefiles through kbuild, on this machine: the module with
+//! `make -C <kernel build dir> M=<driver tree> modules` (the driver's configure checks run in
+//! that kbuild pass) and `strip -g`, as driverkit does; the legacy probe with
+//! `make -C <driver tree>/bpf KERNELDIR=<kernel build dir>`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -10,58 +13,32 @@ use std::sync::{Arc, Mutex, PoisonError};
 use base64::Engine as _;
 use falco_artifacts_core::{Arch, Sha256Digest};
 
-use super::bpf::{clang_command, kernel_arch, llc_command};
 use super::command::find_tool;
+use super::configure::Sources;
 use super::copy::copy_tree;
+use super::report::NotBuilt;
+use super::scratch::{kbuild_dir, kbuild_safe};
+use super::source::{DriverSource, DriverTree};
 use super::unpack::{repair, unpack_package_until, write_kernel_config, KernelTree};
-use super::{BuildContext, BuildError, DriverBuilder, Fetcher, GridJob};
+use super::{BuildContext, BuildError, BuildOutcome, DriverBuilder, Fetcher, GridJob};
 use crate::kernel::DriverKind;
 
-/// The driver source a [`LocalBuilder`] compiles (Falco's `driver/` from falcosecurity/libs
-/// at the driver version, configured): a directory kbuild builds as an external module, and
-/// the probe's C file inside it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DriverSource {
-    /// The directory holding the module's `Makefile`/`Kbuild`.
-    pub dir: PathBuf,
-    /// The module kbuild makes, without `.ko` (Falco's is `falco`).
-    pub module_name: String,
-    /// The probe's C source, relative to `dir` (Falco's is `bpf/probe.c`).
-    pub probe_source: PathBuf,
-}
-
-impl DriverSource {
-    /// Falco's layout in `dir`: module `falco.ko`, probe `bpf/probe.c`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        DriverSource {
-            dir: dir.into(),
-            module_name: "falco".to_owned(),
-            probe_source: PathBuf::from("bpf/probe.c"),
-        }
-    }
-
-    /// The module kbuild makes, without `.ko`.
-    pub fn with_module_name(mut self, name: impl Into<String>) -> Self {
-        self.module_name = name.into();
-        self
-    }
-
-    /// The probe's C source, relative to the directory.
-    pub fn with_probe_source(mut self, path: impl Into<PathBuf>) -> Self {
-        self.probe_source = path.into();
-        self
-    }
-}
+/// Why a probe is not built from a tree without `bpf/`.
+pub(crate) const NO_PROBE: &str = "probe not supported by this driver version";
 
 /// Compiles drivers on this machine, without containers: the config's `kernelurls` are
 /// downloaded through a [`Fetcher`] (cached by URL), unpacked into one root per kernel
-/// (shared by the builds of that kernel, and kept in `kernels_dir` for later runs), repaired
-/// ([`repair`]), `kernelconfigdata` written to the build directory's `.config`; then
-/// `make -C <build dir> M=<copy of the driver source> modules` makes the module and
-/// clang + `llc -march=bpf` the probe (see the `bpf` notes).
+/// (shared, read-only, by every build of that kernel whatever its driver version, and kept in
+/// `kernels_dir` for later runs), repaired ([`repair`]), `kernelconfigdata` written to the
+/// build directory's `.config`. The [`DriverSource`] of the build's driver version is
+/// configured once (see [`DriverSource`]) and copied into the build's own directory, where
+/// `make -C <build dir> M=<copy> modules` makes the module, `strip -g` strips it, and
+/// `make -C <copy>/bpf KERNELDIR=<build dir>` makes the probe. A driver version whose tree has
+/// no `bpf/` gets no probe: the build reports it ([`NotBuilt`]) and still ships the module.
 ///
-/// Needs `make` and `gcc` (the compiler the headers were made with, e.g. `gcc-12` for
-/// Debian 12's kernels) for modules, `clang` and `llc` for probes.
+/// Needs `make`, `gcc` (the compiler the headers were made with, e.g. `gcc-12` for Debian
+/// 12's kernels) and `strip` for modules, `clang` and `llc` for probes, `cmake` for libs
+/// sources.
 ///
 /// ```
 /// use falco_artifacts_driver_grid::build::{DriverBuilder, DriverSource, Fetcher, LocalBuilder};
@@ -71,7 +48,7 @@ impl DriverSource {
 /// let builder = LocalBuilder::new(
 ///     Fetcher::new(dir.path().join("downloads")),
 ///     dir.path().join("kernels"),
-///     DriverSource::new("/src/libs/driver"),
+///     DriverSource::new("/usr/src/scap-0.1.1dev+git20220316.e5c53d64"),
 /// );
 /// assert_eq!(builder.name(), "local");
 /// if let Err(missing) = builder.check_tools(&DriverKind::ALL) {
@@ -83,14 +60,15 @@ impl DriverSource {
 pub struct LocalBuilder {
     fetcher: Arc<Fetcher>,
     kernels_dir: PathBuf,
-    source: DriverSource,
+    sources: Sources,
     make_jobs: Option<usize>,
     trees: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl LocalBuilder {
     /// A builder downloading through `fetcher`, unpacking kernels under `kernels_dir`, and
-    /// compiling `source`.
+    /// compiling `source` (configured sources are cached in `sources` next to `kernels_dir`).
+    /// Relative paths are taken from the current directory now.
     pub fn new(fetcher: Fetcher, kernels_dir: impl Into<PathBuf>, source: DriverSource) -> Self {
         Self::with_shared_fetcher(Arc::new(fetcher), kernels_dir, source)
     }
@@ -101,10 +79,15 @@ impl LocalBuilder {
         kernels_dir: impl Into<PathBuf>,
         source: DriverSource,
     ) -> Self {
+        let kernels_dir = absolute(kernels_dir.into());
+        let sources_dir = kernels_dir
+            .parent()
+            .map(|p| p.join("sources"))
+            .unwrap_or_else(|| kernels_dir.join("sources"));
         LocalBuilder {
             fetcher,
-            kernels_dir: kernels_dir.into(),
-            source,
+            kernels_dir,
+            sources: Sources::new(absolute_source(source), sources_dir),
             make_jobs: None,
             trees: Mutex::new(HashMap::new()),
         }
@@ -117,9 +100,28 @@ impl LocalBuilder {
         self
     }
 
+    /// Caches configured libs sources in `dir` (default: `sources` beside the kernels
+    /// directory).
+    pub fn with_sources_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        let source = self.sources.source().clone();
+        self.sources = Sources::new(source, absolute(dir.into()));
+        self
+    }
+
     /// The fetcher.
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
+    }
+
+    /// The configured driver tree of `job`'s driver version (configuring a libs source the
+    /// first time).
+    pub fn driver_tree(
+        &self,
+        job: &GridJob,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<DriverTree, BuildError> {
+        self.sources
+            .tree(&job.build.driver_version, &self.fetcher, ctx)
     }
 
     /// Downloads and unpacks the kernel of `job`, or reuses the tree an earlier build made
@@ -182,7 +184,15 @@ impl LocalBuilder {
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
         ctx.step("unpack");
         ctx.check("unpack")?;
-        let dir = self.kernels_dir.join(&key);
+        let kernels = kbuild_dir(&self.kernels_dir);
+        if kernels != self.kernels_dir {
+            ctx.note(&format!(
+                "kbuild cannot use {} (a space or colon in the path): kernel trees go to {}",
+                self.kernels_dir.display(),
+                kernels.display()
+            ));
+        }
+        let dir = kernels.join(&key);
         let root = dir.join("root");
         let complete = dir.join("complete");
         let release = config.kernel_release.as_str();
@@ -241,58 +251,67 @@ impl LocalBuilder {
     fn module(
         &self,
         job: &GridJob,
-        tree: &KernelTree,
+        kernel: &KernelTree,
+        tree: &DriverTree,
         src: &Path,
         ctx: &mut BuildContext<'_>,
     ) -> Result<PathBuf, BuildError> {
         ctx.step("module");
         let mut make = Command::new("make");
-        make.arg("-C").arg(&tree.build_dir);
+        make.arg("-C").arg(&kernel.build_dir);
         make.arg(format!("M={}", src.display()));
         if let Some(jobs) = self.make_jobs {
             make.arg(format!("-j{jobs}"));
         }
-        if job.build.arch != host_arch() {
-            make.arg(format!("ARCH={}", kernel_arch(job.build.arch)));
-            make.arg(format!(
-                "CROSS_COMPILE={}-linux-gnu-",
-                job.build.arch.rpm_name()
-            ));
-        }
+        cross(&mut make, job.build.arch);
+        // Debug info names the sources; the build directories are temporary, so name them by
+        // what they are, which keeps the module reproducible.
         make.arg(format!(
             "KCFLAGS=-fdebug-prefix-map={}=/driver -fdebug-prefix-map={}=/",
             src.display(),
-            tree.root.display()
+            kernel.root.display()
         ));
         make.arg("modules");
         ctx.run("module", make)?;
-        let module = src.join(format!("{}.ko", self.source.module_name));
+        let module = src.join(format!("{}.ko", tree.module_name));
         if !module.is_file() {
             return Err(BuildError::NoOutput {
                 kind: DriverKind::Module,
                 path: module,
             });
         }
+        // As driverkit does: the debug sections are most of an unstripped module.
+        let mut strip = Command::new(strip_program(job.build.arch));
+        strip.arg("-g").arg(&module);
+        ctx.run("strip", strip)?;
         Ok(module)
     }
 
     fn probe(
         &self,
         job: &GridJob,
-        tree: &KernelTree,
+        kernel: &KernelTree,
         src: &Path,
-        work: &Path,
         ctx: &mut BuildContext<'_>,
     ) -> Result<PathBuf, BuildError> {
         ctx.step("probe");
-        let source = src.join(&self.source.probe_source);
-        let bitcode = work.join("probe.bc");
-        let object = work.join("probe.o");
-        ctx.run(
-            "probe",
-            clang_command(tree, job.build.arch, src, &source, &bitcode),
-        )?;
-        ctx.run("probe", llc_command(&bitcode, &object))?;
+        let bpf = src.join("bpf");
+        let mut make = Command::new("make");
+        make.arg("-C").arg(&bpf).current_dir(&bpf);
+        make.arg(format!("KERNELDIR={}", kernel.build_dir.display()));
+        if let Some(jobs) = self.make_jobs {
+            make.arg(format!("-j{jobs}"));
+        }
+        cross(&mut make, job.build.arch);
+        // Falco's bpf/Makefile passes KBUILD_EXTRA_CPPFLAGS to clang: the same prefix maps as
+        // the module's, for the same reason.
+        make.arg(format!(
+            "KBUILD_EXTRA_CPPFLAGS=-fdebug-prefix-map={}=/driver -fdebug-prefix-map={}=/",
+            src.display(),
+            kernel.root.display()
+        ));
+        ctx.run("probe", make)?;
+        let object = bpf.join("probe.o");
         if !object.is_file() {
             return Err(BuildError::NoOutput {
                 kind: DriverKind::Probe,
@@ -301,6 +320,42 @@ impl LocalBuilder {
         }
         Ok(object)
     }
+}
+
+/// `ARCH=` and `CROSS_COMPILE=` when building for another architecture than this machine's.
+fn cross(make: &mut Command, arch: Arch) {
+    if arch != host_arch() {
+        make.arg(format!("ARCH={}", kernel_arch(arch)));
+        make.arg(format!("CROSS_COMPILE={}-linux-gnu-", arch.rpm_name()));
+    }
+}
+
+/// The `strip` that understands `arch`'s objects.
+fn strip_program(arch: Arch) -> String {
+    if arch == host_arch() {
+        "strip".to_owned()
+    } else {
+        format!("{}-linux-gnu-strip", arch.rpm_name())
+    }
+}
+
+/// The kernel's name for `arch` (`ARCH=`).
+fn kernel_arch(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "x86",
+        Arch::Aarch64 => "arm64",
+    }
+}
+
+/// `path` from the current directory when it is relative: kbuild runs in other directories.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
+/// The source with a relative local path made absolute now, so that a later change of
+/// directory (or kbuild's) does not change what it names.
+fn absolute_source(source: DriverSource) -> DriverSource {
+    source.absolute()
 }
 
 /// The tree recorded in `complete` when both its directories still exist.
@@ -334,6 +389,7 @@ impl DriverBuilder for LocalBuilder {
                 DriverKind::Module => &[
                     ("make", "the Debian package make"),
                     ("gcc", "the Debian package gcc"),
+                    ("strip", "the Debian package binutils"),
                 ],
                 DriverKind::Probe => &[
                     ("clang", "the Debian package clang"),
@@ -354,18 +410,83 @@ impl DriverBuilder for LocalBuilder {
         job: &GridJob,
         work: &Path,
         ctx: &mut BuildContext<'_>,
-    ) -> Result<Vec<(DriverKind, PathBuf)>, BuildError> {
-        let tree = self.prepare_kernel(job, ctx)?;
-        let src = work.join("driver");
-        copy_tree(&self.source.dir, &src)?;
-        let mut files = Vec::new();
-        for output in &job.build.outputs {
-            let file = match output.kind {
-                DriverKind::Module => self.module(job, &tree, &src, ctx)?,
-                DriverKind::Probe => self.probe(job, &tree, &src, work, ctx)?,
-            };
-            files.push((output.kind, file));
+    ) -> Result<BuildOutcome, BuildError> {
+        let tree = self.driver_tree(job, ctx)?;
+        let mut outcome = BuildOutcome::default();
+        if !tree.has_probe {
+            let reason = format!("{NO_PROBE} ({} has no bpf/Makefile)", tree.dir.display());
+            for output in &job.build.outputs {
+                if output.kind == DriverKind::Probe {
+                    ctx.note(&reason);
+                    outcome.not_built.push(NotBuilt {
+                        kind: DriverKind::Probe,
+                        reason: reason.clone(),
+                    });
+                }
+            }
         }
-        Ok(files)
+        let buildable: Vec<DriverKind> = job
+            .build
+            .outputs
+            .iter()
+            .map(|o| o.kind)
+            .filter(|kind| !outcome.not_built.iter().any(|n| n.kind == *kind))
+            .collect();
+        if buildable.is_empty() {
+            return Ok(outcome);
+        }
+        let kernel = self.prepare_kernel(job, ctx)?;
+        // kbuild writes its objects next to the sources: each build compiles its own copy.
+        let scratch = if kbuild_safe(work) {
+            None
+        } else {
+            let dir = kbuild_dir(work);
+            ctx.note(&format!(
+                "kbuild cannot use {} (a space or colon in the path): building in {}",
+                work.display(),
+                dir.display()
+            ));
+            Some(ScratchDir(dir))
+        };
+        let base = scratch.as_ref().map_or(work, |s| s.0.as_path());
+        let name = work
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        let src = match &scratch {
+            // The build directory's name keeps the job's stem, which the test driver reads.
+            Some(_) => base.join(name).join("driver"),
+            None => base.join("driver"),
+        };
+        copy_tree(&tree.dir, &src)?;
+        for kind in buildable {
+            let file = match kind {
+                DriverKind::Module => self.module(job, &kernel, &tree, &src, ctx)?,
+                DriverKind::Probe => self.probe(job, &kernel, &src, ctx)?,
+            };
+            outcome.files.push((kind, file));
+        }
+        if scratch.is_some() {
+            // The runner removes `work` only: keep the outputs, drop the rest with the guard.
+            for (_, file) in &mut outcome.files {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
+                let kept = work.join(name);
+                fs::copy(&*file, &kept).map_err(BuildError::io("copy", file))?;
+                *file = kept;
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// A scratch build directory, removed when the build ends however it ends.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }

@@ -3,14 +3,16 @@
 //! ([`DriverkitBuilder`]) and the grid runner ([`GridRunner`]) that executes a plan with
 //! bounded parallelism, per-build timeouts and logs, and a final [`GridReport`].
 
-mod bpf;
 mod command;
+mod configure;
 mod copy;
 mod driverkit;
 mod fetch;
 mod kbuild;
 mod report;
 mod runner;
+mod scratch;
+mod source;
 mod unpack;
 
 use std::io;
@@ -19,11 +21,12 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 pub use command::{BuildContext, CancelToken};
-pub use driverkit::{DriverkitBuilder, DriverkitMode};
+pub use driverkit::{DriverkitBuilder, DriverkitCapabilities, DriverkitMode};
 pub use fetch::{FetchError, Fetched, Fetcher};
-pub use kbuild::{DriverSource, LocalBuilder};
-pub use report::{BuildRecord, BuildStatus, GridReport};
+pub use kbuild::LocalBuilder;
+pub use report::{BuildRecord, BuildStatus, GridReport, NotBuilt};
 pub use runner::{GridJob, GridRunner, JobsError, Progress};
+pub use source::{DriverSource, DriverTree, DEFAULT_DRIVER_NAME, DRIVER_VERSION_PLACEHOLDER};
 pub use unpack::{
     package_format, repair, unpack_package, unpack_package_until, write_kernel_config, KernelTree,
     PackageFormat, UnpackError,
@@ -38,7 +41,10 @@ use crate::kernel::DriverKind;
 ///   return into place, under their final names, only when every output of the build exists;
 /// - run external programs through [`BuildContext::run`], so that their output lands in the
 ///   build's log and a build past its deadline or a cancelled run kills them;
-/// - return one file per output the job requests, or an error; never a partial list.
+/// - return one file per output the job requests, or an error; never a partial list. An output
+///   the backend or the driver version cannot make at all (a legacy probe for a driver version
+///   without one) is listed in [`BuildOutcome::not_built`] with the reason instead: the build
+///   still succeeds with the rest.
 pub trait DriverBuilder: Send + Sync {
     /// A short name for reports (`local`, `driverkit`).
     fn name(&self) -> &str;
@@ -53,7 +59,16 @@ pub trait DriverBuilder: Send + Sync {
         job: &GridJob,
         work: &Path,
         ctx: &mut BuildContext<'_>,
-    ) -> Result<Vec<(DriverKind, PathBuf)>, BuildError>;
+    ) -> Result<BuildOutcome, BuildError>;
+}
+
+/// What one build made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOutcome {
+    /// Each file built (inside the build's work directory), with its kind.
+    pub files: Vec<(DriverKind, PathBuf)>,
+    /// The outputs requested that this driver version or backend cannot make, and why.
+    pub not_built: Vec<NotBuilt>,
 }
 
 /// Why one build failed. The grid records it and goes on with the other builds.
@@ -127,6 +142,48 @@ pub enum BuildError {
         kind: DriverKind,
         /// Where it was expected.
         path: PathBuf,
+    },
+    /// The driver source is neither a configured driver tree nor a libs checkout or tarball.
+    #[error("{} is not a driver source: expected a configured driver tree (a Makefile or Kbuild with obj-m, as in /usr/src/<name>-<version>/), a falcosecurity/libs checkout (driver/CMakeLists.txt) or a .tar.gz of one", path.display())]
+    NotADriverSource {
+        /// The path given (or the downloaded file).
+        path: PathBuf,
+    },
+    /// The driver tree's `Makefile`/`Kbuild` names no module.
+    #[error("{}: neither Kbuild nor Makefile has an `obj-m += <name>.o` line", dir.display())]
+    NoModuleInSource {
+        /// The tree.
+        dir: PathBuf,
+    },
+    /// A configured tree was given a name it was not configured with.
+    #[error("{}: the {what} {wanted:?} was asked for, but this configured tree has {found:?} (only a libs source can be configured with another name)", dir.display())]
+    NameMismatch {
+        /// The tree.
+        dir: PathBuf,
+        /// `driver name` or `device name`.
+        what: &'static str,
+        /// The option.
+        wanted: String,
+        /// What the tree has.
+        found: String,
+    },
+    /// The driver source could not be downloaded.
+    #[error("cannot download the driver source {url}")]
+    SourceDownload {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
+    /// The driver source tarball is damaged or unsafe.
+    #[error("cannot unpack the driver source {}", path.display())]
+    SourceUnpack {
+        /// The tarball.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
     },
     /// A file or directory of the build could not be read or written.
     #[error("cannot {action} {}", path.display())]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 
 use super::BuildError;
+use crate::kernel::DriverKind;
 use crate::{BuiltDriver, DriverVersion, KernelRelease, KernelVersion, Target};
 use falco_artifacts_core::Arch;
 
@@ -33,6 +34,16 @@ fn error_chain<S: Serializer>(error: &Arc<BuildError>, serializer: S) -> Result<
     serializer.serialize_str(&error.chain())
 }
 
+/// An output a build did not make because the driver version or the backend cannot make it
+/// (the build still succeeded with the others).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotBuilt {
+    /// Module or probe.
+    pub kind: DriverKind,
+    /// Why: "probe not supported by this driver version (… has no bpf/Makefile)".
+    pub reason: String,
+}
+
 /// One build of a grid run.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildRecord {
@@ -57,6 +68,8 @@ pub struct BuildRecord {
     pub seconds: f64,
     /// The files built (or found already built), ready to publish.
     pub outputs: Vec<BuiltDriver>,
+    /// The outputs requested but not made, each with its reason.
+    pub not_built: Vec<NotBuilt>,
 }
 
 /// The result of [`GridRunner::run`](super::GridRunner::run).
@@ -127,6 +140,9 @@ impl GridReport {
             if let (BuildStatus::Failed { .. }, Some(log)) = (&r.status, &r.log) {
                 let _ = write!(out, " (log: {})", log.display());
             }
+            for not in &r.not_built {
+                let _ = write!(out, "; no {}: {}", not.kind, not.reason);
+            }
             out.push('\n');
         }
         let (built, failed, skipped) = self.counts();
@@ -140,7 +156,8 @@ impl GridReport {
     }
 
     /// The report as JSON: `{backend, cancelled, builds: [{config, driver_version, arch,
-    /// target, kernel_release, kernel_version, status, error|reason, log, seconds, outputs}]}`.
+    /// target, kernel_release, kernel_version, status, error|reason, log, seconds, outputs,
+    /// not_built: [{kind, reason}]}]}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }

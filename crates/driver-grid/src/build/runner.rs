@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::report::{BuildRecord, BuildStatus, GridReport};
+use super::report::{BuildRecord, BuildStatus, GridReport, NotBuilt};
 use super::{BuildContext, BuildError, CancelToken, DriverBuilder};
 use crate::kernel::{driver_file_name, DriverKind};
 use crate::load::Location;
@@ -140,16 +140,17 @@ impl std::fmt::Debug for GridRunner<'_> {
 
 impl<'a> GridRunner<'a> {
     /// A runner writing outputs under `output_dir` and scratch files (and, unless
-    /// [`GridRunner::with_log_dir`], logs in `<work_dir>/logs`) under `work_dir`.
+    /// [`GridRunner::with_log_dir`], logs in `<work_dir>/logs`) under `work_dir`. Relative
+    /// paths are taken from the current directory now: builds run in other directories.
     pub fn new(
         builder: &'a dyn DriverBuilder,
         output_dir: impl Into<PathBuf>,
         work_dir: impl Into<PathBuf>,
     ) -> Self {
-        let work_dir = work_dir.into();
+        let work_dir = absolute(work_dir.into());
         GridRunner {
             builder,
-            output_dir: output_dir.into(),
+            output_dir: absolute(output_dir.into()),
             log_dir: work_dir.join("logs"),
             work_dir,
             workers: std::thread::available_parallelism()
@@ -183,7 +184,7 @@ impl<'a> GridRunner<'a> {
 
     /// Where the build logs go.
     pub fn with_log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.log_dir = dir.into();
+        self.log_dir = absolute(dir.into());
         self
     }
 
@@ -281,6 +282,7 @@ impl<'a> GridRunner<'a> {
             log: None,
             seconds: 0.0,
             outputs: Vec::new(),
+            not_built: Vec::new(),
         };
         if self.cancel.is_cancelled() {
             record.status = BuildStatus::Skipped {
@@ -312,7 +314,13 @@ impl<'a> GridRunner<'a> {
         let _ = fs::remove_dir_all(&work);
         record.seconds = started.elapsed().as_secs_f64();
         match result {
-            Ok(()) => record.outputs = wanted,
+            Ok(not_built) => {
+                record.outputs = wanted
+                    .into_iter()
+                    .filter(|d| !not_built.iter().any(|n| n.kind == d.kind))
+                    .collect();
+                record.not_built = not_built;
+            }
             Err(error) => {
                 record.status = BuildStatus::Failed {
                     error: Arc::new(error),
@@ -329,7 +337,7 @@ impl<'a> GridRunner<'a> {
         log: &Path,
         work: &Path,
         wanted: &[BuiltDriver],
-    ) -> Result<(), BuildError> {
+    ) -> Result<Vec<NotBuilt>, BuildError> {
         let on_step = |step: &str| {
             if let Some(progress) = self.progress {
                 progress.step(index, job, step);
@@ -345,12 +353,22 @@ impl<'a> GridRunner<'a> {
         if let Err(error) = &result {
             ctx.note(&format!("build failed: {}", error.chain()));
         }
-        let files = result?;
+        let outcome = result?;
         ctx.check("install")?;
-        install(&files, wanted)?;
+        let wanted: Vec<BuiltDriver> = wanted
+            .iter()
+            .filter(|d| !outcome.not_built.iter().any(|n| n.kind == d.kind))
+            .cloned()
+            .collect();
+        install(&outcome.files, &wanted)?;
         ctx.note("outputs installed");
-        Ok(())
+        Ok(outcome.not_built)
     }
+}
+
+/// `path` from the current directory when it is relative.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Copies each built file next to its destination under a temporary name, then renames them

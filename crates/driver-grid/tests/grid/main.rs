@@ -5,8 +5,14 @@
 #[cfg(feature = "publish")]
 mod build;
 mod build_driverkit;
+#[cfg(feature = "publish")]
+mod build_falco;
 mod build_fetch;
+#[cfg(feature = "publish")]
+mod build_libs;
 mod build_rpm;
+#[cfg(feature = "s3")]
+mod build_shards;
 mod changes;
 mod configs;
 mod generate;
