@@ -23,9 +23,9 @@ mod real_tree;
 mod repo;
 #[cfg(feature = "s3")]
 mod repo_s3;
-mod unpack;
 #[cfg(feature = "publish")]
 mod site;
+mod unpack;
 mod validate;
 
 use std::path::PathBuf;
