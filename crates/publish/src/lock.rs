@@ -533,28 +533,36 @@ mod tests {
         thief.release().await.unwrap();
     }
 
-    #[tokio::test]
-    async fn many_contenders_each_hold_it_alone() {
-        let store = memory();
+    /// Each store's task takes and releases the lock `rounds` times, holding it for `hold`;
+    /// no two ever hold it at once.
+    async fn contend(stores: Vec<RepoStore>, rounds: usize, hold: Duration) {
         let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
-        for _ in 0..16 {
-            let store = store.clone();
+        for store in stores {
             let inside = Arc::clone(&inside);
             tasks.push(tokio::spawn(async move {
-                let guard = LockGuard::acquire(&store, &quick(60_000, 30_000))
-                    .await
-                    .unwrap();
-                let was = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                assert_eq!(was, 0, "two holders at once");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                guard.release().await.unwrap();
+                for _ in 0..rounds {
+                    let guard = LockGuard::acquire(&store, &quick(60_000, 60_000))
+                        .await
+                        .unwrap();
+                    let was = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    assert_eq!(was, 0, "two holders at once");
+                    tokio::time::sleep(hold).await;
+                    inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    guard.check().await.unwrap();
+                    guard.release().await.unwrap();
+                }
             }));
         }
         for t in tasks {
             t.await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn many_contenders_each_hold_it_alone() {
+        let store = memory();
+        contend(vec![store.clone(); 16], 1, Duration::from_millis(2)).await;
         let slots = store.list(LOCK_PREFIX).await.unwrap().len() as u64;
         assert!(slots <= KEEP_SLOTS + 2, "old slots are cleaned up: {slots}");
     }
@@ -701,28 +709,10 @@ mod tests {
             path_style: true,
             ..crate::StoreOptions::default()
         };
-        let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let store = RepoStore::from_url_with("s3://falco-lock/repo", &options).unwrap();
-            let inside = Arc::clone(&inside);
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..4 {
-                    let guard = LockGuard::acquire(&store, &quick(60_000, 60_000))
-                        .await
-                        .unwrap();
-                    let was = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    assert_eq!(was, 0, "two holders at once");
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    guard.check().await.unwrap();
-                    guard.release().await.unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
+        let stores = (0..8)
+            .map(|_| RepoStore::from_url_with("s3://falco-lock/repo", &options).unwrap())
+            .collect();
+        contend(stores, 4, Duration::from_millis(5)).await;
         let store = RepoStore::from_url_with("s3://falco-lock/repo", &options).unwrap();
         let state = state(&store).await.unwrap().unwrap();
         assert_eq!(state.seq, 63, "32 takes and 32 releases: slots 0 to 63");
