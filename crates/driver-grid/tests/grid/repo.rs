@@ -131,8 +131,10 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
             "a request for the skipped {skipped}: {log:#?}"
         );
     }
+    // The repository lock reads its slot back and lists once more after creating it, and the
+    // upload is checked again under the lock: a few requests, not one per published driver.
     assert!(
-        log.len() < 30,
+        log.len() < 36,
         "publishing one driver took {} requests: {log:#?}",
         log.len()
     );
