@@ -38,6 +38,7 @@ pub mod package;
 mod pkgorder;
 mod publisher;
 mod release;
+mod retention;
 mod sign;
 #[cfg(feature = "tar-guard")]
 pub mod tar_guard;

@@ -76,33 +76,16 @@ fn prune(
     files: &mut BTreeMap<String, (PublishedFile, Vec<u8>)>,
     retention: Retention,
 ) -> Vec<PublishedFile> {
-    let Retention::KeepLast(keep) = retention else {
-        return Vec::new();
-    };
-    let mut versions_by_arch: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
-    for (file, _) in files.values() {
-        if let Some(version) = &file.version {
-            versions_by_arch
-                .entry(file.arch)
-                .or_default()
-                .insert(version.clone());
-        }
-    }
-    let mut doomed = Vec::new();
-    for (arch, versions) in versions_by_arch {
-        let old: BTreeSet<_> = versions.iter().rev().skip(keep.get()).cloned().collect();
-        doomed.extend(
-            files
-                .iter()
-                .filter(|(_, (f, _))| {
-                    f.arch == arch && f.version.as_ref().is_some_and(|v| old.contains(v))
-                })
-                .map(|(name, _)| name.clone()),
-        );
-    }
-    doomed
+    let names: Vec<String> = files.keys().cloned().collect();
+    let expired = retention.expired(
+        files
+            .values()
+            .map(|(f, _)| f.version.as_ref().map(|v| (f.arch, v))),
+        Ord::cmp,
+    );
+    expired
         .into_iter()
-        .filter_map(|name| files.remove(&name).map(|(f, _)| f))
+        .filter_map(|i| files.remove(&names[i]).map(|(f, _)| f))
         .collect()
 }
 

@@ -88,6 +88,7 @@ mod admission;
 mod apt;
 mod bin;
 mod bookkeeping;
+mod buckets;
 mod commit;
 mod engine;
 mod error;

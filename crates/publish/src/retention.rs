@@ -1,36 +1,24 @@
-//! Retention: which files fall out when a channel keeps the last N versions.
+//! Retention of a JSON index: which files fall out when a channel keeps the last N versions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use falco_artifacts_core::{Retention, Version};
+use falco_artifacts_core::Retention;
 
 use crate::index::IndexEntry;
 
 /// The paths of `entries` that `retention` prunes: per architecture, every file of a version
-/// older than the newest N (core's [`Version`] order). Files without a version are kept.
-/// This is the rule of core's `InMemoryPublisher`.
+/// older than the newest N (core's rule, which its `InMemoryPublisher` applies too). Files
+/// without a version are kept.
 pub(crate) fn doomed(entries: &[IndexEntry], retention: Retention) -> BTreeSet<String> {
-    let Retention::KeepLast(keep) = retention else {
-        return BTreeSet::new();
-    };
-    let mut versions: BTreeMap<_, BTreeSet<&Version>> = BTreeMap::new();
-    for entry in entries {
-        if let Some(version) = &entry.version {
-            versions.entry(entry.arch).or_default().insert(version);
-        }
-    }
-    let old: BTreeMap<_, BTreeSet<&Version>> = versions
+    retention
+        .expired(
+            entries
+                .iter()
+                .map(|e| e.version.as_ref().map(|v| (e.arch, v))),
+            Ord::cmp,
+        )
         .into_iter()
-        .map(|(arch, set)| (arch, set.into_iter().rev().skip(keep.get()).collect()))
-        .collect();
-    entries
-        .iter()
-        .filter(|e| {
-            e.version
-                .as_ref()
-                .is_some_and(|v| old.get(&e.arch).is_some_and(|o| o.contains(v)))
-        })
-        .map(|e| e.path.clone())
+        .map(|i| entries[i].path.clone())
         .collect()
 }
 

@@ -1,6 +1,6 @@
 //! `Packages` in buckets, so adding a package rewrites one bucket, not the whole index.
 //!
-//! Stanzas are grouped by a hash of their package name into [`BUCKETS`] buckets, written in
+//! Stanzas are grouped by a hash of their package name into the shared buckets ([`crate::buckets`]), written in
 //! bucket order (sorted by name and version inside each). `Packages.gz` holds one gzip member
 //! per non-empty bucket; apt (zlib's `gzread`), `zcat` and Python's `gzip` read concatenated
 //! members as one stream. Where each bucket sits in both files is kept beside them, named by
@@ -15,20 +15,11 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use bytes::Bytes;
-use falco_artifacts_core::compress::available_threads;
 use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
 use super::packages::Stanza;
-
-/// Enough buckets that one of a 10,000-package index is small (about 50 KiB), few enough
-/// that a small repository is not mostly gzip headers.
-const BUCKETS: u8 = 64;
-
-/// The bucket every version of `package` goes to.
-pub(crate) fn bucket(package: &str) -> u8 {
-    Sha256Digest::of_bytes(package.as_bytes()).as_bytes()[0] % BUCKETS
-}
+use crate::buckets::bucket;
 
 /// Where the layout of the `Packages` file with digest `packages` is kept.
 pub(crate) fn layout_key(packages: &Sha256Digest) -> String {
@@ -123,61 +114,16 @@ pub(crate) fn group(stanzas: &[Stanza]) -> BTreeMap<u8, Vec<&Stanza>> {
     out
 }
 
-/// One gzip member per text, on every core when there is enough to share.
-pub(crate) fn compress(texts: &[(u8, String)], level: u32) -> std::io::Result<Vec<Vec<u8>>> {
-    let total: usize = texts.iter().map(|(_, t)| t.len()).sum();
-    let threads = usize::try_from(available_threads())
-        .unwrap_or(1)
-        .min(texts.len())
-        .max(1);
-    if threads == 1 || total < 256 * 1024 {
-        return texts
-            .iter()
-            .map(|(_, t)| crate::yum::gzip_member(t.as_bytes(), level))
-            .collect();
-    }
-    let per = texts.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = texts
-            .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(_, t)| crate::yum::gzip_member(t.as_bytes(), level))
-                        .collect::<std::io::Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(texts.len());
-        for handle in handles {
-            let part = handle
-                .join()
-                .map_err(|_| std::io::Error::other("a compression thread panicked"))??;
-            out.extend(part);
-        }
-        Ok(out)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_are_stable_and_spread() {
-        assert_eq!(bucket("falco"), bucket("falco"));
-        let used: std::collections::BTreeSet<u8> =
-            (0..1000).map(|n| bucket(&format!("pkg-{n}"))).collect();
-        assert_eq!(used.len(), usize::from(BUCKETS));
-    }
 
     #[test]
     fn a_layout_fits_only_files_it_tiles() {
         let texts = ["Package: a\n\n", "Package: b\n\n"];
         let members: Vec<Vec<u8>> = texts
             .iter()
-            .map(|t| crate::yum::gzip_member(t.as_bytes(), 1).unwrap())
+            .map(|t| crate::buckets::gzip_member(t.as_bytes(), 1).unwrap())
             .collect();
         let plain = texts.concat().into_bytes();
         let gz = members.concat();
@@ -208,19 +154,5 @@ mod tests {
         split.members[0].gz.1 -= 1;
         split.members[1].gz.0 -= 1;
         assert!(!split.fits(&plain, &gz));
-    }
-
-    #[test]
-    fn parallel_and_serial_compression_agree() {
-        let texts: Vec<(u8, String)> = (0..8u8)
-            .map(|b| (b, format!("Package: p{b}\n").repeat(10_000)))
-            .collect();
-        let parallel = compress(&texts, 1).unwrap();
-        for ((_, text), member) in texts.iter().zip(&parallel) {
-            assert_eq!(
-                member,
-                &crate::yum::gzip_member(text.as_bytes(), 1).unwrap()
-            );
-        }
     }
 }

@@ -58,7 +58,7 @@ impl AptRepository {
             .iter()
             .map(|(bucket, list)| (*bucket, buckets::render(list)))
             .collect();
-        let compressed = buckets::compress(&texts, self.gzip_level)?;
+        let compressed = crate::buckets::compress(&texts, self.gzip_level)?;
         let mut fresh: BTreeMap<u8, (Bytes, Bytes)> = texts
             .into_iter()
             .zip(compressed)
@@ -89,7 +89,7 @@ impl AptRepository {
         }
         if members.is_empty() {
             // An empty index is still one valid gzip stream.
-            gz.push(Bytes::from(crate::yum::gzip_member(b"", self.gzip_level)?));
+            gz.push(Bytes::from(crate::buckets::gzip_member(b"", self.gzip_level)?));
         }
         Ok(PackagesFiles {
             plain: plain.into_iter().collect(),

@@ -1,6 +1,5 @@
 //! Merging new packages into the live indexes, and retention.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use falco_artifacts_core::{Overwrite, Retention};
@@ -13,31 +12,23 @@ use super::stage::DebInfo;
 use super::state::Live;
 use super::{version, AptRepository};
 
-/// Keeps the newest `retention` versions per package and architecture; returns the rest.
+/// Keeps the newest `retention` versions per package (of one architecture); returns the rest.
 fn prune(stanzas: &mut Vec<Stanza>, retention: Retention) -> Vec<Stanza> {
-    let Retention::KeepLast(keep) = retention else {
+    let expired = retention.expired(
+        stanzas
+            .iter()
+            .map(|s| Some((s.package.as_str(), s.version.as_str()))),
+        |a, b| version::compare(a, b),
+    );
+    if expired.is_empty() {
         return Vec::new();
-    };
-    let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for s in stanzas.iter() {
-        versions
-            .entry(s.package.clone())
-            .or_default()
-            .push(s.version.clone());
     }
-    let mut old: BTreeSet<(String, String)> = BTreeSet::new();
-    for (package, mut list) in versions {
-        list.sort_by(|a, b| version::compare(b, a));
-        list.dedup_by(|a, b| version::compare(a, b) == Ordering::Equal);
-        for v in list.into_iter().skip(keep.get()) {
-            old.insert((package.clone(), v));
-        }
-    }
-    let (gone, kept): (Vec<Stanza>, Vec<Stanza>) = std::mem::take(stanzas)
+    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(stanzas)
         .into_iter()
-        .partition(|s| old.contains(&(s.package.clone(), s.version.clone())));
-    *stanzas = kept;
-    gone
+        .enumerate()
+        .partition(|(i, _)| expired.contains(i));
+    *stanzas = kept.into_iter().map(|(_, s)| s).collect();
+    gone.into_iter().map(|(_, s)| s).collect()
 }
 
 /// The result of merging new packages into the live state.

@@ -217,7 +217,7 @@ impl AptRepository {
         // Only the buckets of the packages offered are parsed; the rest are carried over.
         let touched: BTreeSet<u8> = debs
             .iter()
-            .map(|d| buckets::bucket(&d.stanza.package))
+            .map(|d| crate::buckets::bucket(&d.stanza.package))
             .collect();
         let scope = Some(&touched);
         let hint_state = state::read_scoped(&files.store, &self.layout, scope).await?;

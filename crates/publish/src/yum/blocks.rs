@@ -8,25 +8,15 @@
 //! bucket, the header (the package count) and nothing else: the other members are copied.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::ops::Range;
 
-use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
 use super::metadata::Kind;
 use super::record::Record;
 use super::xml::BadMetadata;
-
-/// How many buckets packages are spread over: few enough that a small repository is not all
-/// gzip headers, enough that a bucket of a 10,000-package repository recompresses in a blink.
-const BUCKETS: u8 = 64;
-
-/// The bucket of every version of the package called `name`: retention, which compares a
-/// package's versions, then needs only that bucket.
-pub(crate) fn bucket(name: &str) -> u8 {
-    Sha256Digest::of_bytes(name.as_bytes()).as_bytes()[0] % BUCKETS
-}
+use crate::buckets::bucket;
 
 /// Where one bucket's member sits in a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,16 +31,6 @@ impl Member {
         usize::try_from(self.start).unwrap_or(usize::MAX)
             ..usize::try_from(self.end).unwrap_or(usize::MAX)
     }
-}
-
-/// One gzip member holding `data`.
-pub(crate) fn gzip(data: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::GzBuilder::new().write(
-        Vec::with_capacity(data.len() / 3 + 64),
-        flate2::Compression::new(level),
-    );
-    encoder.write_all(data)?;
-    encoder.finish()
 }
 
 /// The decompressed text of a whole document (every member).

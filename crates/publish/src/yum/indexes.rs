@@ -23,7 +23,7 @@ use crate::error::PublishError;
 fn bucket_sets(records: &[&Record]) -> BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> {
     let mut out: BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> = BTreeMap::new();
     for r in records {
-        out.entry(blocks::bucket(&r.name))
+        out.entry(crate::buckets::bucket(&r.name))
             .or_default()
             .insert((r.href.clone(), r.pkgid));
     }
@@ -75,7 +75,7 @@ impl YumRepository {
             let header = metadata::header(kind, total).map_err(compress_err)?;
             doc.push(
                 None,
-                &blocks::gzip(&header, self.gzip_level).map_err(compress_err)?,
+                &crate::buckets::gzip_member(&header, self.gzip_level).map_err(compress_err)?,
             );
             let live_doc = live.docs.get(&kind);
             for bucket in &all_buckets {
@@ -100,13 +100,13 @@ impl YumRepository {
                     continue;
                 }
                 let fragment = self.fragment(kind, *bucket, list, live_doc)?;
-                let member = blocks::gzip(&fragment, self.gzip_level).map_err(compress_err)?;
+                let member = crate::buckets::gzip_member(&fragment, self.gzip_level).map_err(compress_err)?;
                 doc.push(Some(*bucket), &member);
             }
             let footer = metadata::footer(kind).map_err(compress_err)?;
             doc.push(
                 None,
-                &blocks::gzip(&footer, self.gzip_level).map_err(compress_err)?,
+                &crate::buckets::gzip_member(&footer, self.gzip_level).map_err(compress_err)?,
             );
             let checksum = Sha256Digest::of_bytes(&doc.bytes);
             let href = format!("repodata/{checksum}-{}.xml.gz", kind.name());

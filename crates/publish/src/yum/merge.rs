@@ -1,7 +1,6 @@
 //! Merging new packages into the live metadata, and retention.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use falco_artifacts_core::{Overwrite, Retention};
 
@@ -69,31 +68,18 @@ pub(super) fn merge(live: &Live, rpms: &[RpmStaged], retention: Retention) -> Me
     for rpm in rpms {
         records.insert(rpm.record.href.clone(), rpm.record.clone());
     }
-    let Retention::KeepLast(keep) = retention else {
-        return Merged {
-            records,
-            pruned: Vec::new(),
-        };
-    };
-    let mut groups: BTreeMap<(&str, &str), Vec<&Record>> = BTreeMap::new();
-    for r in records.values() {
-        groups.entry((&r.name, &r.arch)).or_default().push(r);
-    }
-    let mut doomed = BTreeSet::new();
-    for list in groups.values_mut() {
-        list.sort_by(|a, b| b.evr().cmp(&a.evr()));
-        let mut distinct = 0;
-        let mut previous: Option<&Record> = None;
-        for r in list.iter() {
-            if previous.is_none_or(|p| p.evr().cmp(&r.evr()) != Ordering::Equal) {
-                distinct += 1;
-            }
-            previous = Some(r);
-            if distinct > keep.get() {
-                doomed.insert(r.href.clone());
-            }
-        }
-    }
+    let expired = retention.expired(
+        records
+            .values()
+            .map(|r| Some(((r.name.as_str(), r.arch.as_str()), r.evr()))),
+        |a, b| a.cmp(b),
+    );
+    let doomed: Vec<String> = records
+        .keys()
+        .enumerate()
+        .filter(|(i, _)| expired.contains(i))
+        .map(|(_, href)| href.clone())
+        .collect();
     let pruned = doomed
         .iter()
         .filter_map(|href| records.remove(href))

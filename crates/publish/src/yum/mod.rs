@@ -13,8 +13,6 @@ mod state;
 mod verify;
 mod xml;
 
-/// One gzip member, no timestamp: shared with APT's bucketed `Packages.gz`.
-pub(crate) use blocks::gzip as gzip_member;
 
 use std::sync::Arc;
 
@@ -225,7 +223,7 @@ impl YumRepository {
         // Only the buckets of the packages offered are parsed; the others are carried over.
         let touched: std::collections::BTreeSet<u8> = rpms
             .iter()
-            .map(|r| blocks::bucket(&r.record.name))
+            .map(|r| crate::buckets::bucket(&r.record.name))
             .collect();
         let hint_state = state::read_scoped(&files.store, Some(&touched)).await?;
         merge::refuse_moved(files.store.root(), overwrite, &hint_state, &rpms)?;
