@@ -9,11 +9,13 @@
 //! the next publish delete files the live index still named. It is deleted with the
 //! generation's other content-addressed files.
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
-use crate::commit::IndexFile;
+use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 use crate::store::RepoStore;
 
@@ -65,5 +67,46 @@ impl Bookkeeping {
             key: key(format, top),
             bytes: Bytes::from(serde_json::to_vec_pretty(self).unwrap_or_default()).into(),
         }
+    }
+}
+
+impl Bookkeeping {
+    /// Completes `commit` (whose top file is `top`) with the next generation's bookkeeping:
+    /// `this_generation` are its content-addressed files, `pruned` the package files its
+    /// merge dropped (each with its `.asc`), `named` whether the new index names a package
+    /// file. Deleted: the files pruned now, those the live generation pruned that nothing
+    /// names again (its publisher may have died before deleting them), and the
+    /// content-addressed files of generations beyond the `generations` kept.
+    pub(crate) fn advance(
+        &self,
+        format: &str,
+        top: &[u8],
+        mut this_generation: Vec<String>,
+        generations: usize,
+        pruned: impl IntoIterator<Item = String>,
+        named: impl Fn(&str) -> bool,
+        commit: &mut Commit,
+    ) {
+        // The bookkeeping goes with its generation: written before the switch, deleted with it.
+        this_generation.push(key(format, top));
+        let mut by_hash = vec![this_generation];
+        by_hash.extend(self.by_hash.iter().cloned());
+        let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
+        let kept: BTreeSet<&String> = by_hash.iter().flatten().collect();
+        let pruned: Vec<String> = pruned
+            .into_iter()
+            .flat_map(|f| [f.clone(), format!("{f}.asc")])
+            .collect();
+        let mut delete: BTreeSet<String> = self
+            .pruned
+            .iter()
+            .filter(|f| !named(f.trim_end_matches(".asc")))
+            .cloned()
+            .collect();
+        delete.extend(pruned.iter().cloned());
+        delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
+        commit.delete = delete.into_iter().collect();
+        let next = Bookkeeping { by_hash, pruned };
+        commit.content_addressed.push(next.file(format, top));
     }
 }

@@ -14,7 +14,6 @@ use super::packages::Stanza;
 use super::release::{Listed, Release};
 use super::state::{Live, FORMAT};
 use super::AptRepository;
-use crate::bookkeeping::{self, Bookkeeping};
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 
@@ -194,36 +193,21 @@ impl AptRepository {
         }
         .render();
 
-        // The bookkeeping goes with its generation: written before the switch, deleted with it.
-        this_generation.push(bookkeeping::key(FORMAT, release.as_bytes()));
-        let mut by_hash = vec![this_generation];
-        by_hash.extend(live.bookkeeping.by_hash.iter().cloned());
-        let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
-        let kept: BTreeSet<&String> = by_hash.iter().flatten().collect();
         let named: BTreeSet<&str> = merged
             .stanzas
             .values()
             .flatten()
             .map(|s| s.filename.as_str())
             .collect();
-        let pruned: Vec<String> = merged
-            .pruned_files
-            .iter()
-            .flat_map(|(f, _)| [f.clone(), format!("{f}.asc")])
-            .collect();
-        let mut delete: BTreeSet<String> = live
-            .bookkeeping
-            .pruned
-            .iter()
-            .filter(|f| !named.contains(f.trim_end_matches(".asc")))
-            .cloned()
-            .collect();
-        delete.extend(pruned.iter().cloned());
-        delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let bookkeeping = Bookkeeping { by_hash, pruned };
-        commit
-            .content_addressed
-            .push(bookkeeping.file(FORMAT, release.as_bytes()));
+        live.bookkeeping.advance(
+            FORMAT,
+            release.as_bytes(),
+            this_generation,
+            generations,
+            merged.pruned_files.iter().map(|(f, _)| f.clone()),
+            |f| named.contains(f),
+            &mut commit,
+        );
 
         let signed = self.sign(&release)?;
         commit.top.push(IndexFile {
@@ -241,7 +225,6 @@ impl AptRepository {
                 bytes: Bytes::from(inline).into(),
             });
         }
-        commit.delete = delete.into_iter().collect();
         Ok(commit)
     }
 }

@@ -15,7 +15,6 @@ use super::repomd::{self, Data};
 use super::state::{layout_key, Live, FORMAT};
 use super::xml::BadMetadata;
 use super::{YumRepository, REPOMD, REPOMD_ASC};
-use crate::bookkeeping::{self, Bookkeeping};
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 
@@ -136,30 +135,15 @@ impl YumRepository {
             bytes: Bytes::from(serde_json::to_vec(&layout).unwrap_or_default()).into(),
         });
 
-        // The bookkeeping goes with its generation: written before the switch, deleted with it.
-        this_generation.push(bookkeeping::key(FORMAT, &repomd));
-        let mut by_hash = vec![this_generation];
-        by_hash.extend(live.bookkeeping.by_hash.iter().cloned());
-        let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
-        let kept: BTreeSet<&String> = by_hash.iter().flatten().collect();
-        let pruned: Vec<String> = merged
-            .pruned
-            .iter()
-            .flat_map(|r| [r.href.clone(), format!("{}.asc", r.href)])
-            .collect();
-        let mut delete: BTreeSet<String> = live
-            .bookkeeping
-            .pruned
-            .iter()
-            .filter(|f| !merged.records.contains_key(f.trim_end_matches(".asc")))
-            .cloned()
-            .collect();
-        delete.extend(pruned.iter().cloned());
-        delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let bookkeeping = Bookkeeping { by_hash, pruned };
-        commit
-            .content_addressed
-            .push(bookkeeping.file(FORMAT, &repomd));
+        live.bookkeeping.advance(
+            FORMAT,
+            &repomd,
+            this_generation,
+            generations,
+            merged.pruned.iter().map(|r| r.href.clone()),
+            |f| merged.records.contains_key(f),
+            &mut commit,
+        );
 
         let sign = |bytes: &[u8]| -> Result<Option<String>, PublishError> {
             match &self.signer {
@@ -195,7 +179,6 @@ impl YumRepository {
             };
             commit.restore.push((REPOMD_ASC.into(), previous_signature));
         }
-        commit.delete = delete.into_iter().collect();
         Ok(commit)
     }
 }
