@@ -7,11 +7,12 @@ use falco_artifacts_core::{
     Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
 };
 
-use crate::engine::{dedupe, FileRepo, Policy, Staged};
+use crate::engine::{dedupe, FileRepo, JsonIndex, Policy, Staged};
 use crate::error::PublishError;
 use crate::index::RepoIndex;
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
+use crate::protocol;
 use crate::store::{check_key, RepoStore};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
@@ -145,9 +146,8 @@ impl BinRepository {
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishPlan, PublishError> {
         let staged = Self::stage(channel, artifacts)?;
-        self.repo(channel)?
-            .plan(&staged, Self::policy(channel))
-            .await
+        let repo = self.repo(channel)?;
+        protocol::plan(&JsonIndex, &repo, &staged, &[], Self::policy(channel)).await
     }
 
     /// Publishes, returning this crate's error (with its typed context) rather than core's.
@@ -157,9 +157,8 @@ impl BinRepository {
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishReport, PublishError> {
         let staged = Self::stage(channel, artifacts)?;
-        self.repo(channel)?
-            .publish(&staged, Self::policy(channel))
-            .await
+        let repo = self.repo(channel)?;
+        protocol::publish(&JsonIndex, &repo, &staged, &[], Self::policy(channel)).await
     }
 
     /// The live index of `channel`'s bin repository (empty before the first publish).
@@ -209,9 +208,7 @@ impl Publisher for BinRepository {
         if kind != RepoKind::Bin {
             return Ok(Vec::new());
         }
-        Ok(self
-            .repo(channel)?
-            .apply_retention(channel.retention(RepoKind::Bin))
-            .await?)
+        let repo = self.repo(channel)?;
+        Ok(protocol::prune(&JsonIndex, &repo, channel.retention(RepoKind::Bin)).await?)
     }
 }

@@ -88,10 +88,7 @@ mod tests {
             .collect();
         let parallel = compress(&texts, 1).unwrap();
         for ((_, text), member) in texts.iter().zip(&parallel) {
-            assert_eq!(
-                member,
-                &gzip_member(text.as_bytes(), 1).unwrap()
-            );
+            assert_eq!(member, &gzip_member(text.as_bytes(), 1).unwrap());
         }
     }
 }

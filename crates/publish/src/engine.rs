@@ -5,20 +5,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use falco_artifacts_core::{
-    Artifact, DigestSet, DigestingReader, Overwrite, PublishReport, PublishedFile, Retention,
-    Sha256Digest,
+    Artifact, DigestSet, DigestingReader, Overwrite, PublishedFile, Retention, Sha256Digest,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
+use std::borrow::Cow;
 
 use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
 use crate::html;
 use crate::index::{by_hash_key, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON};
 use crate::lock::{LockGuard, LockOptions};
-use crate::plan::PublishPlan;
+use crate::protocol::Format;
 use crate::retention;
 use crate::store::{Created, RepoStore};
 
@@ -156,9 +157,10 @@ pub(crate) fn dedupe(staged: Vec<Staged>) -> Result<Vec<Staged>, PublishError> {
 }
 
 /// What the index will be after merging, and what falls out.
-struct Merged {
+pub(crate) struct Merged {
     files: BTreeMap<String, IndexEntry>,
     doomed: Vec<IndexEntry>,
+    now: DateTime<Utc>,
 }
 
 fn merge(
@@ -184,7 +186,7 @@ fn merge(
         .into_iter()
         .filter_map(|path| files.remove(&path))
         .collect();
-    Merged { files, doomed }
+    Merged { files, doomed, now }
 }
 
 impl FileRepo {
@@ -433,137 +435,6 @@ impl FileRepo {
             delete: delete.into_iter().collect(),
         }
     }
-
-    /// What publishing `staged` would do, without writing.
-    pub(crate) async fn plan(
-        &self,
-        staged: &[Staged],
-        policy: Policy,
-    ) -> Result<PublishPlan, PublishError> {
-        let (previous, previous_bytes) = self.read_index().await?;
-        let actions = self.classify(staged, &previous, policy.overwrite).await?;
-        let now = Utc::now();
-        let merged = merge(&previous, staged, policy.retention, now);
-        let commit = self.commit(
-            &previous,
-            previous_bytes.as_ref(),
-            merged.files,
-            &merged.doomed,
-            now,
-        );
-        let root = self.name.as_str();
-        let mut plan = PublishPlan {
-            repository: self.store.root().to_owned(),
-            index_files: commit.written_keys(),
-            prune: merged.doomed.iter().map(|e| e.to_published(root)).collect(),
-            ..PublishPlan::default()
-        };
-        for (s, action) in staged.iter().zip(actions) {
-            let file = s.published(root);
-            match action {
-                Action::Upload => plan.upload.push(file),
-                Action::Unchanged => plan.unchanged.push(file),
-                Action::Replace => plan.replace.push(file),
-            }
-        }
-        Ok(plan)
-    }
-
-    /// Publishes `staged` with the commit protocol.
-    pub(crate) async fn publish(
-        &self,
-        staged: &[Staged],
-        policy: Policy,
-    ) -> Result<PublishReport, PublishError> {
-        let root = self.name.clone();
-        // 1. Check every file before writing any, so a refused publish changes nothing.
-        let (hint, _) = self.read_index().await?;
-        let mut actions = self.classify(staged, &hint, policy.overwrite).await?;
-        let indexed = staged.iter().zip(&actions).all(|(s, a)| {
-            *a == Action::Unchanged
-                && hint
-                    .get(&s.key)
-                    .is_some_and(|e| &e.sha256 == s.artifact.sha256())
-        });
-        if indexed && hint.protocol.pruned.is_empty() {
-            let merged = merge(&hint, staged, policy.retention, Utc::now());
-            if merged.doomed.is_empty() {
-                // Everything is live already: nothing to write, no lock to take.
-                return Ok(PublishReport {
-                    unchanged: staged.iter().map(|s| s.published(&root)).collect(),
-                    ..PublishReport::default()
-                });
-            }
-        }
-        // 2. Upload new files under immutable names.
-        self.upload_new(staged, &mut actions, policy.overwrite)
-            .await?;
-        // 3. Take the lock, merge with the live index, commit.
-        let guard = LockGuard::acquire(&self.store, &self.lock).await?;
-        let result = self.locked_publish(&guard, staged, &actions, policy).await;
-        finish(guard, result).await.map(|doomed| {
-            let mut report = PublishReport::default();
-            for (s, action) in staged.iter().zip(&actions) {
-                match action {
-                    Action::Upload | Action::Replace => report.uploaded.push(s.published(&root)),
-                    Action::Unchanged => report.unchanged.push(s.published(&root)),
-                }
-            }
-            report.pruned = doomed.iter().map(|e| e.to_published(&root)).collect();
-            report
-        })
-    }
-
-    async fn locked_publish(
-        &self,
-        guard: &LockGuard,
-        staged: &[Staged],
-        actions: &[Action],
-        policy: Policy,
-    ) -> Result<Vec<IndexEntry>, PublishError> {
-        let (previous, previous_bytes) = self.read_index().await?;
-        self.settle(staged, actions).await?;
-        let now = Utc::now();
-        let merged = merge(&previous, staged, policy.retention, now);
-        let commit = self.commit(
-            &previous,
-            previous_bytes.as_ref(),
-            merged.files,
-            &merged.doomed,
-            now,
-        );
-        commit.apply(&self.store, guard).await?;
-        Ok(merged.doomed)
-    }
-
-    /// Applies `retention` to the live index.
-    pub(crate) async fn apply_retention(
-        &self,
-        retention: Retention,
-    ) -> Result<Vec<PublishedFile>, PublishError> {
-        let root = self.name.clone();
-        let guard = LockGuard::acquire(&self.store, &self.lock).await?;
-        let result = async {
-            let (previous, previous_bytes) = self.read_index().await?;
-            let merged = merge(&previous, &[], retention, Utc::now());
-            if merged.doomed.is_empty() && previous.protocol.pruned.is_empty() {
-                return Ok(Vec::new());
-            }
-            let commit = self.commit(
-                &previous,
-                previous_bytes.as_ref(),
-                merged.files,
-                &merged.doomed,
-                Utc::now(),
-            );
-            commit.apply(&self.store, &guard).await?;
-            Ok(merged.doomed)
-        }
-        .await;
-        finish(guard, result)
-            .await
-            .map(|doomed| doomed.iter().map(|e| e.to_published(&root)).collect())
-    }
 }
 
 /// Releases the lock after `result`; a failed publish keeps its own error.
@@ -578,5 +449,78 @@ pub(crate) async fn finish<T>(
             let _ = guard.release().await;
             Err(error)
         }
+    }
+}
+
+/// The JSON index of bin and generic repositories: `index.json` (the top file, possibly split
+/// into content-addressed buckets) and its `index.html`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonIndex;
+
+#[async_trait]
+impl Format for JsonIndex {
+    type Live = (RepoIndex, Option<Bytes>);
+    type Offer = ();
+    type Merged = Merged;
+
+    async fn read(
+        &self,
+        repo: &FileRepo,
+        _: Option<&BTreeSet<u8>>,
+    ) -> Result<Self::Live, PublishError> {
+        repo.read_index().await
+    }
+
+    fn exists(&self, (_, top): &Self::Live) -> bool {
+        top.is_some()
+    }
+
+    fn pending(&self, (index, _): &Self::Live) -> bool {
+        !index.protocol.pruned.is_empty()
+    }
+
+    fn hint<'a>(&self, (index, _): &'a Self::Live) -> Cow<'a, RepoIndex> {
+        Cow::Borrowed(index)
+    }
+
+    fn indexed(&self, (index, _): &Self::Live, staged: &[Staged], _: &[()]) -> bool {
+        staged.iter().all(|s| {
+            index
+                .get(&s.key)
+                .is_some_and(|e| &e.sha256 == s.artifact.sha256())
+        })
+    }
+
+    fn merge(
+        &self,
+        (index, _): &Self::Live,
+        staged: &[Staged],
+        _: &[()],
+        retention: Retention,
+    ) -> Merged {
+        merge(index, staged, retention, Utc::now())
+    }
+
+    fn pruned(&self, repository: &str, merged: &Merged) -> Vec<PublishedFile> {
+        merged
+            .doomed
+            .iter()
+            .map(|e| e.to_published(repository))
+            .collect()
+    }
+
+    fn commit(
+        &self,
+        repo: &FileRepo,
+        (index, top): &Self::Live,
+        merged: Merged,
+    ) -> Result<Commit, PublishError> {
+        Ok(repo.commit(
+            index,
+            top.as_ref(),
+            merged.files,
+            &merged.doomed,
+            merged.now,
+        ))
     }
 }

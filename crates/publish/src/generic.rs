@@ -12,11 +12,12 @@ use falco_artifacts_core::{
 };
 
 use crate::bin::check_generations;
-use crate::engine::{dedupe, FileRepo, Policy, Staged};
+use crate::engine::{dedupe, FileRepo, JsonIndex, Policy, Staged};
 use crate::error::PublishError;
 use crate::index::{IndexEntry, RepoIndex};
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
+use crate::protocol;
 use crate::store::{check_key, RepoStore};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
@@ -169,7 +170,14 @@ impl GenericRepository {
 
     /// The dry run of [`GenericRepository::publish_files`].
     pub async fn plan(&self, files: &[GenericFile]) -> Result<PublishPlan, PublishError> {
-        self.repo.plan(&Self::stage(files)?, self.policy).await
+        protocol::plan(
+            &JsonIndex,
+            &self.repo,
+            &Self::stage(files)?,
+            &[],
+            self.policy,
+        )
+        .await
     }
 
     /// Publishes `files` with the commit protocol.
@@ -177,7 +185,14 @@ impl GenericRepository {
         &self,
         files: &[GenericFile],
     ) -> Result<PublishReport, PublishError> {
-        self.repo.publish(&Self::stage(files)?, self.policy).await
+        protocol::publish(
+            &JsonIndex,
+            &self.repo,
+            &Self::stage(files)?,
+            &[],
+            self.policy,
+        )
+        .await
     }
 
     /// The live index.
@@ -199,7 +214,7 @@ impl GenericRepository {
 
     /// Prunes what the repository's retention says.
     pub async fn prune(&self) -> Result<Vec<PublishedFile>, PublishError> {
-        self.repo.apply_retention(self.policy.retention).await
+        protocol::prune(&JsonIndex, &self.repo, self.policy.retention).await
     }
 
     /// Reads the repository like a client and reports every problem.
@@ -335,7 +350,7 @@ impl Publisher for GenericRepository {
             overwrite: channel.overwrite(),
             retention: self.policy.retention,
         };
-        Ok(self.repo.publish(&Self::stage(&files)?, policy).await?)
+        Ok(protocol::publish(&JsonIndex, &self.repo, &Self::stage(&files)?, &[], policy).await?)
     }
 
     async fn list(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<PublishedFile>, CoreError> {

@@ -101,6 +101,7 @@ mod lock;
 mod maintain;
 mod options;
 mod plan;
+mod protocol;
 mod retention;
 mod split;
 mod store;

@@ -88,7 +88,10 @@ impl AptRepository {
         }
         if members.is_empty() {
             // An empty index is still one valid gzip stream.
-            gz.push(Bytes::from(crate::buckets::gzip_member(b"", self.gzip_level)?));
+            gz.push(Bytes::from(crate::buckets::gzip_member(
+                b"",
+                self.gzip_level,
+            )?));
         }
         Ok(PackagesFiles {
             plain: plain.into_iter().collect(),

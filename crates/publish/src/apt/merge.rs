@@ -32,7 +32,7 @@ fn prune(stanzas: &mut Vec<Stanza>, retention: Retention) -> Vec<Stanza> {
 }
 
 /// The result of merging new packages into the live state.
-pub(super) struct Merged {
+pub(crate) struct Merged {
     pub(super) stanzas: BTreeMap<String, Vec<Stanza>>,
     /// Pool files no stanza names any more.
     pub(super) pruned_files: Vec<(String, Stanza)>,

@@ -12,26 +12,30 @@ pub(crate) mod state;
 mod verify;
 mod version;
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use falco_artifacts_core::{
     Arch, Artifact, ArtifactKind, Channel, Error as CoreError, PublishReport, PublishedFile,
-    Publisher, RepoKind, Sha256Digest, Signer, Version,
+    Publisher, RepoKind, Retention, Sha256Digest, Signer, Version,
 };
 
 pub use builder::AptRepositoryBuilder;
 pub use packages::BadStanza;
 
+use self::merge::Merged;
 use self::packages::Stanza;
+use self::stage::DebInfo;
 use self::state::Live;
-use crate::engine::{finish, Action, FileRepo};
+use crate::commit::Commit;
+use crate::engine::{FileRepo, Policy, Staged};
 use crate::error::PublishError;
 use crate::index::{FileKind, RepoIndex};
-use crate::lock::LockGuard;
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
+use crate::protocol::{self, Format};
 use crate::store::RepoStore;
 use crate::verify::{VerifyOptions, VerifyReport};
 
@@ -143,16 +147,6 @@ impl AptRepository {
         )
     }
 
-    /// The live pool files as an index, for the shared upload checks.
-    fn hint(live: &Live) -> RepoIndex {
-        RepoIndex::of_files(
-            FileKind::Deb,
-            live.pool_files()
-                .into_iter()
-                .map(|(path, (sha256, size))| (path, size, sha256)),
-        )
-    }
-
     fn published(repository: &str, stanza: &Stanza) -> PublishedFile {
         PublishedFile {
             repository: repository.to_owned(),
@@ -177,31 +171,7 @@ impl AptRepository {
     ) -> Result<PublishPlan, PublishError> {
         let files = self.files(channel)?;
         let (staged, debs) = self.stage(channel, artifacts).await?;
-        let live = state::read(&files.store, &self.layout).await?;
-        let actions = files
-            .classify(&staged, &Self::hint(&live), channel.overwrite())
-            .await?;
-        let merged = self.merge(&live, &debs, channel.retention(RepoKind::Deb));
-        let commit = self.commit(&live, &merged, files.generations)?;
-        let mut plan = PublishPlan {
-            repository: files.store.root().to_owned(),
-            index_files: commit.written_keys(),
-            prune: merged
-                .pruned_files
-                .iter()
-                .map(|(_, s)| Self::published(&files.name, s))
-                .collect(),
-            ..PublishPlan::default()
-        };
-        for (s, action) in staged.iter().zip(actions) {
-            let file = s.published(&files.name);
-            match action {
-                Action::Upload => plan.upload.push(file),
-                Action::Unchanged => plan.unchanged.push(file),
-                Action::Replace => plan.replace.push(file),
-            }
-        }
-        Ok(plan)
+        protocol::plan(self, &files, &staged, &debs, Self::policy(channel)).await
     }
 
     /// Publishes, returning this crate's error (with its typed context) rather than core's.
@@ -211,105 +181,21 @@ impl AptRepository {
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishReport, PublishError> {
         let files = self.files(channel)?;
-        let retention = channel.retention(RepoKind::Deb);
-        let overwrite = channel.overwrite();
         let (staged, debs) = self.stage(channel, artifacts).await?;
-        // Only the buckets of the packages offered are parsed; the rest are carried over.
-        let touched: BTreeSet<u8> = debs
-            .iter()
-            .map(|d| crate::buckets::bucket(&d.stanza.package))
-            .collect();
-        let scope = Some(&touched);
-        let hint_state = state::read_scoped(&files.store, &self.layout, scope).await?;
-        Self::refuse_moved(files.store.root(), overwrite, &hint_state, &debs)?;
-        let hint = Self::hint(&hint_state);
-        let mut actions = files.classify(&staged, &hint, overwrite).await?;
-        // Only when nothing is to be uploaded: then every package must already be indexed
-        // with the same bytes. Adding a package (the common case) skips building these sets.
-        let all_live = hint_state.exists
-            && hint_state.bookkeeping.pruned.is_empty()
-            && actions.iter().all(|a| *a == Action::Unchanged)
-            && {
-                let indexed: std::collections::HashSet<(&str, (&str, &str, &str), &Sha256Digest)> =
-                    hint_state
-                        .stanzas
-                        .iter()
-                        .flat_map(|(arch, list)| {
-                            list.iter()
-                                .map(move |s| (arch.as_str(), s.key(), &s.sha256))
-                        })
-                        .collect();
-                let live_files = hint_state.pool_files();
-                debs.iter().all(|d| {
-                    d.arches.iter().all(|arch| {
-                        indexed.contains(&(arch.as_str(), d.stanza.key(), &d.stanza.sha256))
-                    })
-                }) && staged
-                    .iter()
-                    .filter(|s| s.artifact.kind() == ArtifactKind::Deb)
-                    .all(|s| live_files.contains_key(s.key.as_str()))
-            };
-        if all_live
-            && self
-                .merge(&hint_state, &debs, retention)
-                .pruned_files
-                .is_empty()
-        {
-            return Ok(PublishReport {
-                unchanged: staged.iter().map(|s| s.published(&files.name)).collect(),
-                ..PublishReport::default()
-            });
-        }
-        files.upload_new(&staged, &mut actions, overwrite).await?;
-        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
-        let result = async {
-            let live = state::refresh(&files.store, &self.layout, hint_state, scope).await?;
-            // Another publisher may have published one of these versions meanwhile.
-            Self::refuse_moved(files.store.root(), overwrite, &live, &debs)?;
-            files.settle(&staged, &actions).await?;
-            let merged = self.merge(&live, &debs, retention);
-            let commit = self.commit(&live, &merged, files.generations)?;
-            commit.apply(&files.store, &guard).await?;
-            Ok(merged.pruned_files)
-        }
-        .await;
-        let pruned = finish(guard, result).await?;
-        let mut report = PublishReport::default();
-        for (s, action) in staged.iter().zip(&actions) {
-            match action {
-                Action::Upload | Action::Replace => report.uploaded.push(s.published(&files.name)),
-                Action::Unchanged => report.unchanged.push(s.published(&files.name)),
-            }
-        }
-        report.pruned = pruned
-            .iter()
-            .map(|(_, s)| Self::published(&files.name, s))
-            .collect();
-        Ok(report)
+        protocol::publish(self, &files, &staged, &debs, Self::policy(channel)).await
     }
 
     /// Applies `channel`'s retention now.
     pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PublishError> {
         let files = self.files(channel)?;
-        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
-        let result = async {
-            let live = state::read(&files.store, &self.layout).await?;
-            let merged = self.merge(&live, &[], channel.retention(RepoKind::Deb));
-            if !live.exists
-                || (merged.pruned_files.is_empty() && live.bookkeeping.pruned.is_empty())
-            {
-                return Ok(Vec::new());
-            }
-            let commit = self.commit(&live, &merged, files.generations)?;
-            commit.apply(&files.store, &guard).await?;
-            Ok(merged.pruned_files)
+        protocol::prune(self, &files, channel.retention(RepoKind::Deb)).await
+    }
+
+    fn policy(channel: &dyn Channel) -> Policy {
+        Policy {
+            overwrite: channel.overwrite(),
+            retention: channel.retention(RepoKind::Deb),
         }
-        .await;
-        let pruned = finish(guard, result).await?;
-        Ok(pruned
-            .iter()
-            .map(|(_, s)| Self::published(&files.name, s))
-            .collect())
     }
 
     /// Reads the repository like apt does and reports every problem.
@@ -319,6 +205,104 @@ impl AptRepository {
         options: &VerifyOptions,
     ) -> Result<VerifyReport, PublishError> {
         verify::verify(self, &self.files(channel)?, options).await
+    }
+}
+
+#[async_trait]
+impl Format for AptRepository {
+    type Live = Live;
+    type Offer = DebInfo;
+    type Merged = Merged;
+
+    fn scope(&self, debs: &[DebInfo]) -> Option<BTreeSet<u8>> {
+        Some(
+            debs.iter()
+                .map(|d| crate::buckets::bucket(&d.stanza.package))
+                .collect(),
+        )
+    }
+
+    async fn read(
+        &self,
+        repo: &FileRepo,
+        scope: Option<&BTreeSet<u8>>,
+    ) -> Result<Live, PublishError> {
+        state::read_scoped(&repo.store, &self.layout, scope).await
+    }
+
+    async fn refresh(
+        &self,
+        repo: &FileRepo,
+        earlier: Live,
+        scope: Option<&BTreeSet<u8>>,
+    ) -> Result<Live, PublishError> {
+        state::refresh(&repo.store, &self.layout, earlier, scope).await
+    }
+
+    fn exists(&self, live: &Live) -> bool {
+        live.exists
+    }
+
+    fn pending(&self, live: &Live) -> bool {
+        !live.bookkeeping.pruned.is_empty()
+    }
+
+    fn hint<'a>(&self, live: &'a Live) -> Cow<'a, RepoIndex> {
+        Cow::Owned(RepoIndex::of_files(
+            FileKind::Deb,
+            live.pool_files()
+                .into_iter()
+                .map(|(path, (sha256, size))| (path, size, sha256)),
+        ))
+    }
+
+    fn admit(
+        &self,
+        repository: &str,
+        policy: Policy,
+        live: &Live,
+        debs: &[DebInfo],
+    ) -> Result<(), PublishError> {
+        Self::refuse_moved(repository, policy.overwrite, live, debs)
+    }
+
+    fn indexed(&self, live: &Live, staged: &[Staged], debs: &[DebInfo]) -> bool {
+        if !live.exists {
+            return false;
+        }
+        let indexed: HashSet<(&str, (&str, &str, &str), &Sha256Digest)> = live
+            .stanzas
+            .iter()
+            .flat_map(|(arch, list)| {
+                list.iter()
+                    .map(move |s| (arch.as_str(), s.key(), &s.sha256))
+            })
+            .collect();
+        let live_files = live.pool_files();
+        debs.iter().all(|d| {
+            d.arches
+                .iter()
+                .all(|arch| indexed.contains(&(arch.as_str(), d.stanza.key(), &d.stanza.sha256)))
+        }) && staged
+            .iter()
+            .filter(|s| s.artifact.kind() == ArtifactKind::Deb)
+            .all(|s| live_files.contains_key(s.key.as_str()))
+    }
+
+    fn merge(&self, live: &Live, _: &[Staged], debs: &[DebInfo], retention: Retention) -> Merged {
+        AptRepository::merge(self, live, debs, retention)
+    }
+
+    fn pruned(&self, repository: &str, merged: &Merged) -> Vec<PublishedFile> {
+        merged
+            .pruned_files
+            .iter()
+            .map(|(_, s)| Self::published(repository, s))
+            .collect()
+    }
+
+    fn commit(&self, repo: &FileRepo, live: &Live, merged: Merged) -> Result<Commit, PublishError> {
+        AptRepository::commit(self, live, &merged, repo.generations)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::store::check_key;
 
 /// A `.deb` read for indexing.
 #[derive(Debug, Clone)]
-pub(super) struct DebInfo {
+pub(crate) struct DebInfo {
     pub(super) stanza: Stanza,
     /// The binary architectures it is listed under.
     pub(super) arches: Vec<String>,

@@ -99,7 +99,8 @@ impl YumRepository {
                     continue;
                 }
                 let fragment = self.fragment(kind, *bucket, list, live_doc)?;
-                let member = crate::buckets::gzip_member(&fragment, self.gzip_level).map_err(compress_err)?;
+                let member = crate::buckets::gzip_member(&fragment, self.gzip_level)
+                    .map_err(compress_err)?;
                 doc.push(Some(*bucket), &member);
             }
             let footer = metadata::footer(kind).map_err(compress_err)?;

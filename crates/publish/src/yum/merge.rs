@@ -12,7 +12,7 @@ use super::stage::RpmStaged;
 use super::state::Live;
 
 /// The result of merging new packages into the live state.
-pub(super) struct Merged {
+pub(crate) struct Merged {
     /// The next generation's packages, by key.
     pub(super) records: BTreeMap<String, Record>,
     /// Packages retention drops.

@@ -13,27 +13,30 @@ mod state;
 mod verify;
 mod xml;
 
-
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use falco_artifacts_core::{
     Arch, Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
-    Signer, Version,
+    Retention, Signer, Version,
 };
 
 pub use builder::YumRepositoryBuilder;
 pub use xml::BadMetadata;
 
+use self::merge::Merged;
 use self::record::Record;
 use self::stage::RpmStaged;
 use self::state::Live;
-use crate::engine::{finish, Action, FileRepo, Staged};
+use crate::commit::Commit;
+use crate::engine::{FileRepo, Policy, Staged};
 use crate::error::PublishError;
 use crate::index::{FileKind, RepoIndex};
-use crate::lock::LockGuard;
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
+use crate::protocol::{self, Format};
 use crate::store::RepoStore;
 use crate::verify::{VerifyOptions, VerifyReport};
 
@@ -138,16 +141,6 @@ impl YumRepository {
         )
     }
 
-    /// The live packages as an index, for the shared upload checks.
-    fn hint(live: &Live) -> RepoIndex {
-        RepoIndex::of_files(
-            FileKind::Rpm,
-            live.records
-                .values()
-                .map(|r| (r.href.as_str(), r.size, r.pkgid)),
-        )
-    }
-
     fn published(repository: &str, record: &Record) -> PublishedFile {
         PublishedFile {
             repository: repository.to_owned(),
@@ -167,46 +160,7 @@ impl YumRepository {
     ) -> Result<PublishPlan, PublishError> {
         let files = self.files(channel)?;
         let (staged, rpms) = self.stage(&files.store, channel, artifacts).await?;
-        let live = state::read(&files.store).await?;
-        let actions = files
-            .classify(&staged, &Self::hint(&live), channel.overwrite())
-            .await?;
-        let merged = merge::merge(&live, &rpms, channel.retention(RepoKind::Rpm));
-        let commit = self.commit(&live, &merged, files.generations)?;
-        let mut plan = PublishPlan {
-            repository: files.store.root().to_owned(),
-            index_files: commit.written_keys(),
-            prune: merged
-                .pruned
-                .iter()
-                .map(|r| Self::published(&files.name, r))
-                .collect(),
-            ..PublishPlan::default()
-        };
-        for (s, action) in staged.iter().zip(actions) {
-            let file = s.published(&files.name);
-            match action {
-                Action::Upload => plan.upload.push(file),
-                Action::Unchanged => plan.unchanged.push(file),
-                Action::Replace => plan.replace.push(file),
-            }
-        }
-        Ok(plan)
-    }
-
-    /// Whether everything offered is live already and nothing is left to prune.
-    fn all_live(live: &Live, staged: &[Staged], actions: &[Action], rpms: &[RpmStaged]) -> bool {
-        live.exists()
-            && live.bookkeeping.pruned.is_empty()
-            && actions.iter().all(|a| *a == Action::Unchanged)
-            && rpms.iter().all(|r| {
-                live.records
-                    .get(&r.record.href)
-                    .is_some_and(|l| l.pkgid == r.record.pkgid)
-            })
-            && staged
-                .iter()
-                .all(|s| !s.key.ends_with(".rpm") || live.records.contains_key(s.key.as_str()))
+        protocol::plan(self, &files, &staged, &rpms, Self::policy(channel)).await
     }
 
     /// Publishes, returning this crate's error (with its typed context) rather than core's.
@@ -216,80 +170,23 @@ impl YumRepository {
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishReport, PublishError> {
         let files = self.files(channel)?;
-        let retention = channel.retention(RepoKind::Rpm);
-        let overwrite = channel.overwrite();
-        // 1. Check and read every file before writing any, so a refused publish changes nothing.
+        // Every file is checked and read before any is written, so a refused publish
+        // changes nothing.
         let (staged, rpms) = self.stage(&files.store, channel, artifacts).await?;
-        // Only the buckets of the packages offered are parsed; the others are carried over.
-        let touched: std::collections::BTreeSet<u8> = rpms
-            .iter()
-            .map(|r| crate::buckets::bucket(&r.record.name))
-            .collect();
-        let hint_state = state::read_scoped(&files.store, Some(&touched)).await?;
-        merge::refuse_moved(files.store.root(), overwrite, &hint_state, &rpms)?;
-        let mut actions = files
-            .classify(&staged, &Self::hint(&hint_state), overwrite)
-            .await?;
-        if Self::all_live(&hint_state, &staged, &actions, &rpms)
-            && merge::merge(&hint_state, &rpms, retention)
-                .pruned
-                .is_empty()
-        {
-            return Ok(PublishReport {
-                unchanged: staged.iter().map(|s| s.published(&files.name)).collect(),
-                ..PublishReport::default()
-            });
-        }
-        // 2. Upload new files under immutable names.
-        files.upload_new(&staged, &mut actions, overwrite).await?;
-        // 3. Lock, merge with the live metadata, commit.
-        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
-        let result = async {
-            let live = state::refresh(&files.store, hint_state, Some(&touched)).await?;
-            // Another publisher may have published one of these versions meanwhile.
-            merge::refuse_moved(files.store.root(), overwrite, &live, &rpms)?;
-            files.settle(&staged, &actions).await?;
-            let merged = merge::merge(&live, &rpms, retention);
-            let commit = self.commit(&live, &merged, files.generations)?;
-            commit.apply(&files.store, &guard).await?;
-            Ok(merged.pruned)
-        }
-        .await;
-        let pruned = finish(guard, result).await?;
-        let mut report = PublishReport::default();
-        for (s, action) in staged.iter().zip(&actions) {
-            match action {
-                Action::Upload | Action::Replace => report.uploaded.push(s.published(&files.name)),
-                Action::Unchanged => report.unchanged.push(s.published(&files.name)),
-            }
-        }
-        report.pruned = pruned
-            .iter()
-            .map(|r| Self::published(&files.name, r))
-            .collect();
-        Ok(report)
+        protocol::publish(self, &files, &staged, &rpms, Self::policy(channel)).await
     }
 
     /// Applies `channel`'s retention now.
     pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PublishError> {
         let files = self.files(channel)?;
-        let guard = LockGuard::acquire(&files.store, &files.lock).await?;
-        let result = async {
-            let live = state::read(&files.store).await?;
-            let merged = merge::merge(&live, &[], channel.retention(RepoKind::Rpm));
-            if !live.exists() || (merged.pruned.is_empty() && live.bookkeeping.pruned.is_empty()) {
-                return Ok(Vec::new());
-            }
-            let commit = self.commit(&live, &merged, files.generations)?;
-            commit.apply(&files.store, &guard).await?;
-            Ok(merged.pruned)
+        protocol::prune(self, &files, channel.retention(RepoKind::Rpm)).await
+    }
+
+    fn policy(channel: &dyn Channel) -> Policy {
+        Policy {
+            overwrite: channel.overwrite(),
+            retention: channel.retention(RepoKind::Rpm),
         }
-        .await;
-        let pruned = finish(guard, result).await?;
-        Ok(pruned
-            .iter()
-            .map(|r| Self::published(&files.name, r))
-            .collect())
     }
 
     /// Reads the repository like dnf does and reports every problem.
@@ -307,6 +204,93 @@ fn version_of(record: &Record) -> Option<Version> {
     let rest = record.href.strip_prefix(&format!("{}-", record.name))?;
     let version = rest.strip_suffix(&format!("-{}.rpm", record.arch))?;
     Version::parse(version).ok()
+}
+
+#[async_trait]
+impl Format for YumRepository {
+    type Live = Live;
+    type Offer = RpmStaged;
+    type Merged = Merged;
+
+    fn scope(&self, rpms: &[RpmStaged]) -> Option<BTreeSet<u8>> {
+        Some(
+            rpms.iter()
+                .map(|r| crate::buckets::bucket(&r.record.name))
+                .collect(),
+        )
+    }
+
+    async fn read(
+        &self,
+        repo: &FileRepo,
+        scope: Option<&BTreeSet<u8>>,
+    ) -> Result<Live, PublishError> {
+        state::read_scoped(&repo.store, scope).await
+    }
+
+    async fn refresh(
+        &self,
+        repo: &FileRepo,
+        earlier: Live,
+        scope: Option<&BTreeSet<u8>>,
+    ) -> Result<Live, PublishError> {
+        state::refresh(&repo.store, earlier, scope).await
+    }
+
+    fn exists(&self, live: &Live) -> bool {
+        live.exists()
+    }
+
+    fn pending(&self, live: &Live) -> bool {
+        !live.bookkeeping.pruned.is_empty()
+    }
+
+    fn hint<'a>(&self, live: &'a Live) -> Cow<'a, RepoIndex> {
+        Cow::Owned(RepoIndex::of_files(
+            FileKind::Rpm,
+            live.records
+                .values()
+                .map(|r| (r.href.as_str(), r.size, r.pkgid)),
+        ))
+    }
+
+    fn admit(
+        &self,
+        repository: &str,
+        policy: Policy,
+        live: &Live,
+        rpms: &[RpmStaged],
+    ) -> Result<(), PublishError> {
+        merge::refuse_moved(repository, policy.overwrite, live, rpms)
+    }
+
+    fn indexed(&self, live: &Live, staged: &[Staged], rpms: &[RpmStaged]) -> bool {
+        live.exists()
+            && rpms.iter().all(|r| {
+                live.records
+                    .get(&r.record.href)
+                    .is_some_and(|l| l.pkgid == r.record.pkgid)
+            })
+            && staged
+                .iter()
+                .all(|s| !s.key.ends_with(".rpm") || live.records.contains_key(s.key.as_str()))
+    }
+
+    fn merge(&self, live: &Live, _: &[Staged], rpms: &[RpmStaged], retention: Retention) -> Merged {
+        merge::merge(live, rpms, retention)
+    }
+
+    fn pruned(&self, repository: &str, merged: &Merged) -> Vec<PublishedFile> {
+        merged
+            .pruned
+            .iter()
+            .map(|r| Self::published(repository, r))
+            .collect()
+    }
+
+    fn commit(&self, repo: &FileRepo, live: &Live, merged: Merged) -> Result<Commit, PublishError> {
+        YumRepository::commit(self, live, &merged, repo.generations)
+    }
 }
 
 #[async_trait]

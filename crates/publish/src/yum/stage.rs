@@ -19,7 +19,7 @@ use crate::store::{check_key, RepoStore};
 
 /// An `.rpm` read for indexing, as it will be published.
 #[derive(Debug, Clone)]
-pub(super) struct RpmStaged {
+pub(crate) struct RpmStaged {
     pub(super) record: Record,
 }
 

@@ -1,0 +1,223 @@
+//! The commit protocol, once for every format: plan, admission, upload, lock, merge,
+//! retention, generation bookkeeping, commit phases. A format ([`Format`]) brings only its
+//! own text: how to read its live index, merge packages into it, and write the next
+//! generation (APT: stanzas and `Release`; YUM: XML and `repomd.xml`; bin and generic:
+//! `index.json` and its HTML).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use falco_artifacts_core::{PublishReport, PublishedFile, Retention};
+
+use crate::commit::Commit;
+use crate::engine::{finish, Action, FileRepo, Policy, Staged};
+use crate::error::PublishError;
+use crate::index::RepoIndex;
+use crate::lock::LockGuard;
+use crate::plan::PublishPlan;
+
+/// What a repository format adds to the protocol: its index, read, merged and written.
+///
+/// Files are uploaded, checked and put back by the protocol (through [`Staged`]); a format
+/// sees them only as its own description of the packages offered ([`Format::Offer`]: a
+/// parsed `.deb` control, an rpm header) and as keys.
+#[async_trait]
+pub(crate) trait Format: Send + Sync {
+    /// The live index, as read.
+    type Live: Send + Sync;
+    /// One package offered, as the format describes it (`()` when keys are enough).
+    type Offer: Send + Sync;
+    /// The next generation's contents and what retention dropped.
+    type Merged: Send + Sync;
+
+    /// The buckets the offered packages touch: a publish reads only those
+    /// (`None`: the whole index).
+    fn scope(&self, _offered: &[Self::Offer]) -> Option<BTreeSet<u8>> {
+        None
+    }
+
+    /// Reads the live index (only the buckets of `scope`, when given).
+    async fn read(
+        &self,
+        repo: &FileRepo,
+        scope: Option<&BTreeSet<u8>>,
+    ) -> Result<Self::Live, PublishError>;
+
+    /// Reads the live index again under the lock; a format may reuse `earlier` when the top
+    /// file has not changed.
+    async fn refresh(
+        &self,
+        repo: &FileRepo,
+        _earlier: Self::Live,
+        scope: Option<&BTreeSet<u8>>,
+    ) -> Result<Self::Live, PublishError> {
+        self.read(repo, scope).await
+    }
+
+    /// Whether a top file is live at all.
+    fn exists(&self, live: &Self::Live) -> bool;
+
+    /// Whether the live generation left deletions to finish.
+    fn pending(&self, live: &Self::Live) -> bool;
+
+    /// The files the live index names, with size and digest, for the upload checks.
+    fn hint<'a>(&self, live: &'a Self::Live) -> Cow<'a, RepoIndex>;
+
+    /// Refuses what the format's index cannot hold next to `live` (a version moved to
+    /// another file on an immutable channel).
+    fn admit(
+        &self,
+        _repository: &str,
+        _policy: Policy,
+        _live: &Self::Live,
+        _offered: &[Self::Offer],
+    ) -> Result<(), PublishError> {
+        Ok(())
+    }
+
+    /// Whether `live` already indexes every offered file with the same bytes.
+    fn indexed(&self, live: &Self::Live, staged: &[Staged], offered: &[Self::Offer]) -> bool;
+
+    /// Merges the offered files into `live` and applies `retention`.
+    fn merge(
+        &self,
+        live: &Self::Live,
+        staged: &[Staged],
+        offered: &[Self::Offer],
+        retention: Retention,
+    ) -> Self::Merged;
+
+    /// The package files `merged` drops, as reported (`repository` is the channel's name).
+    fn pruned(&self, repository: &str, merged: &Self::Merged) -> Vec<PublishedFile>;
+
+    /// The commit that makes `merged` the generation after `live`.
+    fn commit(
+        &self,
+        repo: &FileRepo,
+        live: &Self::Live,
+        merged: Self::Merged,
+    ) -> Result<Commit, PublishError>;
+}
+
+/// What publishing `staged` would do, without writing.
+pub(crate) async fn plan<F: Format>(
+    format: &F,
+    repo: &FileRepo,
+    staged: &[Staged],
+    offered: &[F::Offer],
+    policy: Policy,
+) -> Result<PublishPlan, PublishError> {
+    let live = format.read(repo, None).await?;
+    let actions = repo
+        .classify(staged, &format.hint(&live), policy.overwrite)
+        .await?;
+    let merged = format.merge(&live, staged, offered, policy.retention);
+    let prune = format.pruned(&repo.name, &merged);
+    let commit = format.commit(repo, &live, merged)?;
+    let mut plan = PublishPlan {
+        repository: repo.store.root().to_owned(),
+        index_files: commit.written_keys(),
+        prune,
+        ..PublishPlan::default()
+    };
+    for (s, action) in staged.iter().zip(actions) {
+        let file = s.published(&repo.name);
+        match action {
+            Action::Upload => plan.upload.push(file),
+            Action::Unchanged => plan.unchanged.push(file),
+            Action::Replace => plan.replace.push(file),
+        }
+    }
+    Ok(plan)
+}
+
+/// Publishes `staged` (described by `offered`) with the commit protocol.
+pub(crate) async fn publish<F: Format>(
+    format: &F,
+    repo: &FileRepo,
+    staged: &[Staged],
+    offered: &[F::Offer],
+    policy: Policy,
+) -> Result<PublishReport, PublishError> {
+    let repository = repo.store.root();
+    // 1. Check every file before writing any, so a refused publish changes nothing. Only the
+    //    buckets of the packages offered are parsed; the rest are carried over.
+    let scope = format.scope(offered);
+    let hint = format.read(repo, scope.as_ref()).await?;
+    format.admit(repository, policy, &hint, offered)?;
+    let mut actions = repo
+        .classify(staged, &format.hint(&hint), policy.overwrite)
+        .await?;
+    if actions.iter().all(|a| *a == Action::Unchanged)
+        && !format.pending(&hint)
+        && format.indexed(&hint, staged, offered)
+        && format
+            .pruned(
+                &repo.name,
+                &format.merge(&hint, staged, offered, policy.retention),
+            )
+            .is_empty()
+    {
+        // Everything is live already: nothing to write, no lock to take.
+        return Ok(PublishReport {
+            unchanged: staged.iter().map(|s| s.published(&repo.name)).collect(),
+            ..PublishReport::default()
+        });
+    }
+    // 2. Upload new files under immutable names.
+    repo.upload_new(staged, &mut actions, policy.overwrite)
+        .await?;
+    // 3. Take the lock, merge with the live index, commit.
+    let guard = LockGuard::acquire(&repo.store, &repo.lock).await?;
+    let result = async {
+        let live = format.refresh(repo, hint, scope.as_ref()).await?;
+        // Another publisher may have published one of these versions meanwhile.
+        format.admit(repository, policy, &live, offered)?;
+        repo.settle(staged, &actions).await?;
+        let merged = format.merge(&live, staged, offered, policy.retention);
+        let pruned = format.pruned(&repo.name, &merged);
+        format
+            .commit(repo, &live, merged)?
+            .apply(&repo.store, &guard)
+            .await?;
+        Ok(pruned)
+    }
+    .await;
+    let pruned = finish(guard, result).await?;
+    let mut report = PublishReport {
+        pruned,
+        ..PublishReport::default()
+    };
+    for (s, action) in staged.iter().zip(&actions) {
+        match action {
+            Action::Upload | Action::Replace => report.uploaded.push(s.published(&repo.name)),
+            Action::Unchanged => report.unchanged.push(s.published(&repo.name)),
+        }
+    }
+    Ok(report)
+}
+
+/// Applies `retention` to the live index now.
+pub(crate) async fn prune<F: Format>(
+    format: &F,
+    repo: &FileRepo,
+    retention: Retention,
+) -> Result<Vec<PublishedFile>, PublishError> {
+    let guard = LockGuard::acquire(&repo.store, &repo.lock).await?;
+    let result = async {
+        let live = format.read(repo, None).await?;
+        let merged = format.merge(&live, &[], &[], retention);
+        let pruned = format.pruned(&repo.name, &merged);
+        if !format.exists(&live) || (pruned.is_empty() && !format.pending(&live)) {
+            return Ok(Vec::new());
+        }
+        format
+            .commit(repo, &live, merged)?
+            .apply(&repo.store, &guard)
+            .await?;
+        Ok(pruned)
+    }
+    .await;
+    finish(guard, result).await
+}
