@@ -54,3 +54,30 @@ impl Retention {
         expired
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use crate::{Arch, Version};
+
+    use super::*;
+
+    #[test]
+    fn keeps_the_newest_per_arch_in_version_order() {
+        let files: Vec<(Arch, Version)> = [
+            ("0.45.0-9+abcdef0", Arch::X86_64),
+            ("0.45.0-9+abcdef0", Arch::X86_64),
+            ("0.45.0-10+abcdef0", Arch::X86_64),
+            ("0.45.0-2+abcdef0", Arch::Aarch64),
+        ]
+        .into_iter()
+        .map(|(v, arch)| (arch, v.parse().unwrap()))
+        .collect();
+        let keep1 = Retention::KeepLast(NonZeroUsize::MIN);
+        let all = || files.iter().map(|(arch, v)| Some((*arch, v)));
+        // 0.45.0-10 sorts after 0.45.0-9 (not as text); a package and its signature go together.
+        assert_eq!(keep1.expired(all(), Ord::cmp), [0, 1].into());
+        assert!(Retention::KeepAll.expired(all(), Ord::cmp).is_empty());
+    }
+}

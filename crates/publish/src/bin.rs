@@ -7,12 +7,13 @@ use falco_artifacts_core::{
     Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
 };
 
-use crate::engine::{dedupe, FileRepo, JsonIndex, Policy, Staged};
+use crate::engine::{FileRepo, JsonIndex};
 use crate::error::PublishError;
 use crate::index::RepoIndex;
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
 use crate::protocol;
+use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 

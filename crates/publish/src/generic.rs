@@ -12,12 +12,13 @@ use falco_artifacts_core::{
 };
 
 use crate::bin::check_generations;
-use crate::engine::{dedupe, FileRepo, JsonIndex, Policy, Staged};
+use crate::engine::{FileRepo, JsonIndex};
 use crate::error::PublishError;
 use crate::index::{IndexEntry, RepoIndex};
 use crate::options::RepositoryOptions;
 use crate::plan::PublishPlan;
 use crate::protocol;
+use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 

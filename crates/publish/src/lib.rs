@@ -84,12 +84,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod admission;
 mod apt;
 mod bin;
-mod bookkeeping;
 mod buckets;
-mod commit;
 mod engine;
 mod error;
 mod failing;
@@ -97,12 +94,10 @@ mod generic;
 mod html;
 mod index;
 mod local_dir;
-mod lock;
 mod maintain;
 mod options;
 mod plan;
 mod protocol;
-mod retention;
 mod split;
 mod store;
 mod verify;
@@ -118,9 +113,9 @@ pub use generic::{
 pub use index::{
     FileKind, IndexBucket, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
 };
-pub use lock::{LockOptions, LockState};
 pub use options::RepositoryOptions;
 pub use plan::PublishPlan;
+pub use protocol::lock::{LockOptions, LockState};
 pub use store::{RepoStore, StoreOptions};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
 pub use yum::{BadMetadata, YumRepository, YumRepositoryBuilder};

@@ -7,10 +7,11 @@ use bytes::Bytes;
 use chrono::Utc;
 use object_store::ObjectMeta;
 
-use crate::engine::{finish, FileRepo};
+use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::IndexEntry;
-use crate::lock::LockGuard;
+use crate::protocol::finish;
+use crate::protocol::lock::LockGuard;
 
 /// What a derivation writes (in order) and deletes, and what it hands back.
 pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);

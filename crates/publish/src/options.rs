@@ -1,6 +1,6 @@
 //! Settings shared by every repository format.
 
-use crate::lock::LockOptions;
+use crate::protocol::lock::LockOptions;
 
 /// How a repository commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 use bytes::Bytes;
 use falco_artifacts_core::Sha256Digest;
 
-use crate::commit::IndexFile;
 use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::{by_hash_key, IndexBucket, IndexEntry, RepoIndex};
+use crate::protocol::commit::IndexFile;
 
 impl FileRepo {
     /// One bucket of the live index, checked against the digest the top file names.

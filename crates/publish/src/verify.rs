@@ -9,7 +9,7 @@ use falco_artifacts_core::Sha256Digest;
 use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::{by_hash_key, BY_HASH, INDEX_HTML, INDEX_JSON};
-use crate::lock::{self, LOCK_PREFIX};
+use crate::protocol::lock::{self, LOCK_PREFIX};
 
 /// How thoroughly to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use super::packages::Stanza;
 use super::release::{Listed, Release};
 use super::state::{Live, FORMAT};
 use super::AptRepository;
-use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
+use crate::protocol::commit::{Commit, IndexFile};
 
 fn compress_xz(data: &PutPayload, level: u32) -> Result<Vec<u8>, std::io::Error> {
     let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), level);

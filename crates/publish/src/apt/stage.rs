@@ -10,8 +10,8 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::packages::Stanza;
 use super::{AptRepository, READ_CONCURRENCY};
-use crate::engine::Staged;
 use crate::error::PublishError;
+use crate::protocol::upload::Staged;
 use crate::store::check_key;
 
 /// A `.deb` read for indexing.
@@ -101,7 +101,7 @@ impl AptRepository {
         for (artifact, (digests, control)) in deb_artifacts.iter().zip(read) {
             debs.push(self.describe(artifact.as_ref(), &digests, &control, &served)?);
         }
-        Ok((crate::engine::dedupe(staged)?, debs))
+        Ok((crate::protocol::upload::dedupe(staged)?, debs))
     }
 
     /// Checks a parsed package against the repository and its description; its stanza.

@@ -9,8 +9,8 @@ use falco_artifacts_core::Sha256Digest;
 use super::buckets::{self, Carried, DocLayout};
 use super::packages::{self, Stanza};
 use super::Layout;
-use crate::bookkeeping::{self, Bookkeeping};
 use crate::error::PublishError;
+use crate::protocol::bookkeeping::{self, Bookkeeping};
 use crate::store::RepoStore;
 
 /// The live state.

@@ -9,7 +9,7 @@ use super::state;
 use super::AptRepository;
 use crate::engine::FileRepo;
 use crate::error::PublishError;
-use crate::lock;
+use crate::protocol::lock;
 use crate::verify::{Problem, VerifyOptions, VerifyReport};
 
 pub(super) async fn verify(

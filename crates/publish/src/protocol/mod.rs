@@ -4,18 +4,25 @@
 //! generation (APT: stanzas and `Release`; YUM: XML and `repomd.xml`; bin and generic:
 //! `index.json` and its HTML).
 
+pub(crate) mod admission;
+pub(crate) mod bookkeeping;
+pub(crate) mod commit;
+pub(crate) mod lock;
+pub(crate) mod upload;
+
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use falco_artifacts_core::{PublishReport, PublishedFile, Retention};
 
-use crate::commit::Commit;
-use crate::engine::{finish, Action, FileRepo, Policy, Staged};
+use self::upload::{Action, Policy, Staged};
+use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::RepoIndex;
-use crate::lock::LockGuard;
 use crate::plan::PublishPlan;
+use crate::protocol::commit::Commit;
+use crate::protocol::lock::LockGuard;
 
 /// What a repository format adds to the protocol: its index, read, merged and written.
 ///
@@ -220,4 +227,19 @@ pub(crate) async fn prune<F: Format>(
     }
     .await;
     finish(guard, result).await
+}
+
+/// Releases the lock after `result`; a failed publish keeps its own error.
+pub(crate) async fn finish<T>(
+    guard: LockGuard,
+    result: Result<T, PublishError>,
+) -> Result<T, PublishError> {
+    match result {
+        Ok(value) => guard.release().await.map(|()| value),
+        Err(error) => {
+            // The publish already failed; a lock we cannot release expires with its lease.
+            let _ = guard.release().await;
+            Err(error)
+        }
+    }
 }

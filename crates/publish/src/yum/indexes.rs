@@ -15,8 +15,8 @@ use super::repomd::{self, Data};
 use super::state::{layout_key, Live, FORMAT};
 use super::xml::BadMetadata;
 use super::{YumRepository, REPOMD, REPOMD_ASC};
-use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
+use crate::protocol::commit::{Commit, IndexFile};
 
 /// Which packages a bucket holds: when the same, its compressed member is reused as is.
 fn bucket_sets(records: &[&Record]) -> BTreeMap<u8, BTreeSet<(String, Sha256Digest)>> {

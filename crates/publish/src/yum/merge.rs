@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use falco_artifacts_core::{Overwrite, Retention};
 
-use crate::admission::{self, Entry};
 use crate::error::PublishError;
+use crate::protocol::admission::{self, Entry};
 
 use super::record::Record;
 use super::stage::RpmStaged;

@@ -13,8 +13,8 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::record::Record;
 use super::{YumRepository, READ_CONCURRENCY};
-use crate::engine::Staged;
 use crate::error::PublishError;
+use crate::protocol::upload::Staged;
 use crate::store::{check_key, RepoStore};
 
 /// An `.rpm` read for indexing, as it will be published.
@@ -238,7 +238,7 @@ impl YumRepository {
                 staged.push(Staged { key, artifact });
             }
         }
-        Ok((crate::engine::dedupe(staged)?, rpms))
+        Ok((crate::protocol::upload::dedupe(staged)?, rpms))
     }
 
     /// The `.asc` of a package signed here, unless one made with it is already stored.

@@ -13,8 +13,8 @@ use super::record::Record;
 use super::repomd;
 use super::xml::BadMetadata;
 use super::REPOMD;
-use crate::bookkeeping::{self, Bookkeeping};
 use crate::error::{PublishError, StoreAction};
+use crate::protocol::bookkeeping::{self, Bookkeeping};
 use crate::store::RepoStore;
 
 /// The format's name in the bookkeeping's key.

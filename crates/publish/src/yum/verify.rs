@@ -8,7 +8,7 @@ use falco_artifacts_core::Sha256Digest;
 use super::{repomd, state, YumRepository, REPOMD, REPOMD_ASC};
 use crate::engine::FileRepo;
 use crate::error::PublishError;
-use crate::lock;
+use crate::protocol::lock;
 use crate::verify::{Problem, VerifyOptions, VerifyReport};
 
 pub(super) async fn verify(

@@ -15,8 +15,8 @@ use bytes::Bytes;
 use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
-use crate::commit::{Commit, IndexFile};
 use crate::error::PublishError;
+use crate::protocol::commit::{Commit, IndexFile};
 use crate::store::RepoStore;
 
 /// Bookkeeping carried between generations.

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use object_store::PutPayload;
 
 use crate::error::PublishError;
-use crate::lock::LockGuard;
+use crate::protocol::lock::LockGuard;
 use crate::store::{RepoStore, Write};
 
 /// One index file to write.
