@@ -15,7 +15,7 @@ use crate::plan::PublishPlan;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use crate::verify::{self, VerifyOptions, VerifyReport};
+use crate::verify::{VerifyOptions, VerifyReport};
 
 /// Release tarballs with their `.sha256` and `.asc`, under `<base>/<channel's bin repository>/
 /// <arch>/`, listed by `index.json` and `index.html` beside the arch directories.
@@ -148,7 +148,14 @@ impl BinRepository {
     ) -> Result<PublishPlan, PublishError> {
         let staged = Self::stage(channel, artifacts)?;
         let repo = self.repo(channel)?;
-        protocol::plan(&JsonIndex, &repo, &staged, &[], Self::policy(channel)).await
+        protocol::plan(
+            &JsonIndex::default(),
+            &repo,
+            &staged,
+            &[],
+            Self::policy(channel),
+        )
+        .await
     }
 
     /// Publishes, returning this crate's error (with its typed context) rather than core's.
@@ -159,7 +166,14 @@ impl BinRepository {
     ) -> Result<PublishReport, PublishError> {
         let staged = Self::stage(channel, artifacts)?;
         let repo = self.repo(channel)?;
-        protocol::publish(&JsonIndex, &repo, &staged, &[], Self::policy(channel)).await
+        protocol::publish(
+            &JsonIndex::default(),
+            &repo,
+            &staged,
+            &[],
+            Self::policy(channel),
+        )
+        .await
     }
 
     /// The live index of `channel`'s bin repository (empty before the first publish).
@@ -173,7 +187,7 @@ impl BinRepository {
         channel: &dyn Channel,
         options: &VerifyOptions,
     ) -> Result<VerifyReport, PublishError> {
-        verify::verify(&self.repo(channel)?, options).await
+        protocol::verify::verify(&JsonIndex::default(), &self.repo(channel)?, options).await
     }
 }
 
@@ -210,6 +224,11 @@ impl Publisher for BinRepository {
             return Ok(Vec::new());
         }
         let repo = self.repo(channel)?;
-        Ok(protocol::prune(&JsonIndex, &repo, channel.retention(RepoKind::Bin)).await?)
+        Ok(protocol::prune(
+            &JsonIndex::default(),
+            &repo,
+            channel.retention(RepoKind::Bin),
+        )
+        .await?)
     }
 }

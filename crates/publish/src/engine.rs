@@ -13,12 +13,15 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::error::PublishError;
 use crate::html;
-use crate::index::{by_hash_key, IndexEntry, ProtocolState, RepoIndex, INDEX_HTML, INDEX_JSON};
+use crate::index::{
+    by_hash_key, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
+};
 use crate::protocol::commit::{Commit, IndexFile};
-use crate::protocol::lock::LockOptions;
+use crate::protocol::lock::{LockOptions, LOCK_PREFIX};
 use crate::protocol::upload::{Staged, CONCURRENCY};
 use crate::protocol::Format;
 use crate::store::RepoStore;
+use crate::verify::Problem;
 
 /// A repository of files at `store`'s root.
 #[derive(Debug, Clone)]
@@ -222,11 +225,15 @@ impl FileRepo {
 
 /// The JSON index of bin and generic repositories: `index.json` (the top file, possibly split
 /// into content-addressed buckets) and its `index.html`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JsonIndex;
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct JsonIndex<'a> {
+    /// Where the repository keeps files derived from it (a site index), which verification
+    /// does not count as unindexed.
+    pub(crate) derived: Option<&'a str>,
+}
 
 #[async_trait]
-impl Format for JsonIndex {
+impl Format for JsonIndex<'_> {
     type Live = (RepoIndex, Option<Bytes>);
     type Offer = ();
     type Merged = Merged;
@@ -275,6 +282,31 @@ impl Format for JsonIndex {
             .iter()
             .map(|e| e.to_published(repository))
             .collect()
+    }
+
+    async fn check_top(
+        &self,
+        repo: &FileRepo,
+        problems: &mut Vec<Problem>,
+    ) -> Result<bool, PublishError> {
+        // The live index.json must have its content-addressed twin.
+        if let Some(bytes) = repo.store.get(INDEX_JSON).await? {
+            let key = by_hash_key(&Sha256Digest::of_bytes(&bytes));
+            if repo.store.get(&key).await?.as_deref() != Some(&bytes[..]) {
+                problems.push(Problem::ByHash { path: key });
+            }
+        }
+        Ok(true)
+    }
+
+    fn owner<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let under = |dir: &str| key.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+        let protocol = key == INDEX_JSON
+            || key == INDEX_HTML
+            || under(BY_HASH)
+            || under(LOCK_PREFIX)
+            || self.derived.is_some_and(under);
+        (!protocol).then_some(key)
     }
 
     fn commit(

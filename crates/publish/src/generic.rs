@@ -20,7 +20,7 @@ use crate::plan::PublishPlan;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use crate::verify::{self, VerifyOptions, VerifyReport};
+use crate::verify::{VerifyOptions, VerifyReport};
 
 /// A file for a [`GenericRepository`] and the key it goes under.
 #[derive(Debug, Clone)]
@@ -172,7 +172,7 @@ impl GenericRepository {
     /// The dry run of [`GenericRepository::publish_files`].
     pub async fn plan(&self, files: &[GenericFile]) -> Result<PublishPlan, PublishError> {
         protocol::plan(
-            &JsonIndex,
+            &JsonIndex::default(),
             &self.repo,
             &Self::stage(files)?,
             &[],
@@ -187,7 +187,7 @@ impl GenericRepository {
         files: &[GenericFile],
     ) -> Result<PublishReport, PublishError> {
         protocol::publish(
-            &JsonIndex,
+            &JsonIndex::default(),
             &self.repo,
             &Self::stage(files)?,
             &[],
@@ -215,12 +215,15 @@ impl GenericRepository {
 
     /// Prunes what the repository's retention says.
     pub async fn prune(&self) -> Result<Vec<PublishedFile>, PublishError> {
-        protocol::prune(&JsonIndex, &self.repo, self.policy.retention).await
+        protocol::prune(&JsonIndex::default(), &self.repo, self.policy.retention).await
     }
 
     /// Reads the repository like a client and reports every problem.
     pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, PublishError> {
-        verify::verify_with(&self.repo, options, self.derived.as_deref()).await
+        let format = JsonIndex {
+            derived: self.derived.as_deref(),
+        };
+        protocol::verify::verify(&format, &self.repo, options).await
     }
 
     /// Every object under the repository, in one listing (the store pages it: one request
@@ -351,7 +354,14 @@ impl Publisher for GenericRepository {
             overwrite: channel.overwrite(),
             retention: self.policy.retention,
         };
-        Ok(protocol::publish(&JsonIndex, &self.repo, &Self::stage(&files)?, &[], policy).await?)
+        Ok(protocol::publish(
+            &JsonIndex::default(),
+            &self.repo,
+            &Self::stage(&files)?,
+            &[],
+            policy,
+        )
+        .await?)
     }
 
     async fn list(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<PublishedFile>, CoreError> {

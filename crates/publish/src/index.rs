@@ -163,6 +163,8 @@ impl RepoIndex {
                 time: DateTime::<Utc>::UNIX_EPOCH,
             })
             .collect();
+        // Sorted, as [`RepoIndex::get`] expects.
+        index.files.sort_by(|a, b| a.path.cmp(&b.path));
         index
     }
 

@@ -1,15 +1,9 @@
 //! Reading a repository the way a client does and reporting every problem.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use falco_artifacts_core::Sha256Digest;
-
-use crate::engine::FileRepo;
-use crate::error::PublishError;
-use crate::index::{by_hash_key, BY_HASH, INDEX_HTML, INDEX_JSON};
-use crate::protocol::lock::{self, LOCK_PREFIX};
 
 /// How thoroughly to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,89 +136,4 @@ impl VerifyReport {
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
-}
-
-pub(crate) async fn verify(
-    repo: &FileRepo,
-    options: &VerifyOptions,
-) -> Result<VerifyReport, PublishError> {
-    verify_with(repo, options, None).await
-}
-
-/// [`verify`], where keys under `derived/` are the repository's own derived files (a site
-/// index written by [`FileRepo::write_derived`]), not unindexed leftovers.
-pub(crate) async fn verify_with(
-    repo: &FileRepo,
-    options: &VerifyOptions,
-    derived: Option<&str>,
-) -> Result<VerifyReport, PublishError> {
-    let store = &repo.store;
-    let mut report = VerifyReport {
-        repository: store.root().to_owned(),
-        ..VerifyReport::default()
-    };
-    let (index, bytes) = repo.read_index().await?;
-    if let Some(bytes) = &bytes {
-        let key = by_hash_key(&Sha256Digest::of_bytes(bytes));
-        if store.get(&key).await?.as_deref() != Some(&bytes[..]) {
-            report.problems.push(Problem::ByHash { path: key });
-        }
-    }
-    let listed = store.list("").await?;
-    let stored: std::collections::BTreeMap<&str, u64> =
-        listed.iter().map(|(k, m)| (k.as_str(), m.size)).collect();
-    for entry in &index.files {
-        report.files += 1;
-        let Some(&size) = stored.get(entry.path.as_str()) else {
-            report.problems.push(Problem::MissingFile {
-                path: entry.path.clone(),
-            });
-            continue;
-        };
-        if size != entry.size {
-            report.problems.push(Problem::SizeMismatch {
-                path: entry.path.clone(),
-                indexed: entry.size,
-                stored: size,
-            });
-            continue;
-        }
-        if options.check_hashes {
-            match store.sha256(&entry.path).await? {
-                None => report.problems.push(Problem::MissingFile {
-                    path: entry.path.clone(),
-                }),
-                Some((sha, _)) if sha != entry.sha256 => {
-                    report.problems.push(Problem::HashMismatch {
-                        path: entry.path.clone(),
-                        indexed: entry.sha256,
-                        stored: sha,
-                    })
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    let indexed: BTreeSet<&str> = index.files.iter().map(|e| e.path.as_str()).collect();
-    for (key, _) in &listed {
-        let protocol = key == INDEX_JSON
-            || key == INDEX_HTML
-            || key.starts_with(&format!("{BY_HASH}/"))
-            || key.starts_with(&format!("{LOCK_PREFIX}/"))
-            || derived.is_some_and(|d| key.starts_with(&format!("{d}/")));
-        if !protocol && !indexed.contains(key.as_str()) {
-            report
-                .problems
-                .push(Problem::Unindexed { path: key.clone() });
-        }
-    }
-    if let Some(state) = lock::state(store).await? {
-        if state.held && state.expires < Utc::now() {
-            report.problems.push(Problem::StaleLock {
-                holder: state.holder,
-                expired: state.expires,
-            });
-        }
-    }
-    Ok(report)
 }

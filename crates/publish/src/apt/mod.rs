@@ -38,7 +38,7 @@ use crate::protocol::commit::Commit;
 use crate::protocol::upload::{Policy, Staged};
 use crate::protocol::{self, Format};
 use crate::store::RepoStore;
-use crate::verify::{VerifyOptions, VerifyReport};
+use crate::verify::{Problem, VerifyOptions, VerifyReport};
 
 /// How many packages are read and parsed at once.
 const READ_CONCURRENCY: usize = 8;
@@ -205,7 +205,7 @@ impl AptRepository {
         channel: &dyn Channel,
         options: &VerifyOptions,
     ) -> Result<VerifyReport, PublishError> {
-        verify::verify(self, &self.files(channel)?, options).await
+        protocol::verify::verify(self, &self.files(channel)?, options).await
     }
 }
 
@@ -300,6 +300,19 @@ impl Format for AptRepository {
             .iter()
             .map(|(_, s)| Self::published(repository, s))
             .collect()
+    }
+
+    async fn check_top(
+        &self,
+        repo: &FileRepo,
+        problems: &mut Vec<Problem>,
+    ) -> Result<bool, PublishError> {
+        verify::check_top(self, &repo.store, problems).await
+    }
+
+    fn owner<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let pool = key.strip_prefix(&self.layout.suite)?.strip_prefix('/')?;
+        (!pool.is_empty()).then(|| key.strip_suffix(".asc").unwrap_or(key))
     }
 
     fn commit(&self, repo: &FileRepo, live: &Live, merged: Merged) -> Result<Commit, PublishError> {

@@ -1,28 +1,20 @@
-//! Reading an APT repository the way apt does and reporting every problem.
+//! Reading an APT repository the way apt does: what `Release` names.
 
-use std::collections::BTreeSet;
-
-use chrono::Utc;
 use falco_artifacts_core::Sha256Digest;
 
-use super::state;
 use super::AptRepository;
-use crate::engine::FileRepo;
 use crate::error::PublishError;
-use crate::protocol::lock;
-use crate::verify::{Problem, VerifyOptions, VerifyReport};
+use crate::store::RepoStore;
+use crate::verify::Problem;
 
-pub(super) async fn verify(
+/// Checks every index the live `Release` names, at its canonical name and by hash, and the
+/// signatures. The pool is checked by the protocol, from the `Packages` read by hash.
+pub(super) async fn check_top(
     apt: &AptRepository,
-    files: &FileRepo,
-    options: &VerifyOptions,
-) -> Result<VerifyReport, PublishError> {
-    let store = &files.store;
+    store: &RepoStore,
+    problems: &mut Vec<Problem>,
+) -> Result<bool, PublishError> {
     let layout = &apt.layout;
-    let mut report = VerifyReport {
-        repository: store.root().to_owned(),
-        ..VerifyReport::default()
-    };
     let release = store.get(&layout.release()).await?;
     if let Some(release) = &release {
         let text = String::from_utf8_lossy(release).into_owned();
@@ -48,19 +40,17 @@ pub(super) async fn verify(
                     }
                     Some(_) => None,
                 };
-                report.problems.extend(problem);
+                problems.extend(problem);
             }
         }
         if apt.signer.is_some() {
             for key in [layout.in_release(), layout.release_gpg()] {
                 match store.get(&key).await? {
-                    None => report
-                        .problems
-                        .push(Problem::MissingSignature { path: key }),
+                    None => problems.push(Problem::MissingSignature { path: key }),
                     Some(bytes) if key.ends_with("InRelease") => {
                         let signed = String::from_utf8_lossy(&bytes);
                         if !signed.contains(text.trim_end()) {
-                            report.problems.push(Problem::SignatureBehind { path: key });
+                            problems.push(Problem::SignatureBehind { path: key });
                         }
                     }
                     Some(_) => {}
@@ -68,49 +58,8 @@ pub(super) async fn verify(
             }
         }
     }
-    let live = state::read(store, layout).await?;
-    let mut named = BTreeSet::new();
-    for (path, (sha, size)) in live.pool_files() {
-        report.files += 1;
-        named.insert(path.to_owned());
-        match store.head(path).await? {
-            None => report.problems.push(Problem::MissingFile {
-                path: path.to_owned(),
-            }),
-            Some(meta) if meta.size != size => report.problems.push(Problem::SizeMismatch {
-                path: path.to_owned(),
-                indexed: size,
-                stored: meta.size,
-            }),
-            Some(_) if options.check_hashes => {
-                if let Some((stored, _)) = store.sha256(path).await? {
-                    if stored != sha {
-                        report.problems.push(Problem::HashMismatch {
-                            path: path.to_owned(),
-                            indexed: sha,
-                            stored,
-                        });
-                    }
-                }
-            }
-            Some(_) => {}
-        }
-    }
-    for (key, _) in store.list(&layout.suite).await? {
-        let owner = key.strip_suffix(".asc").unwrap_or(&key);
-        if !named.contains(owner) {
-            report.problems.push(Problem::Unindexed { path: key });
-        }
-    }
-    if let Some(state) = lock::state(store).await? {
-        if state.held && state.expires < Utc::now() {
-            report.problems.push(Problem::StaleLock {
-                holder: state.holder,
-                expired: state.expires,
-            });
-        }
-    }
-    Ok(report)
+    // A Packages file that cannot be read is an error of the read that follows, as apt's.
+    Ok(true)
 }
 
 fn parent(path: &str) -> &str {

@@ -9,6 +9,7 @@ pub(crate) mod bookkeeping;
 pub(crate) mod commit;
 pub(crate) mod lock;
 pub(crate) mod upload;
+pub(crate) mod verify;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ use crate::index::RepoIndex;
 use crate::plan::PublishPlan;
 use crate::protocol::commit::Commit;
 use crate::protocol::lock::LockGuard;
+use crate::verify::Problem;
 
 /// What a repository format adds to the protocol: its index, read, merged and written.
 ///
@@ -97,6 +99,24 @@ pub(crate) trait Format: Send + Sync {
 
     /// The package files `merged` drops, as reported (`repository` is the channel's name).
     fn pruned(&self, repository: &str, merged: &Self::Merged) -> Vec<PublishedFile>;
+
+    /// Checks what the live top file names (index files, signatures), adding to `problems`;
+    /// `false` when the index cannot be read past them.
+    async fn check_top(
+        &self,
+        repo: &FileRepo,
+        problems: &mut Vec<Problem>,
+    ) -> Result<bool, PublishError>;
+
+    /// Reads the whole live index the way a client does, for verification.
+    async fn read_all(&self, repo: &FileRepo) -> Result<Self::Live, PublishError> {
+        self.read(repo, None).await
+    }
+
+    /// The package file a stored `key` belongs to (a signature's package), which the index
+    /// must name; `None` for keys that are not package files of this format (index files,
+    /// the lock, other directories).
+    fn owner<'k>(&self, key: &'k str) -> Option<&'k str>;
 
     /// The commit that makes `merged` the generation after `live`.
     fn commit(

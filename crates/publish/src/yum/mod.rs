@@ -39,7 +39,7 @@ use crate::protocol::commit::Commit;
 use crate::protocol::upload::{Policy, Staged};
 use crate::protocol::{self, Format};
 use crate::store::RepoStore;
-use crate::verify::{VerifyOptions, VerifyReport};
+use crate::verify::{Problem, VerifyOptions, VerifyReport};
 
 /// How many packages are read, parsed and signed at once.
 const READ_CONCURRENCY: usize = 8;
@@ -196,7 +196,7 @@ impl YumRepository {
         channel: &dyn Channel,
         options: &VerifyOptions,
     ) -> Result<VerifyReport, PublishError> {
-        verify::verify(self, &self.files(channel)?, options).await
+        protocol::verify::verify(self, &self.files(channel)?, options).await
     }
 }
 
@@ -287,6 +287,24 @@ impl Format for YumRepository {
             .iter()
             .map(|r| Self::published(repository, r))
             .collect()
+    }
+
+    async fn check_top(
+        &self,
+        repo: &FileRepo,
+        problems: &mut Vec<Problem>,
+    ) -> Result<bool, PublishError> {
+        verify::check_top(self, &repo.store, problems).await
+    }
+
+    async fn read_all(&self, repo: &FileRepo) -> Result<Live, PublishError> {
+        // Every document parsed, not the layout beside them: what dnf reads.
+        state::read_full(&repo.store).await
+    }
+
+    fn owner<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let owner = key.strip_suffix(".asc").unwrap_or(key);
+        (!key.contains('/') && owner.ends_with(".rpm")).then_some(owner)
     }
 
     fn commit(&self, repo: &FileRepo, live: &Live, merged: Merged) -> Result<Commit, PublishError> {
