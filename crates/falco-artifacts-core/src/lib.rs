@@ -42,6 +42,7 @@ mod retention;
 mod sign;
 #[cfg(feature = "tar-guard")]
 pub mod tar_guard;
+mod verify;
 mod version;
 pub mod web;
 
@@ -58,7 +59,8 @@ pub use digest::{
 pub use error::{BoxError, Error};
 pub use git::{head_commit, version_from_git, GitVersionError};
 pub use memory::InMemoryPublisher;
-pub use publisher::{PublishReport, PublishedFile, Publisher};
+pub use publisher::{PublishPlan, PublishReport, PublishedFile, Publisher};
 pub use release::{Release, ReleaseEvent, ReleaseEventError, ReleasePolicy};
 pub use sign::{KeyAlgorithm, PgpSigner, SignError, Signer};
+pub use verify::{Problem, VerifyOptions, VerifyReport};
 pub use version::{Version, VersionError, VersionKind};

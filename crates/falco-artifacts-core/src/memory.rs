@@ -8,8 +8,10 @@ use async_trait::async_trait;
 
 use crate::artifact::Artifact;
 use crate::channel::{Channel, Overwrite, RepoKind, Retention};
+use crate::digest::Sha256Digest;
 use crate::error::Error;
-use crate::publisher::{PublishReport, PublishedFile, Publisher};
+use crate::publisher::{PublishPlan, PublishReport, PublishedFile, Publisher};
+use crate::verify::{Problem, VerifyOptions, VerifyReport};
 
 /// Files by repository, then by file name, with their bytes.
 type Repositories = BTreeMap<String, BTreeMap<String, (PublishedFile, Vec<u8>)>>;
@@ -48,11 +50,7 @@ pub struct InMemoryPublisher {
 impl InMemoryPublisher {
     /// The bytes of a published file, if present.
     pub fn bytes(&self, repository: &str, file_name: &str) -> Option<Vec<u8>> {
-        let repos = self
-            .repositories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        repos
+        self.repositories()
             .get(repository)
             .and_then(|files| files.get(file_name))
             .map(|(_, bytes)| bytes.clone())
@@ -89,13 +87,18 @@ fn prune(
         .collect()
 }
 
-#[async_trait]
-impl Publisher for InMemoryPublisher {
-    async fn publish(
-        &self,
-        channel: &dyn Channel,
-        artifacts: &[Arc<dyn Artifact>],
-    ) -> Result<PublishReport, Error> {
+/// One artifact ready to go in: its repository kind, its description, its bytes.
+type Staged = (RepoKind, PublishedFile, Vec<u8>);
+
+impl InMemoryPublisher {
+    fn repositories(&self) -> std::sync::MutexGuard<'_, Repositories> {
+        self.repositories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Checks and reads every artifact, writing nothing.
+    fn stage(channel: &dyn Channel, artifacts: &[Arc<dyn Artifact>]) -> Result<Vec<Staged>, Error> {
         let mut staged = Vec::with_capacity(artifacts.len());
         for artifact in artifacts {
             let kind = artifact.repository().ok_or_else(|| {
@@ -116,6 +119,7 @@ impl Publisher for InMemoryPublisher {
             }
             let file = PublishedFile {
                 repository: channel.repository(kind).to_owned(),
+                key: artifact.file_name().to_owned(),
                 file_name: artifact.file_name().to_owned(),
                 sha256: *artifact.sha256(),
                 size: artifact.size(),
@@ -124,11 +128,15 @@ impl Publisher for InMemoryPublisher {
             };
             staged.push((kind, file, read_all(artifact.as_ref())?));
         }
+        Ok(staged)
+    }
 
-        let mut repos = self
-            .repositories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Publishes `staged` into `repos`: refused whole, or applied whole with retention.
+    fn apply(
+        repos: &mut Repositories,
+        channel: &dyn Channel,
+        staged: Vec<Staged>,
+    ) -> Result<PublishReport, Error> {
         // Check every artifact before writing any, so a refused publish changes nothing.
         for (_, file, _) in &staged {
             let existing = repos
@@ -167,16 +175,88 @@ impl Publisher for InMemoryPublisher {
         }
         Ok(report)
     }
+}
+
+#[async_trait]
+impl Publisher for InMemoryPublisher {
+    async fn publish(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, Error> {
+        let staged = Self::stage(channel, artifacts)?;
+        Self::apply(&mut self.repositories(), channel, staged)
+    }
+
+    async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, Error> {
+        let staged = Self::stage(channel, artifacts)?;
+        let mut repos = self.repositories().clone();
+        let repository = staged
+            .first()
+            .map(|(_, f, _)| f.repository.clone())
+            .unwrap_or_default();
+        let existed: BTreeSet<(String, String)> = staged
+            .iter()
+            .filter(|(_, f, _)| {
+                repos
+                    .get(&f.repository)
+                    .is_some_and(|files| files.contains_key(&f.file_name))
+            })
+            .map(|(_, f, _)| (f.repository.clone(), f.file_name.clone()))
+            .collect();
+        let report = Self::apply(&mut repos, channel, staged)?;
+        let (replace, upload) = report
+            .uploaded
+            .into_iter()
+            .partition(|f| existed.contains(&(f.repository.clone(), f.file_name.clone())));
+        Ok(PublishPlan {
+            repository,
+            upload,
+            replace,
+            unchanged: report.unchanged,
+            prune: report.pruned,
+            index_files: Vec::new(),
+        })
+    }
+
+    async fn verify(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+        _: &VerifyOptions,
+    ) -> Result<VerifyReport, Error> {
+        let repository = channel.repository(kind);
+        let repos = self.repositories();
+        let files = repos.get(repository);
+        let problems = files
+            .into_iter()
+            .flat_map(|files| files.values())
+            .filter_map(|(file, bytes)| {
+                let stored = Sha256Digest::of_bytes(bytes);
+                (stored != file.sha256).then(|| Problem::HashMismatch {
+                    path: file.key.clone(),
+                    indexed: file.sha256,
+                    stored,
+                })
+            })
+            .collect();
+        Ok(VerifyReport {
+            repository: repository.to_owned(),
+            files: files.map_or(0, BTreeMap::len),
+            problems,
+        })
+    }
 
     async fn list(
         &self,
         channel: &dyn Channel,
         kind: RepoKind,
     ) -> Result<Vec<PublishedFile>, Error> {
-        let repos = self
-            .repositories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let repos = self.repositories();
         Ok(repos
             .get(channel.repository(kind))
             .map(|files| files.values().map(|(f, _)| f.clone()).collect())
@@ -188,10 +268,7 @@ impl Publisher for InMemoryPublisher {
         channel: &dyn Channel,
         kind: RepoKind,
     ) -> Result<Vec<PublishedFile>, Error> {
-        let mut repos = self
-            .repositories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut repos = self.repositories();
         Ok(repos
             .get_mut(channel.repository(kind))
             .map(|files| prune(files, channel.retention(kind)))

@@ -9,6 +9,7 @@ use crate::artifact::Artifact;
 use crate::channel::{Channel, RepoKind};
 use crate::digest::Sha256Digest;
 use crate::error::Error;
+use crate::verify::{VerifyOptions, VerifyReport};
 use crate::version::Version;
 
 /// One file as it sits in a repository.
@@ -16,6 +17,9 @@ use crate::version::Version;
 pub struct PublishedFile {
     /// The repository (`deb`, `rpm-dev`, …).
     pub repository: String,
+    /// Its key, relative to the repository (`stable/falco-0.39.0-x86_64.deb`,
+    /// `x86_64/falco-0.39.0-x86_64.tar.gz`): where a client downloads it.
+    pub key: String,
     /// The file name.
     pub file_name: String,
     /// Its SHA-256.
@@ -46,6 +50,30 @@ impl PublishReport {
     }
 }
 
+/// What a publish writes, keeps and prunes, computed without writing anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishPlan {
+    /// The repository's path in the store.
+    pub repository: String,
+    /// Files that are new.
+    pub upload: Vec<PublishedFile>,
+    /// Files published before with other bytes, replaced because the channel allows it.
+    pub replace: Vec<PublishedFile>,
+    /// Files already published with the same bytes.
+    pub unchanged: Vec<PublishedFile>,
+    /// Files retention removes once the new index is live.
+    pub prune: Vec<PublishedFile>,
+    /// Index files written, in commit order (content-addressed, canonical, top).
+    pub index_files: Vec<String>,
+}
+
+impl PublishPlan {
+    /// True when the publish would change no file (the index is rewritten only if needed).
+    pub fn is_noop(&self) -> bool {
+        self.upload.is_empty() && self.replace.is_empty() && self.prune.is_empty()
+    }
+}
+
 /// Puts a channel's artifacts into its repositories and keeps every index consistent.
 ///
 /// Implementers must guarantee:
@@ -68,6 +96,23 @@ pub trait Publisher: Send + Sync {
         channel: &dyn Channel,
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishReport, Error>;
+
+    /// What [`publish`](Publisher::publish) would upload, replace and prune, without writing
+    /// anything; refused like the publish itself would be.
+    async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, Error>;
+
+    /// Reads `channel`'s `kind` repository the way a client does and reports every problem
+    /// (a repository of another kind than the publisher's reports none).
+    async fn verify(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, Error>;
 
     /// Lists what is published in `channel`'s `kind` repository.
     async fn list(

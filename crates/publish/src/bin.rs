@@ -11,11 +11,11 @@ use crate::engine::{FileRepo, JsonIndex};
 use crate::error::PublishError;
 use crate::index::RepoIndex;
 use crate::options::RepositoryOptions;
-use crate::plan::PublishPlan;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use crate::verify::{VerifyOptions, VerifyReport};
+use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{VerifyOptions, VerifyReport};
 
 /// Release tarballs with their `.sha256` and `.asc`, under `<base>/<channel's bin repository>/
 /// <arch>/`, listed by `index.json` and `index.html` beside the arch directories.
@@ -199,6 +199,26 @@ impl Publisher for BinRepository {
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishReport, CoreError> {
         Ok(self.publish_files(channel, artifacts).await?)
+    }
+
+    async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, CoreError> {
+        Ok(Self::plan(self, channel, artifacts).await?)
+    }
+
+    async fn verify(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, CoreError> {
+        if kind != RepoKind::Bin {
+            return Ok(VerifyReport::default());
+        }
+        Ok(Self::verify(self, channel, options).await?)
     }
 
     async fn list(

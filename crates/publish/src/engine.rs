@@ -21,7 +21,7 @@ use crate::protocol::lock::{LockOptions, LOCK_PREFIX};
 use crate::protocol::upload::{Staged, CONCURRENCY};
 use crate::protocol::Format;
 use crate::store::RepoStore;
-use crate::verify::Problem;
+use falco_artifacts_core::Problem;
 
 /// A repository of files at `store`'s root.
 #[derive(Debug, Clone)]

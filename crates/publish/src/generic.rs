@@ -16,11 +16,11 @@ use crate::engine::{FileRepo, JsonIndex};
 use crate::error::PublishError;
 use crate::index::{IndexEntry, RepoIndex};
 use crate::options::RepositoryOptions;
-use crate::plan::PublishPlan;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use crate::verify::{VerifyOptions, VerifyReport};
+use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{VerifyOptions, VerifyReport};
 
 /// A file for a [`GenericRepository`] and the key it goes under.
 #[derive(Debug, Clone)]
@@ -323,16 +323,13 @@ impl GenericRepository {
     }
 }
 
-/// Publishes each artifact under [`GenericRepository::key_for`], with the channel's overwrite
-/// policy and accepted versions and the repository's own retention. The repository holds one
-/// set of files whatever the channel, so `list` and `apply_retention` ignore `kind`.
-#[async_trait]
-impl Publisher for GenericRepository {
-    async fn publish(
+impl GenericRepository {
+    /// The files `artifacts` go in as through [`Publisher`], and the policy they follow.
+    fn offer(
         &self,
         channel: &dyn Channel,
         artifacts: &[Arc<dyn Artifact>],
-    ) -> Result<PublishReport, CoreError> {
+    ) -> Result<(Vec<GenericFile>, Policy), PublishError> {
         let mut files = Vec::with_capacity(artifacts.len());
         for artifact in artifacts {
             if let Some(version) = artifact.version() {
@@ -341,8 +338,7 @@ impl Publisher for GenericRepository {
                         name: artifact.file_name().to_owned(),
                         channel: channel.name().clone(),
                         version: version.clone(),
-                    }
-                    .into());
+                    });
                 }
             }
             files.push(GenericFile::new(
@@ -354,6 +350,21 @@ impl Publisher for GenericRepository {
             overwrite: channel.overwrite(),
             retention: self.policy.retention,
         };
+        Ok((files, policy))
+    }
+}
+
+/// Publishes each artifact under [`GenericRepository::key_for`], with the channel's overwrite
+/// policy and accepted versions and the repository's own retention. The repository holds one
+/// set of files whatever the channel, so `list` and `apply_retention` ignore `kind`.
+#[async_trait]
+impl Publisher for GenericRepository {
+    async fn publish(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishReport, CoreError> {
+        let (files, policy) = self.offer(channel, artifacts)?;
         Ok(protocol::publish(
             &JsonIndex::default(),
             &self.repo,
@@ -362,6 +373,31 @@ impl Publisher for GenericRepository {
             policy,
         )
         .await?)
+    }
+
+    async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, CoreError> {
+        let (files, policy) = self.offer(channel, artifacts)?;
+        Ok(protocol::plan(
+            &JsonIndex::default(),
+            &self.repo,
+            &Self::stage(&files)?,
+            &[],
+            policy,
+        )
+        .await?)
+    }
+
+    async fn verify(
+        &self,
+        _: &dyn Channel,
+        _: RepoKind,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, CoreError> {
+        Ok(GenericRepository::verify(self, options).await?)
     }
 
     async fn list(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<PublishedFile>, CoreError> {

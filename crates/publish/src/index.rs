@@ -82,6 +82,7 @@ impl IndexEntry {
     pub fn to_published(&self, repository: &str) -> PublishedFile {
         PublishedFile {
             repository: repository.to_owned(),
+            key: self.path.clone(),
             file_name: self.name.clone(),
             sha256: self.sha256,
             size: self.size,

@@ -96,17 +96,16 @@ mod index;
 mod local_dir;
 mod maintain;
 mod options;
-mod plan;
 mod protocol;
 mod split;
 mod store;
-mod verify;
 mod yum;
 
 pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
 pub use error::{PublishError, StoreAction};
 pub use failing::{FailMode, FailingStore};
+pub use falco_artifacts_core::{Problem, PublishPlan, VerifyOptions, VerifyReport};
 pub use generic::{
     DerivedFiles, GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject,
 };
@@ -114,10 +113,8 @@ pub use index::{
     FileKind, IndexBucket, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
 };
 pub use options::RepositoryOptions;
-pub use plan::PublishPlan;
 pub use protocol::lock::{LockOptions, LockState};
 pub use store::{RepoStore, StoreOptions};
-pub use verify::{Problem, VerifyOptions, VerifyReport};
 pub use yum::{BadMetadata, YumRepository, YumRepositoryBuilder};
 
 /// The format-neutral package description and the vocabulary this crate builds on.

@@ -202,15 +202,16 @@ impl AptRepository {
             .flatten()
             .map(|s| s.filename.as_str())
             .collect();
-        live.bookkeeping.advance(
+        let (bookkeeping, delete) = live.bookkeeping.advance(
             FORMAT,
             release.as_bytes(),
             this_generation,
             generations,
             merged.pruned_files.iter().map(|(f, _)| f.clone()),
             |f| named.contains(f),
-            &mut commit,
         );
+        commit.content_addressed.push(bookkeeping);
+        commit.delete = delete;
 
         let signed = self.sign(&release)?;
         commit.top.push(IndexFile {

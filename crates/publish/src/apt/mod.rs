@@ -33,12 +33,12 @@ use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::{FileKind, RepoIndex};
 use crate::options::RepositoryOptions;
-use crate::plan::PublishPlan;
 use crate::protocol::commit::Commit;
 use crate::protocol::upload::{Policy, Staged};
 use crate::protocol::{self, Format};
 use crate::store::RepoStore;
-use crate::verify::{Problem, VerifyOptions, VerifyReport};
+use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{Problem, VerifyOptions, VerifyReport};
 
 /// How many packages are read and parsed at once.
 const READ_CONCURRENCY: usize = 8;
@@ -151,6 +151,7 @@ impl AptRepository {
     fn published(repository: &str, stanza: &Stanza) -> PublishedFile {
         PublishedFile {
             repository: repository.to_owned(),
+            key: stanza.filename.clone(),
             file_name: stanza
                 .filename
                 .rsplit('/')
@@ -328,6 +329,26 @@ impl Publisher for AptRepository {
         artifacts: &[Arc<dyn Artifact>],
     ) -> Result<PublishReport, CoreError> {
         Ok(self.publish_files(channel, artifacts).await?)
+    }
+
+    async fn plan(
+        &self,
+        channel: &dyn Channel,
+        artifacts: &[Arc<dyn Artifact>],
+    ) -> Result<PublishPlan, CoreError> {
+        Ok(Self::plan(self, channel, artifacts).await?)
+    }
+
+    async fn verify(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+        options: &VerifyOptions,
+    ) -> Result<VerifyReport, CoreError> {
+        if kind != RepoKind::Deb {
+            return Ok(VerifyReport::default());
+        }
+        Ok(Self::verify(self, channel, options).await?)
     }
 
     async fn list(

@@ -5,7 +5,7 @@ use falco_artifacts_core::Sha256Digest;
 use super::AptRepository;
 use crate::error::PublishError;
 use crate::store::RepoStore;
-use crate::verify::Problem;
+use falco_artifacts_core::Problem;
 
 /// Checks every index the live `Release` names, at its canonical name and by hash, and the
 /// signatures. The pool is checked by the protocol, from the `Packages` read by hash.

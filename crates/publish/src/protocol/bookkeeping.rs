@@ -16,7 +16,7 @@ use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::error::PublishError;
-use crate::protocol::commit::{Commit, IndexFile};
+use crate::protocol::commit::IndexFile;
 use crate::store::RepoStore;
 
 /// Bookkeeping carried between generations.
@@ -71,7 +71,8 @@ impl Bookkeeping {
 }
 
 impl Bookkeeping {
-    /// Completes `commit` (whose top file is `top`) with the next generation's bookkeeping:
+    /// The next generation's bookkeeping file (its top file is `top`) and what its commit
+    /// deletes:
     /// `this_generation` are its content-addressed files, `pruned` the package files its
     /// merge dropped (each with its `.asc`), `named` whether the new index names a package
     /// file. Deleted: the files pruned now, those the live generation pruned that nothing
@@ -85,8 +86,7 @@ impl Bookkeeping {
         generations: usize,
         pruned: impl IntoIterator<Item = String>,
         named: impl Fn(&str) -> bool,
-        commit: &mut Commit,
-    ) {
+    ) -> (IndexFile, Vec<String>) {
         // The bookkeeping goes with its generation: written before the switch, deleted with it.
         this_generation.push(key(format, top));
         let mut by_hash = vec![this_generation];
@@ -105,8 +105,7 @@ impl Bookkeeping {
             .collect();
         delete.extend(pruned.iter().cloned());
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        commit.delete = delete.into_iter().collect();
         let next = Bookkeeping { by_hash, pruned };
-        commit.content_addressed.push(next.file(format, top));
+        (next.file(format, top), delete.into_iter().collect())
     }
 }

@@ -21,10 +21,10 @@ use self::upload::{Action, Policy, Staged};
 use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::RepoIndex;
-use crate::plan::PublishPlan;
 use crate::protocol::commit::Commit;
 use crate::protocol::lock::LockGuard;
-use crate::verify::Problem;
+use falco_artifacts_core::Problem;
+use falco_artifacts_core::PublishPlan;
 
 /// What a repository format adds to the protocol: its index, read, merged and written.
 ///

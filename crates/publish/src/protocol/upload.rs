@@ -31,6 +31,7 @@ impl Staged {
     pub(crate) fn published(&self, repository: &str) -> PublishedFile {
         PublishedFile {
             repository: repository.to_owned(),
+            key: self.key.clone(),
             file_name: self.artifact.file_name().to_owned(),
             sha256: *self.artifact.sha256(),
             size: self.artifact.size(),

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::{lock, Format};
 use crate::engine::FileRepo;
 use crate::error::PublishError;
-use crate::verify::{Problem, VerifyOptions, VerifyReport};
+use falco_artifacts_core::{Problem, VerifyOptions, VerifyReport};
 
 /// Reads `repo` like a client of `format` and reports every problem.
 pub(crate) async fn verify<F: Format>(

@@ -136,15 +136,16 @@ impl YumRepository {
             bytes: Bytes::from(serde_json::to_vec(&layout).unwrap_or_default()).into(),
         });
 
-        live.bookkeeping.advance(
+        let (bookkeeping, delete) = live.bookkeeping.advance(
             FORMAT,
             &repomd,
             this_generation,
             generations,
             merged.pruned.iter().map(|r| r.href.clone()),
             |f| merged.records.contains_key(f),
-            &mut commit,
         );
+        commit.content_addressed.push(bookkeeping);
+        commit.delete = delete;
 
         let sign = |bytes: &[u8]| -> Result<Option<String>, PublishError> {
             match &self.signer {

@@ -5,7 +5,7 @@ use falco_artifacts_core::Sha256Digest;
 use super::{repomd, YumRepository, REPOMD, REPOMD_ASC};
 use crate::error::PublishError;
 use crate::store::RepoStore;
-use crate::verify::Problem;
+use falco_artifacts_core::Problem;
 
 /// Checks every document `repomd.xml` names against the digest it gives, and the signature;
 /// the packages are read only when those are sound.

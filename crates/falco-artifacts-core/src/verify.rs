@@ -1,9 +1,9 @@
-//! Reading a repository the way a client does and reporting every problem.
+//! What verifying a repository (reading it the way a client does) reports.
 
 use std::fmt;
 
+use crate::digest::Sha256Digest;
 use chrono::{DateTime, Utc};
-use falco_artifacts_core::Sha256Digest;
 
 /// How thoroughly to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl fmt::Display for Problem {
     }
 }
 
-/// What [`verify`](crate::BinRepository::verify) found.
+/// What [`Publisher::verify`](crate::Publisher::verify) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// The repository's path in the store.
