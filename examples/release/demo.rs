@@ -9,7 +9,7 @@ use falco_artifacts::core::{
     version_from_git, Arch, Channel, ChildEnv, KeyAlgorithm, PgpSigner, Release, ReleaseEvent,
     ReleasePolicy, Signer,
 };
-use falco_artifacts::pipeline::{
+use falco_artifacts::release::{
     load_specs, package_release, plan_release, DriversJob, Gate, Pipeline,
 };
 

@@ -1,9 +1,9 @@
 //! The release pipeline as a thin binary over the falco-artifacts libraries: argument parsing
-//! here, everything else in `falco_artifacts::pipeline` and the crates.
+//! here, everything else in `falco_artifacts::release` and the crates.
 //!
 //! `demo` runs everything on an embedded default; `plan` prints what a release event would
 //! produce; `run` gates, packages, publishes and verifies a real release (flags or a YAML
-//! configuration file, see `falco_artifacts::pipeline::PipelineConfig`); `verify` and `prune`
+//! configuration file, see `falco_artifacts::release::PipelineConfig`); `verify` and `prune`
 //! are the repository operations on their own.
 
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use falco_artifacts::driver_grid::build::DriverkitMode;
 
 mod demo;
-use falco_artifacts::pipeline::{
+use falco_artifacts::release::{
     plan_release, run_release_with_progress, Backend, DriverBuild, DriversJob, DriversReport, Gate,
     Pipeline, PipelineConfig, ReleaseJob, ReleasePlan,
 };

@@ -11,7 +11,7 @@ use falco_artifacts_driver_grid::{
 use falco_artifacts_images::TagPolicy;
 use serde::Serialize;
 
-use super::{load_specs, DriversJob, PipelineError};
+use crate::{load_specs, DriversJob, PipelineError};
 
 /// One file a release produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -15,7 +15,7 @@ use falco_artifacts_images::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::PipelineError;
+use crate::PipelineError;
 
 /// The `images:` section of the configuration file.
 #[derive(Debug, Clone, Deserialize)]

@@ -18,7 +18,7 @@ use falco_artifacts_driver_grid::{
 };
 use serde::Serialize;
 
-use super::{Pipeline, PipelineError};
+use crate::{Pipeline, PipelineError};
 
 /// What the drivers step works on.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use falco_artifacts::core::package::SourceDate;
-//! use falco_artifacts::core::{Arch, KeyAlgorithm, PgpSigner, ReleaseEvent, ReleasePolicy, Signer};
-//! use falco_artifacts::pipeline::{run_release, Gate, Pipeline, ReleaseJob};
+//! use falco_artifacts_core::package::SourceDate;
+//! use falco_artifacts_core::{Arch, KeyAlgorithm, PgpSigner, ReleaseEvent, ReleasePolicy, Signer};
+//! use falco_artifacts_release::{run_release, Gate, Pipeline, ReleaseJob};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let signer: Arc<dyn Signer> = Arc::new(PgpSigner::generate("Falco <f@example.com>", KeyAlgorithm::Ed25519)?);

@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use falco_artifacts_core::{Arch, ChannelConfig, ChildEnv, PgpSigner, RepoKind, Retention};
 use serde::Deserialize;
 
-use super::{Gate, PipelineError};
+use crate::{Gate, PipelineError};
 
 /// The configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -95,7 +95,7 @@ pub struct PipelineConfig {
     pub drivers: DriversConfig,
     /// Container images; no images are built without this section.
     #[serde(default)]
-    pub images: Option<super::ImagesConfig>,
+    pub images: Option<crate::ImagesConfig>,
 }
 
 /// The `store:` section: S3 settings (all optional; AWS itself needs none).

@@ -16,7 +16,7 @@ use falco_artifacts_pkg_deb::DebBuilder;
 use falco_artifacts_pkg_rpm::RpmBuilder;
 use falco_artifacts_pkg_tar::TarballBuilder;
 
-use super::PipelineError;
+use crate::PipelineError;
 
 /// The packages of one release, ready for their repositories.
 #[derive(Default)]

@@ -14,7 +14,7 @@ use falco_artifacts_images::{
 use serde::Deserialize;
 
 use super::{image_error, ImagesReport};
-use crate::pipeline::PipelineError;
+use crate::PipelineError;
 
 /// The `images.runtime:` section.
 #[derive(Debug, Clone, Deserialize)]
