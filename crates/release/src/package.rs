@@ -7,14 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use falco_artifacts_core::package::{
-    load_manifest, Format, ManifestOptions, PackageSpec, SourceDate,
+    load_manifest, Format, ManifestOptions, PackageSpec, Packager, PackagerError, SourceDate,
 };
-use falco_artifacts_core::{
-    Arch, Artifact, ArtifactKind, LocalArtifact, Release, RepoKind, Signer,
-};
-use falco_artifacts_pkg_deb::DebBuilder;
-use falco_artifacts_pkg_rpm::RpmBuilder;
-use falco_artifacts_pkg_tar::TarballBuilder;
+use falco_artifacts_core::{Arch, Artifact, ArtifactKind, Release, Signer};
+use falco_artifacts_pkg_deb::DebPackager;
+use falco_artifacts_pkg_rpm::RpmPackager;
+use falco_artifacts_pkg_tar::TarballPackager;
 
 use crate::PipelineError;
 
@@ -67,56 +65,43 @@ pub fn load_specs(
         .collect()
 }
 
-fn built(
-    format: &'static str,
-    spec: &PackageSpec,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> PipelineError {
-    PipelineError::Build {
-        format,
-        arch: spec.arch,
-        source: Box::new(source),
-    }
+/// Why one packager failed: each packager's own error, as core's [`PackagerError`] shape.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildFailure {
+    /// The `.deb`.
+    #[error(transparent)]
+    Deb(PackagerError<falco_artifacts_pkg_deb::BuildError>),
+    /// The `.rpm`.
+    #[error(transparent)]
+    Rpm(PackagerError<falco_artifacts_pkg_rpm::RpmError>),
+    /// The tarball.
+    #[error(transparent)]
+    Tarball(PackagerError<falco_artifacts_pkg_tar::BuildError>),
 }
 
-/// A detached armored signature of `path`, as an artifact of `repository`.
-fn signature(
+/// Packs `spec` with `packager` (signed by `signer`) into `dir`, naming the format on failure.
+fn pack<P: Packager>(
+    packager: &P,
+    spec: &PackageSpec,
     signer: &dyn Signer,
-    spec: &PackageSpec,
-    path: &Path,
-    name: &str,
-    repository: RepoKind,
-) -> Result<Arc<dyn Artifact>, PipelineError> {
-    let mut file = std::fs::File::open(path).map_err(|source| PipelineError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let asc = signer.sign_detached_armored(&mut file)?;
-    let artifact = LocalArtifact::from_bytes(
-        ArtifactKind::Signature,
-        format!("{name}.asc"),
-        asc.into_bytes(),
-    )
-    .map_err(|e| built("signature", spec, e))?
-    .with_version(spec.version.clone())
-    .with_arch(spec.arch)
-    .with_repository(repository);
-    Ok(Arc::new(artifact))
+    dir: &Path,
+    failure: fn(PackagerError<P::Error>) -> BuildFailure,
+) -> Result<Vec<Arc<dyn Artifact>>, PipelineError> {
+    packager
+        .package(spec, Some(signer), dir)
+        .map_err(|e| PipelineError::Build {
+            format: match packager.format() {
+                Format::Deb => "deb",
+                Format::Rpm => "rpm",
+                Format::Tar => "tarball",
+            },
+            arch: spec.arch,
+            source: failure(e),
+        })
 }
 
-fn package(
-    kind: ArtifactKind,
-    spec: &PackageSpec,
-    path: &Path,
-) -> Result<Arc<dyn Artifact>, PipelineError> {
-    let artifact = LocalArtifact::from_path(kind, path)
-        .map_err(|e| built("artifact", spec, e))?
-        .with_version(spec.version.clone())
-        .with_arch(spec.arch);
-    Ok(Arc::new(artifact))
-}
-
-/// Packs `specs` into `dir` and signs every package with `signer`.
+/// Packs `specs` into `dir` and signs every package with `signer`, through the three
+/// packagers' common [`Packager`] shape.
 pub fn package_release(
     specs: &[PackageSpec],
     signer: &dyn Signer,
@@ -131,46 +116,17 @@ pub fn package_release(
         ..Packaged::default()
     };
     for spec in specs {
-        let deb = DebBuilder::new(spec)
-            .build()
-            .and_then(|deb| deb.write_to_dir(dir))
-            .map_err(|e| built("deb", spec, e))?;
-        let deb_path = deb
-            .path
-            .unwrap_or_else(|| dir.join(spec.file_name(Format::Deb)));
-        out.debs.push(package(ArtifactKind::Deb, spec, &deb_path)?);
-        out.debs.push(signature(
-            signer,
-            spec,
-            &deb_path,
-            &spec.file_name(Format::Deb),
-            RepoKind::Deb,
-        )?);
-
-        let rpm_path = RpmBuilder::new(spec)
-            .with_signer(signer)
-            .build()
-            .and_then(|rpm| rpm.write_to_dir(dir))
-            .map_err(|e| built("rpm", spec, e))?;
-        out.rpms.push(package(ArtifactKind::Rpm, spec, &rpm_path)?);
-        out.rpms.push(signature(
-            signer,
-            spec,
-            &rpm_path,
-            &spec.file_name(Format::Rpm),
-            RepoKind::Rpm,
-        )?);
-
-        let tarball = TarballBuilder::new(spec)
-            .with_signer(signer)
-            .build(dir)
-            .map_err(|e| built("tarball", spec, e))?;
-        out.tarballs.extend(
-            tarball
-                .artifacts(spec)
-                .map_err(|e| built("tarball", spec, e))?,
-        );
-        out.tarball_paths.push((spec.arch, tarball.path));
+        out.debs
+            .extend(pack(&DebPackager, spec, signer, dir, BuildFailure::Deb)?);
+        out.rpms
+            .extend(pack(&RpmPackager, spec, signer, dir, BuildFailure::Rpm)?);
+        let tarballs = pack(&TarballPackager, spec, signer, dir, BuildFailure::Tarball)?;
+        // The images are made from the tarball on disk.
+        if let Some(tarball) = tarballs.iter().find(|a| a.kind() == ArtifactKind::Tarball) {
+            out.tarball_paths
+                .push((spec.arch, dir.join(tarball.file_name())));
+        }
+        out.tarballs.extend(tarballs);
     }
     Ok(out)
 }

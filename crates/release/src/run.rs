@@ -250,7 +250,7 @@ impl Pipeline {
             if !check.is_clean() {
                 return Err(PipelineError::Verify {
                     repository: name.to_owned(),
-                    problems: format!("{check:?}"),
+                    problems: check.problems,
                 });
             }
             verified.push(format!("packages/{name}"));
