@@ -285,6 +285,7 @@ impl Settings {
     /// The repositories the configuration names, signing indexes with its key at the time
     /// they are made.
     pub fn pipeline(&self) -> Result<Pipeline, PipelineError> {
+        let signer = self.signer()?;
         let url = self
             .config
             .repository
@@ -294,7 +295,7 @@ impl Settings {
                 flag: "--repo",
                 field: "repository",
             })?;
-        Pipeline::with_options(url, &self.config.store.options(), Arc::new(self.signer()?))
+        Pipeline::with_options(url, &self.config.store.options(), Arc::new(signer))
     }
 
     /// The job of `run` and the repositories it publishes into. Packages are signed at the

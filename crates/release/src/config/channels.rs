@@ -279,3 +279,62 @@ impl PipelineConfig {
         Ok(ChannelRegistry { channels })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> Result<PipelineConfig, serde_yaml::Error> {
+        serde_yaml::from_str(yaml)
+    }
+
+    #[test]
+    fn a_channel_of_ones_own_gets_its_settings_and_default_repositories() {
+        let config = config(
+            "channels:\n  dev:\n    retention: { bin: 2 }\n  nightly:\n    accepts: development\n",
+        )
+        .unwrap();
+        let channels = config.channels().unwrap();
+        assert_eq!(channels.names(), ["stable", "dev", "nightly"]);
+        let nightly = channels.get("nightly").unwrap();
+        assert_eq!(nightly.repository(RepoKind::Bin), "bin-nightly");
+        assert_eq!(nightly.overwrite(), Overwrite::Immutable);
+        assert!(!nightly.accepts(&"0.45.0".parse().unwrap()));
+        // `dev` and `development` are one channel.
+        let dev = channels.get("development").unwrap();
+        assert_eq!(
+            dev.retention(RepoKind::Bin),
+            Retention::KeepLast(NonZeroUsize::new(2).unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_channels_are_refused_with_the_channel_named() {
+        let both = config("channels:\n  dev: {}\n  development: {}\n").unwrap_err();
+        assert!(both.to_string().contains("same channel"), "{both}");
+        let err = config("channels:\n  Nightly: {}\n")
+            .unwrap()
+            .channels()
+            .unwrap_err();
+        assert!(
+            matches!(&err, PipelineError::ChannelSetting { channel, .. } if channel == "Nightly"),
+            "{err:?}"
+        );
+        let err = config("channels:\n  nightly:\n    repositories: { deb: ../deb }\n")
+            .unwrap()
+            .channels()
+            .unwrap_err();
+        assert!(
+            matches!(&err, PipelineError::ChannelSetting { channel, .. } if channel == "nightly"),
+            "{err:?}"
+        );
+        let err = config("channels:\n  stable:\n    overwrite: replace\n")
+            .unwrap()
+            .channels()
+            .unwrap_err();
+        assert!(
+            matches!(err, PipelineError::StableOverwrite { .. }),
+            "{err:?}"
+        );
+    }
+}
