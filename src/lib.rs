@@ -17,8 +17,7 @@
 //!
 //! All on by default: `deb` (`falco_artifacts::deb`), `rpm` (`::rpm`), `tar` (`::tar`),
 //! `publish` (`::publish`), `driver-grid` (`::driver_grid`), `images` (`::images`), and
-//! `pipeline` ([`pipeline`]: the release pipeline as library calls, on deb, rpm, tar and
-//! publish).
+//! `release` (`::release`: the release pipeline as library calls, on all of them).
 //! `core` is always there.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -36,6 +35,5 @@ pub use falco_artifacts_pkg_rpm as rpm;
 pub use falco_artifacts_pkg_tar as tar;
 #[cfg(feature = "publish")]
 pub use falco_artifacts_publish as publish;
-
-#[cfg(feature = "pipeline")]
-pub mod pipeline;
+#[cfg(feature = "release")]
+pub use falco_artifacts_release as release;

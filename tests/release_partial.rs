@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use falco_artifacts::core::package::SourceDate;
 use falco_artifacts::core::{Arch, ChildEnv, ReleaseEvent, ReleasePolicy, Signer};
-use falco_artifacts::pipeline::{
+use falco_artifacts::publish::{FailMode, FailingStore, RepoStore};
+use falco_artifacts::release::{
     load_specs, package_release, Gate, GatePassed, Packaged, Pipeline, PipelineError,
 };
-use falco_artifacts::publish::{FailMode, FailingStore, RepoStore};
 use object_store::local::LocalFileSystem;
 
 mod common;

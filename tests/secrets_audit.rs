@@ -9,8 +9,8 @@ use std::path::Path;
 
 use falco_artifacts::core::{ChildEnv, KeyAlgorithm, PgpSigner, Signer};
 use falco_artifacts::images::{CredentialStore, Credentials, RegistryAddr, RegistryClient};
-use falco_artifacts::pipeline::PipelineConfig;
 use falco_artifacts::publish::StoreOptions;
+use falco_artifacts::release::PipelineConfig;
 
 mod common;
 use common::run_with;

@@ -61,6 +61,7 @@
 mod compression;
 mod control;
 mod error;
+mod packager;
 mod read;
 mod write;
 
@@ -70,6 +71,7 @@ pub use falco_artifacts_core as core;
 pub use compression::{Codec, Compression, MemberCompression, UnknownCodec};
 pub use control::Control;
 pub use error::{BuildError, ControlError, ReadError};
+pub use packager::DebPackager;
 pub use read::ar::TruncatedMember;
 pub use read::{
     AbsoluteSymlinks, DataEntry, DataKind, DebReader, ExtractOptions, MAX_CONTROL_SIZE,

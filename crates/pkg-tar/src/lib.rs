@@ -42,11 +42,13 @@
 mod error;
 mod extract;
 mod layout;
+mod packager;
 mod reader;
 mod writer;
 
 pub use error::{BuildError, ReadError};
 pub use extract::{extract, ExtractOptions, ExtractReport};
 pub use falco_artifacts_core::compress::{Codec, Compression, UnknownCodec};
+pub use packager::TarballPackager;
 pub use reader::{list_entries, list_file, EntryKind, TarEntry};
 pub use writer::{Tarball, TarballBuilder};

@@ -38,6 +38,7 @@
 
 mod links;
 mod manifest;
+mod packager;
 mod paths;
 mod source_date;
 mod validate;
@@ -47,6 +48,7 @@ use std::sync::Arc;
 
 pub use links::{first_escaping_link, link_escapes_root};
 pub use manifest::{load_manifest, load_manifest_str, ManifestError, ManifestOptions};
+pub use packager::{create_out_dir, describe, detached_signature, Packager, PackagerError};
 pub use paths::{relative_target_stays_inside, InstallPath, InvalidInstallPath};
 pub use source_date::{SourceDate, SourceDateError};
 pub use validate::SpecError;

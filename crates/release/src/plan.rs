@@ -11,7 +11,8 @@ use falco_artifacts_driver_grid::{
 use falco_artifacts_images::TagPolicy;
 use serde::Serialize;
 
-use super::{load_specs, DriversJob, PipelineError};
+use crate::drivers::failed;
+use crate::{load_specs, DriversJob, PipelineError};
 
 /// One file a release produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,16 +81,17 @@ impl ReleasePlan {
     }
 }
 
-/// Plans `release` from `manifest` (and the drivers of `drivers`, when given).
+/// Plans `release` from `manifest` for `arches` (and the drivers of `drivers`, when given).
 pub fn plan_release(
     release: &Release,
     manifest: &Path,
+    arches: &[Arch],
     source_date: SourceDate,
     drivers: Option<&DriversJob>,
 ) -> Result<ReleasePlan, PipelineError> {
     let channel = &release.channel;
     let mut artifacts = Vec::new();
-    for spec in load_specs(release, manifest, &Arch::ALL, source_date)? {
+    for spec in load_specs(release, manifest, arches, source_date)? {
         let arch = spec.arch;
         for (kind, format, repo) in [
             ("deb", Format::Deb, RepoKind::Deb),
@@ -113,10 +115,11 @@ pub fn plan_release(
     }
     let tags = TagPolicy::default()
         .release_tags(&release.version, &[])
-        .map_err(|e| {
-            PipelineError::Invalid(format!("no image tag for {}: {e}", release.version))
+        .map_err(|source| PipelineError::NoImageTag {
+            version: release.version.to_string(),
+            source,
         })?;
-    let mut image_tags: Vec<String> = Arch::ALL
+    let mut image_tags: Vec<String> = arches
         .iter()
         .flat_map(|&arch| tags.for_arch(arch))
         .map(|t| t.to_string())
@@ -133,12 +136,8 @@ pub fn plan_release(
 }
 
 fn plan_drivers(job: &DriversJob) -> Result<PlannedDrivers, PipelineError> {
-    let failed = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| PipelineError::Drivers {
-        what: what.to_owned(),
-        source: e,
-    };
     let report = check_tree(&config_root(&job.configs))
-        .map_err(|e| failed("loading the driverkit configs", Box::new(e)))?;
+        .map_err(|e| failed("loading the driverkit configs", e))?;
     let mut filter = PlanFilter::default();
     let mut versions = Vec::new();
     if let Some(path) = &job.releases {
@@ -146,10 +145,10 @@ fn plan_drivers(job: &DriversJob) -> Result<PlannedDrivers, PipelineError> {
             path: path.clone(),
             source,
         })?;
-        let releases = parse_releases(&text)
-            .map_err(|e| failed(&format!("reading {}", path.display()), Box::new(e)))?;
+        let releases =
+            parse_releases(&text).map_err(|e| failed(&format!("reading {}", path.display()), e))?;
         let shipped = ship(&releases, &ShipPolicy::default())
-            .map_err(|e| failed("choosing the driver versions to ship", Box::new(e)))?;
+            .map_err(|e| failed("choosing the driver versions to ship", e))?;
         versions = shipped.iter().map(ToString::to_string).collect();
         filter = filter.with_driver_versions(shipped);
     }

@@ -10,15 +10,16 @@ use falco_artifacts_core::ChildEnv;
 
 use falco_artifacts_driver_grid::build::{
     DriverBuilder, DriverSource, DriverkitBuilder, DriverkitMode, Fetcher, GridJob, GridRunner,
-    LocalBuilder,
+    JobsError, LocalBuilder,
 };
 use falco_artifacts_driver_grid::{
-    changed_configs, check_tree, config_root, parse_releases, scan_built, ship, DriverRepository,
-    Plan, PlanFilter, ShipPolicy, CONFIG_PREFIX,
+    changed_configs, check_tree, config_root, parse_releases, scan_built, ship, BuiltError,
+    ChangesError, DriverRepository, LoadError, Plan, PlanFilter, RepositoryError, ShipError,
+    ShipPolicy, CONFIG_PREFIX,
 };
 use serde::Serialize;
 
-use super::{Pipeline, PipelineError};
+use crate::{Pipeline, PipelineError};
 
 /// What the drivers step works on.
 #[derive(Debug, Clone)]
@@ -92,10 +93,87 @@ pub struct DriversReport {
     pub index_versions: usize,
 }
 
-fn failed(what: &str, source: impl std::error::Error + Send + Sync + 'static) -> PipelineError {
+/// Why a drivers step failed: the driver-grid error of that step.
+#[derive(Debug, thiserror::Error)]
+pub enum DriversFailure {
+    /// Loading the config tree.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The release list or the choice of driver versions.
+    #[error(transparent)]
+    Ship(#[from] ShipError),
+    /// The drivers already built.
+    #[error(transparent)]
+    Built(#[from] BuiltError),
+    /// The driver repository.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+    /// What changed between two commits.
+    #[error(transparent)]
+    Changes(#[from] ChangesError),
+    /// Turning the plan into build jobs.
+    #[error(transparent)]
+    Jobs(#[from] JobsError),
+    /// The build grid.
+    #[error(transparent)]
+    Build(#[from] falco_artifacts_driver_grid::build::BuildError),
+}
+
+impl DriversReport {
+    /// A summary for people, one line per fact, each failure and problem on its own line.
+    pub fn to_text(&self) -> String {
+        let shipped = if self.shipped.is_empty() {
+            "every driver version".to_owned()
+        } else {
+            self.shipped.join(", ")
+        };
+        let mut out = format!(
+            "  drivers  {} configs ({} invalid), shipping {shipped}: {} builds ({} outputs) to do, \
+             {} outputs already published, {} uploaded, index of {} driver versions written\n",
+            self.configs,
+            self.invalid,
+            self.to_build,
+            self.outputs_to_build,
+            self.already_published,
+            self.uploaded.len(),
+            self.index_versions
+        );
+        let (built, failed, skipped) = self.built;
+        if built + failed + skipped > 0 {
+            out.push_str(&format!(
+                "  builds   {built} built, {failed} failed, {skipped} skipped\n"
+            ));
+        }
+        for failure in &self.failures {
+            out.push_str(&format!("    failed {failure}\n"));
+        }
+        for problem in &self.problems {
+            out.push_str(&format!("    {problem}\n"));
+        }
+        out
+    }
+
+    /// Whether the step succeeded: invalid configs or failed builds make it fail (after the
+    /// report was shown; everything that could be published was).
+    pub fn outcome(&self) -> Result<(), PipelineError> {
+        if self.invalid > 0 {
+            return Err(PipelineError::InvalidDriverConfigs {
+                count: self.invalid,
+            });
+        }
+        if self.built.1 > 0 {
+            return Err(PipelineError::DriverBuildsFailed {
+                count: self.built.1,
+            });
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn failed(what: &str, source: impl Into<DriversFailure>) -> PipelineError {
     PipelineError::Drivers {
         what: what.to_owned(),
-        source: Box::new(source),
+        source: source.into(),
     }
 }
 
@@ -110,6 +188,17 @@ impl Pipeline {
     /// The driver repository (`driver/`) under this pipeline's repository root.
     pub fn driver_repository(&self) -> Result<DriverRepository, PipelineError> {
         DriverRepository::new(self.store().clone()).map_err(|e| failed("the driver repository", e))
+    }
+
+    /// Rewrites the index of prebuilt drivers (`driver/site/`) from a listing of the driver
+    /// repository; the number of driver versions it lists.
+    pub async fn write_driver_index(&self) -> Result<usize, PipelineError> {
+        let index = self
+            .driver_repository()?
+            .regenerate_index()
+            .await
+            .map_err(|e| failed("writing the index of prebuilt drivers", e))?;
+        Ok(index.versions.len())
     }
 
     /// Runs the drivers step; built drivers are checked whole before anything is uploaded.

@@ -1,5 +1,9 @@
 //! Falco's release pipeline as library calls: the `release` example is a thin command line
-//! over this module, and a release script in Rust calls the same functions.
+//! over this crate, and a release script in Rust calls the same functions.
+//!
+//! [`Settings`] is the one place where a configuration file ([`PipelineConfig`]) and flags
+//! become a release, a job, the repositories and the channels ([`ChannelRegistry`]: `stable`,
+//! `dev` and the configuration's own); `plan` and `run` both go through it.
 //!
 //! A run goes: **gate** (the tests passed, or nothing happens) → **load** every arch's manifest
 //! (bad input stops here) → **probe** the repository (unreachable stops here) → **package**
@@ -10,11 +14,28 @@
 //!
 //! # Example
 //!
+//! Resolving flags and a configuration file the way the `release` binary does:
+//!
+//! ```no_run
+//! use falco_artifacts_release::{EventFlags, JobFlags, RepoFlags, Settings};
+//!
+//! # async fn resolved() -> Result<(), falco_artifacts_release::PipelineError> {
+//! let settings = Settings::load(&RepoFlags { config: Some("release.yaml".into()), ..RepoFlags::default() })?;
+//! let event = EventFlags { tag: Some("0.45.0".into()), ..EventFlags::default() };
+//! print!("{}", settings.plan(&event, &JobFlags::default(), None)?.to_text());
+//! let (job, pipeline) = settings.release_job(&event, &JobFlags::default())?;
+//! let report = falco_artifacts_release::run_release(&job, &pipeline).await?;
+//! print!("{}", report.to_text());
+//! # Ok(()) }
+//! ```
+//!
+//! Or each piece by hand:
+//!
 //! ```no_run
 //! use std::sync::Arc;
-//! use falco_artifacts::core::package::SourceDate;
-//! use falco_artifacts::core::{Arch, KeyAlgorithm, PgpSigner, ReleaseEvent, ReleasePolicy, Signer};
-//! use falco_artifacts::pipeline::{run_release, Gate, Pipeline, ReleaseJob};
+//! use falco_artifacts_core::package::SourceDate;
+//! use falco_artifacts_core::{Arch, KeyAlgorithm, PgpSigner, ReleaseEvent, ReleasePolicy, Signer};
+//! use falco_artifacts_release::{run_release, Gate, Pipeline, ReleaseJob};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let signer: Arc<dyn Signer> = Arc::new(PgpSigner::generate("Falco <f@example.com>", KeyAlgorithm::Ed25519)?);
@@ -35,8 +56,15 @@
 //! println!("{}", report.to_text());
 //! # Ok(()) }
 //! ```
+//!
+//! # Features
+//!
+//! - `s3`: `s3://` repositories (and driver repositories).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod config;
+pub mod demo;
 mod drivers;
 mod error;
 mod gate;
@@ -44,6 +72,7 @@ mod images;
 mod package;
 mod plan;
 mod report;
+mod resolve;
 mod run;
 
 use std::path::PathBuf;
@@ -53,17 +82,18 @@ use falco_artifacts_core::package::SourceDate;
 use falco_artifacts_core::{Arch, ChildEnv, Release, Signer};
 
 pub use config::{
-    AllKeyword, ChannelOverride, ChannelsConfig, DriversConfig, GateConfig, Keep, PipelineConfig,
-    RepoKindName, SigningConfig, StoreConfig,
+    AcceptsName, AllKeyword, ChannelOverride, ChannelRegistry, ChannelsConfig, DriversConfig,
+    GateConfig, Keep, OverwriteName, PipelineConfig, RepoKindName, SigningConfig, StoreConfig,
 };
-pub use drivers::{Backend, DriverBuild, DriversJob, DriversReport};
+pub use drivers::{Backend, DriverBuild, DriversFailure, DriversJob, DriversReport};
 pub use error::{PartialRelease, PipelineError};
 pub use gate::{Gate, GatePassed};
 pub use images::runtime::{RuntimeImagesConfig, VariantConfig};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
-pub use package::{load_specs, package_release, Packaged};
+pub use package::{load_specs, package_release, BuildFailure, Packaged};
 pub use plan::{plan_release, PlannedDrivers, PlannedFile, ReleasePlan};
 pub use report::{FileStatus, ReportEntry, RunReport};
+pub use resolve::{shell_command, DriversFlags, EventFlags, JobFlags, RepoFlags, Settings};
 pub use run::Pipeline;
 
 /// Everything one release run needs.
@@ -92,7 +122,7 @@ pub struct ReleaseJob {
     pub images: Option<ImagesConfig>,
     /// Signs the packages. Give it the source date as signature time
     /// (`PgpSigner::with_signature_time`) so that the same release gives the same bytes and a
-    /// re-run finds everything already published.
+    /// re-run finds everything already published ([`Settings::release_job`] does).
     pub signer: Arc<dyn Signer>,
 }
 

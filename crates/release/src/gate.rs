@@ -10,7 +10,7 @@ use std::process::Command;
 use falco_artifacts_core::{head_commit, ChildEnv};
 use serde::Deserialize;
 
-use super::PipelineError;
+use crate::PipelineError;
 
 /// How a release proves that its tests passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ struct Evidence {
 }
 
 /// Proof that a gate let the release through: only [`Gate::check`] makes one, and publishing
-/// ([`super::Pipeline::publish`]) asks for it.
+/// ([`crate::Pipeline::publish`]) asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatePassed {
     checked: String,

@@ -9,9 +9,9 @@ use falco_artifacts_publish::{
 };
 use object_store::ObjectStoreExt as _;
 
-use super::error::PartialRelease;
-use super::report::{arch_dir, RunReport};
-use super::{GatePassed, Packaged, PipelineError};
+use crate::error::PartialRelease;
+use crate::report::{arch_dir, RunReport};
+use crate::{GatePassed, Packaged, PipelineError};
 
 /// The repositories of one repository root, and how to publish a release into them.
 pub struct Pipeline {
@@ -250,7 +250,7 @@ impl Pipeline {
             if !check.is_clean() {
                 return Err(PipelineError::Verify {
                     repository: name.to_owned(),
-                    problems: format!("{check:?}"),
+                    problems: check.problems,
                 });
             }
             verified.push(format!("packages/{name}"));

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use falco_artifacts_core::package::SourceDate;
 use falco_artifacts_core::{Arch, Release};
 use falco_artifacts_images::{
-    BuildContext, CredentialStore, Engine, ImageError, ImageName, ImageRef, ImageSpec, OciLabels,
-    PushOptions, RegistryAddr, RegistryClient, TagPolicy,
+    BuildContext, CredentialStore, Engine, ImageError, ImageName, ImageRef, ImageSpec,
+    InvalidReference, OciLabels, PushOptions, RegistryAddr, RegistryClient, TagPolicy,
 };
 use serde::{Deserialize, Serialize};
 
-use super::PipelineError;
+use crate::PipelineError;
 
 /// The `images:` section of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,23 +73,33 @@ impl ImagesConfig {
         if let Some(file) = &self.credentials {
             store = store
                 .with_file(file)
-                .map_err(|e| PipelineError::Invalid(format!("images.credentials: {e}")))?;
+                .map_err(|source| PipelineError::ImagesCredentials {
+                    field: "credentials",
+                    source,
+                })?;
         }
         if let Some(file) = &self.docker_config {
-            store = store
-                .with_docker_config(file)
-                .map_err(|e| PipelineError::Invalid(format!("images.docker_config: {e}")))?;
+            store = store.with_docker_config(file).map_err(|source| {
+                PipelineError::ImagesCredentials {
+                    field: "docker_config",
+                    source,
+                }
+            })?;
         }
         Ok(store)
     }
 
-    fn parse<T: std::str::FromStr>(field: &str, value: &str) -> Result<T, PipelineError>
-    where
-        T::Err: std::fmt::Display,
-    {
+    fn parse<T: std::str::FromStr<Err = InvalidReference>>(
+        field: &'static str,
+        value: &str,
+    ) -> Result<T, PipelineError> {
         value
             .parse()
-            .map_err(|e| PipelineError::Invalid(format!("images.{field}: {value:?}: {e}")))
+            .map_err(|source| PipelineError::ImagesSetting {
+                field,
+                value: value.to_owned(),
+                source,
+            })
     }
 }
 
@@ -103,9 +113,7 @@ pub async fn publish_images(
     mut progress: impl FnMut(&str),
 ) -> Result<ImagesReport, PipelineError> {
     if tarballs.is_empty() {
-        return Err(PipelineError::Invalid(
-            "images: no release tarball to build an image from".into(),
-        ));
+        return Err(PipelineError::NoTarball);
     }
     let name: ImageName = ImagesConfig::parse(
         "name",
@@ -144,8 +152,9 @@ pub async fn publish_images(
         .map_err(|e| image_error("listing the registry's tags", e))?;
     let tags = TagPolicy::default()
         .release_tags(&release.version, &existing)
-        .map_err(|e| {
-            PipelineError::Invalid(format!("images: no tag for {}: {e}", release.version))
+        .map_err(|source| PipelineError::NoImageTag {
+            version: release.version.to_string(),
+            source,
         })?;
     let mut report = ImagesReport {
         tags: tags.names().into_iter().map(str::to_owned).collect(),

@@ -14,7 +14,7 @@ use falco_artifacts_images::{
 use serde::Deserialize;
 
 use super::{image_error, ImagesReport};
-use crate::pipeline::PipelineError;
+use crate::PipelineError;
 
 /// The `images.runtime:` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -68,17 +68,10 @@ impl RuntimeImagesConfig {
                         (Some(source), Some(version)) => {
                             Ok(ImageVariant::falco_driver_loader(source, version))
                         }
-                        _ => Err(PipelineError::Invalid(
-                            "images.runtime: the falco-driver-loader preset needs driver_source \
-                             and driver_version"
-                                .into(),
-                        )),
+                        _ => Err(PipelineError::DriverLoaderPreset),
                     }
                 }
-                VariantConfig::Preset(name) => Err(PipelineError::Invalid(format!(
-                    "images.runtime.variants: unknown preset {name:?} (falco, falco-driver-loader, \
-                     or a full variant)"
-                ))),
+                VariantConfig::Preset(name) => Err(PipelineError::UnknownPreset { name }),
             })
             .collect()
     }
@@ -95,8 +88,10 @@ fn repository(name: &ImageName, variant: &ImageVariant) -> Result<ImageName, Pip
         Some((namespace, _)) => format!("{namespace}/{}", variant.name),
         None => variant.name.clone(),
     };
-    repo.parse().map_err(|e| {
-        PipelineError::Invalid(format!("images.runtime: variant {}: {e}", variant.name))
+    repo.parse().map_err(|source| PipelineError::ImagesSetting {
+        field: "runtime.variants",
+        value: variant.name.clone(),
+        source,
     })
 }
 
@@ -117,26 +112,23 @@ pub(crate) async fn publish(
 ) -> Result<ImagesReport, PipelineError> {
     let signer = match &config.signing_key {
         Some(path) => {
-            let pem = std::fs::read_to_string(path).map_err(|e| {
-                PipelineError::Invalid(format!(
-                    "images.runtime.signing_key {}: {e}",
-                    path.display()
-                ))
+            let pem = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
+                path: path.clone(),
+                source,
             })?;
-            Some(CosignSigner::from_pkcs8_pem(&pem).map_err(|e| {
-                PipelineError::Invalid(format!(
-                    "images.runtime.signing_key {}: {e}",
-                    path.display()
-                ))
-            })?)
+            Some(
+                CosignSigner::from_pkcs8_pem(&pem).map_err(|source| PipelineError::CosignKey {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
         }
         None => None,
     };
     let variants = config.variants()?;
-    let scratch = tempfile::tempdir().map_err(|e| {
-        PipelineError::Invalid(format!(
-            "images.runtime: cannot create a work directory: {e}"
-        ))
+    let scratch = tempfile::tempdir().map_err(|source| PipelineError::Io {
+        path: std::env::temp_dir(),
+        source,
     })?;
     let work_root = config
         .work_dir
@@ -157,8 +149,9 @@ pub(crate) async fn publish(
             .map_err(|e| image_error("listing the registry's tags", e))?;
         let tags = TagPolicy::default()
             .release_tags(&release.version, &existing)
-            .map_err(|e| {
-                PipelineError::Invalid(format!("images: no tag for {}: {e}", release.version))
+            .map_err(|source| PipelineError::NoImageTag {
+                version: release.version.to_string(),
+                source,
             })?;
         for tag in tags.names() {
             if !report.tags.iter().any(|t| t == tag) {

@@ -2,9 +2,15 @@
 
 use std::path::PathBuf;
 
-use falco_artifacts_core::package::ManifestError;
-use falco_artifacts_core::{Arch, SignError};
-use falco_artifacts_publish::PublishError;
+use falco_artifacts_core::package::{ManifestError, SourceDateError};
+use falco_artifacts_core::{
+    Arch, GitVersionError, InvalidName, InvalidVariableName, ReleaseEventError, SignError,
+};
+use falco_artifacts_images::{CredentialsError, InvalidReference, InvalidSigningKey};
+use falco_artifacts_publish::{Problem, PublishError};
+
+use crate::drivers::DriversFailure;
+use crate::package::BuildFailure;
 
 /// Why a release run stopped. Everything up to [`PipelineError::Publish`] happens before the
 /// first upload.
@@ -83,9 +89,79 @@ pub enum PipelineError {
         /// The number of versions it asked to keep.
         keep: usize,
     },
-    /// A setting is contradictory or missing.
-    #[error("{0}")]
-    Invalid(String),
+    /// The configuration sets `overwrite: replace` on the stable channel.
+    #[error("{}channels.stable.overwrite: stable packages are immutable (users pin versions), so its overwrite can only be `immutable`", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    StableOverwrite {
+        /// The configuration file, when read from one.
+        file: Option<PathBuf>,
+    },
+    /// A channel of the configuration has an unusable name or repository name.
+    #[error("channels.{channel}: not a usable channel")]
+    ChannelSetting {
+        /// The channel's key in `channels:`.
+        channel: String,
+        /// Which name is wrong.
+        #[source]
+        source: InvalidName,
+    },
+    /// A channel was asked for by a name that neither the built-in channels nor the
+    /// configuration's `channels:` define.
+    #[error("unknown channel {name:?}: the channels are {}", known.join(", "))]
+    UnknownChannel {
+        /// The name asked for.
+        name: String,
+        /// The channels defined.
+        known: Vec<String>,
+    },
+    /// The channel asked for does not accept the release's version.
+    #[error("the {channel} channel does not accept version {version}")]
+    ChannelRefuses {
+        /// The channel.
+        channel: String,
+        /// The version.
+        version: String,
+    },
+    /// The release event was refused (a non-release tag, a merge into another branch).
+    #[error(transparent)]
+    Event(#[from] ReleaseEventError),
+    /// Neither a tag nor a merge was given.
+    #[error("no release event: give a tag (--tag <TAG>) or a merge (--merge <REPO>)")]
+    NoEvent,
+    /// The development version of a merge could not be computed from git.
+    #[error("{}: no development version from git", repo.display())]
+    GitVersion {
+        /// The git checkout.
+        repo: PathBuf,
+        /// Why.
+        #[source]
+        source: GitVersionError,
+    },
+    /// `SOURCE_DATE_EPOCH` is not usable.
+    #[error("the source date")]
+    SourceDate(#[from] SourceDateError),
+    /// Two settings that exclude each other were both given.
+    #[error("{section}: give either `{first}` or `{second}`, not both")]
+    Conflict {
+        /// The section (`gate`, `signing`).
+        section: &'static str,
+        /// One setting.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+    /// A required setting is in neither the flags nor the configuration.
+    #[error("no {what}: give {flag} or `{field}` in the configuration")]
+    Missing {
+        /// What is missing (`repository`, `manifest`, ...).
+        what: &'static str,
+        /// The flag that gives it.
+        flag: &'static str,
+        /// The configuration field that gives it.
+        field: &'static str,
+    },
+    /// A `pass_env` name is not a variable name.
+    #[error("pass_env")]
+    PassEnv(#[source] InvalidVariableName),
     /// The signing key is not where the configuration says.
     #[error("no signing key: {source_name} is not set or does not exist")]
     MissingKey {
@@ -107,7 +183,7 @@ pub enum PipelineError {
         arch: Arch,
         /// The packager's error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: BuildFailure,
     },
     /// The repository URL is not usable.
     #[error("repository {url}")]
@@ -159,12 +235,12 @@ pub enum PipelineError {
         source: Box<falco_artifacts_core::Error>,
     },
     /// Verification found problems.
-    #[error("packages/{repository} does not verify: {problems}")]
+    #[error("packages/{repository} does not verify: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Verify {
         /// The repository.
         repository: String,
-        /// What is wrong.
-        problems: String,
+        /// What is wrong, each with the file it concerns.
+        problems: Vec<Problem>,
     },
     /// The drivers step failed.
     #[error("drivers: {what} failed")]
@@ -173,7 +249,22 @@ pub enum PipelineError {
         what: String,
         /// Why.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: DriversFailure,
+    },
+    /// No driverkit config directory was given.
+    #[error("no driverkit configs: give --configs or `drivers.configs` in the configuration")]
+    NoDriverConfigs,
+    /// The drivers step ran and reported invalid configs (its report lists them).
+    #[error("{count} invalid driverkit configs")]
+    InvalidDriverConfigs {
+        /// How many.
+        count: usize,
+    },
+    /// Driver builds failed (the others were published; the report names each log).
+    #[error("{count} driver builds failed (the others were published)")]
+    DriverBuildsFailed {
+        /// How many.
+        count: usize,
     },
     /// The images step failed.
     #[error("images: {what} failed")]
@@ -183,6 +274,58 @@ pub enum PipelineError {
         /// Why.
         #[source]
         source: Box<falco_artifacts_images::ImageError>,
+    },
+    /// An `images:` setting does not parse.
+    #[error("images.{field}: {value:?}")]
+    ImagesSetting {
+        /// The field (`name`, `registry`, `mirrors`, `runtime.variants`).
+        field: &'static str,
+        /// Its value.
+        value: String,
+        /// Why.
+        #[source]
+        source: InvalidReference,
+    },
+    /// A credentials file of `images:` does not load.
+    #[error("images.{field}")]
+    ImagesCredentials {
+        /// `credentials` or `docker_config`.
+        field: &'static str,
+        /// Why (with the file).
+        #[source]
+        source: CredentialsError,
+    },
+    /// A version has no image tag (it cannot be written as one).
+    #[error("images: no tag for {version}")]
+    NoImageTag {
+        /// The version.
+        version: String,
+        /// Why.
+        #[source]
+        source: InvalidReference,
+    },
+    /// The images step was asked for without a release tarball to build from.
+    #[error("images: no release tarball to build an image from")]
+    NoTarball,
+    /// The `falco-driver-loader` preset lacks its driver source.
+    #[error(
+        "images.runtime: the falco-driver-loader preset needs driver_source and driver_version"
+    )]
+    DriverLoaderPreset,
+    /// A variant preset that does not exist.
+    #[error("images.runtime.variants: unknown preset {name:?} (falco, falco-driver-loader, or a full variant)")]
+    UnknownPreset {
+        /// The name given.
+        name: String,
+    },
+    /// The cosign signing key does not load.
+    #[error("images.runtime.signing_key {}", path.display())]
+    CosignKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: InvalidSigningKey,
     },
     /// A file could not be read or written.
     #[error("{path}", path = path.display())]

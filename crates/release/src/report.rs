@@ -46,7 +46,7 @@ pub struct RunReport {
     /// Repositories verified clean after publishing.
     pub verified: Vec<String>,
     /// The images step, when it ran.
-    pub images: Option<super::ImagesReport>,
+    pub images: Option<crate::ImagesReport>,
 }
 
 impl RunReport {

@@ -19,11 +19,16 @@
 //!   endpoint: https://s3.example.com
 //!   region: us-east-1
 //!   path_style: true
-//! channels:
-//!   development:
-//!     retention: { deb: 50, rpm: 50, bin: 10 }
+//! channels:                              # `stable` and `development` (or `dev`) adjust the
+//!   development:                          # built-in channels; any other name is a channel of
+//!     retention: { deb: 50, rpm: 50, bin: 10 }   # your own (`--channel nightly`)
 //!   stable:
 //!     retention: { deb: all, rpm: all, bin: all }
+//!   nightly:
+//!     repositories: { deb: deb-nightly }  # default: <kind>-<name>
+//!     retention: { deb: 5, rpm: 5, bin: 5 }
+//!     overwrite: replace                  # default: immutable
+//!     accepts: development                # stable, development or any (default)
 //! drivers:                                # defaults of `release drivers`
 //!   configs: driverkit/config
 //!   releases: falco-releases.txt
@@ -43,14 +48,19 @@
 //!     signing_key: cosign.key             # cosign-format signatures (PKCS#8 P-256)
 //! ```
 
-use std::collections::BTreeMap;
-use std::num::NonZeroUsize;
+mod channels;
+
 use std::path::{Path, PathBuf};
 
-use falco_artifacts_core::{Arch, ChannelConfig, ChildEnv, PgpSigner, RepoKind, Retention};
+use falco_artifacts_core::{Arch, ChildEnv, PgpSigner};
 use serde::Deserialize;
 
-use super::{Gate, PipelineError};
+pub use channels::{
+    AcceptsName, AllKeyword, ChannelOverride, ChannelRegistry, ChannelsConfig, Keep, OverwriteName,
+    RepoKindName,
+};
+
+use crate::{Gate, PipelineError};
 
 /// The configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -95,7 +105,7 @@ pub struct PipelineConfig {
     pub drivers: DriversConfig,
     /// Container images; no images are built without this section.
     #[serde(default)]
-    pub images: Option<super::ImagesConfig>,
+    pub images: Option<crate::ImagesConfig>,
 }
 
 /// The `store:` section: S3 settings (all optional; AWS itself needs none).
@@ -180,87 +190,6 @@ pub struct GateConfig {
     pub evidence: Option<PathBuf>,
 }
 
-/// Overrides for the two built-in channels.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelsConfig {
-    /// The stable channel.
-    #[serde(default)]
-    pub stable: ChannelOverride,
-    /// The development channel.
-    #[serde(default)]
-    pub development: ChannelOverride,
-}
-
-/// What a channel's configuration may change.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelOverride {
-    /// Versions kept per repository kind (`deb`, `rpm`, `bin`): a number or `all`.
-    #[serde(default)]
-    pub retention: BTreeMap<RepoKindName, Keep>,
-}
-
-/// `deb`, `rpm` or `bin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RepoKindName {
-    /// The APT repository.
-    Deb,
-    /// The YUM repository.
-    Rpm,
-    /// The tarball directory.
-    Bin,
-}
-
-impl RepoKindName {
-    /// The key as written in the file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RepoKindName::Deb => "deb",
-            RepoKindName::Rpm => "rpm",
-            RepoKindName::Bin => "bin",
-        }
-    }
-}
-
-impl From<RepoKindName> for RepoKind {
-    fn from(kind: RepoKindName) -> RepoKind {
-        match kind {
-            RepoKindName::Deb => RepoKind::Deb,
-            RepoKindName::Rpm => RepoKind::Rpm,
-            RepoKindName::Bin => RepoKind::Bin,
-        }
-    }
-}
-
-/// A retention value: `all` or a positive number of versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum Keep {
-    /// Keep the newest N.
-    Last(NonZeroUsize),
-    /// `all`.
-    All(AllKeyword),
-}
-
-/// The word `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AllKeyword {
-    /// Keep everything.
-    All,
-}
-
-impl From<Keep> for Retention {
-    fn from(keep: Keep) -> Retention {
-        match keep {
-            Keep::Last(n) => Retention::KeepLast(n),
-            Keep::All(_) => Retention::KeepAll,
-        }
-    }
-}
-
 impl PipelineConfig {
     /// Reads a configuration file; relative paths in it are taken from its directory.
     pub fn load(path: &Path) -> Result<PipelineConfig, PipelineError> {
@@ -278,6 +207,9 @@ impl PipelineConfig {
                 file: Some(path.to_owned()),
                 field,
                 keep,
+            },
+            PipelineError::StableOverwrite { .. } => PipelineError::StableOverwrite {
+                file: Some(path.to_owned()),
             },
             other => other,
         })?;
@@ -312,54 +244,21 @@ impl PipelineConfig {
         Ok(config)
     }
 
-    /// Refuses a retention on the stable channel that would prune stable packages: stable
-    /// keeps every release (users pin versions, and a pruned stable package breaks them).
-    pub fn check_stable_retention(&self) -> Result<(), PipelineError> {
-        for (kind, keep) in &self.channels.stable.retention {
-            if let Keep::Last(n) = keep {
-                return Err(PipelineError::StableRetention {
-                    file: None,
-                    field: format!("channels.stable.retention.{}", kind.as_str()),
-                    keep: n.get(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// `channel` with this file's overrides applied (by the channel's name: `stable`, `dev`).
-    pub fn apply(&self, channel: ChannelConfig) -> Result<ChannelConfig, PipelineError> {
-        use falco_artifacts_core::Channel;
-        self.check_stable_retention()?;
-        let overrides = match channel.name().as_ref() {
-            "stable" => &self.channels.stable,
-            _ => &self.channels.development,
-        };
-        if overrides.retention.is_empty() {
-            return Ok(channel);
-        }
-        let mut builder = channel.to_builder();
-        for (kind, keep) in &overrides.retention {
-            builder = builder.with_retention((*kind).into(), (*keep).into());
-        }
-        builder
-            .build()
-            .map_err(|e| PipelineError::Invalid(format!("channel override: {e}")))
-    }
-
     /// The environment of the programs a run starts: the base allow-list plus `pass_env`.
     pub fn child_env(&self) -> Result<ChildEnv, PipelineError> {
         ChildEnv::default()
             .with_pass_envs(&self.pass_env)
-            .map_err(|e| PipelineError::Invalid(format!("pass_env: {e}")))
+            .map_err(PipelineError::PassEnv)
     }
 
     /// The gate this file describes, if any.
     pub fn gate(&self) -> Result<Option<Gate>, PipelineError> {
         match (&self.gate.command, &self.gate.evidence) {
-            (Some(_), Some(_)) => Err(PipelineError::Invalid(
-                "gate: give either `command` or `evidence`, not both".into(),
-            )),
+            (Some(_), Some(_)) => Err(PipelineError::Conflict {
+                section: "gate",
+                first: "command",
+                second: "evidence",
+            }),
             (Some(words), None) => Gate::command(words).map(Some),
             (None, Some(path)) => Ok(Some(Gate::Evidence(path.clone()))),
             (None, None) => Ok(None),
@@ -377,9 +276,11 @@ impl PipelineConfig {
         };
         let signer = match (&self.signing.key_file, &self.signing.key_env) {
             (Some(_), Some(_)) => {
-                return Err(PipelineError::Invalid(
-                    "signing: give either `key_file` or `key_env`, not both".into(),
-                ))
+                return Err(PipelineError::Conflict {
+                    section: "signing",
+                    first: "key_file",
+                    second: "key_env",
+                })
             }
             (Some(file), None) => {
                 if !file.exists() {
@@ -404,7 +305,8 @@ impl PipelineConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use falco_artifacts_core::Channel;
+    use falco_artifacts_core::{Channel, ChannelConfig, RepoKind, Retention};
+    use std::num::NonZeroUsize;
 
     #[test]
     fn the_documented_example_loads_and_applies() {
