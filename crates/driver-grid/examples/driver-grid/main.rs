@@ -55,7 +55,7 @@ use std::time::Instant;
 use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::{
     arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
-    parse_releases, ship, CleanupSelection, DriverVersion, ExistingKeys, Glob, KernelList, Plan,
+    parse_releases, ship, CleanupSelection, DriverVersion, ExistingKeys, KernelList, Plan,
     PlanFilter, Prune, Shard, ShipPolicy, Stats, Strictness,
 };
 
@@ -169,7 +169,7 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
             "--kernel-release" => {
                 options.filter = options
                     .filter
-                    .with_kernel_release(Glob::new(&value("--kernel-release")?))
+                    .with_kernel_release(&value("--kernel-release")?)
             }
             "--prune" => options.prune = true,
             "--site" => options.site = true,
