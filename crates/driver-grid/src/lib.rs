@@ -40,7 +40,7 @@
 //!
 //! The example `driver-grid` runs `validate`, `plan`, `stats` and `generate` on a config
 //! directory, and `publish`, `index`, `cleanup` and `stats --repo` on a store:
-//! `cargo run -p falco-artifacts-driver-grid --features build,publish --example driver-grid -- validate <dir> [--json]`.
+//! `cargo run -p falco-artifacts-driver-grid --example driver-grid -- validate <dir> [--json]`.
 //!
 //! With the `publish` feature, [`DriverRepository`] publishes built drivers
 //! ([`scan_built`] reads driverkit's `output/<driverversion>/<arch>/` directory) through the
