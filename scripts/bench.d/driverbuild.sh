@@ -14,17 +14,20 @@ run_driverbuild() {
   scripts/fetch-test-driver-source "$sources" >/dev/null
   mkdir -p "$dir/mirror" "$dir/dkms"
   cp "$headers"/*.deb "$dir/mirror/"
-  dpkg-deb -x "$(ls "$sources"/falcosecurity-scap-dkms_*.deb | head -1)" "$dir/dkms"
-  local src
-  src=$(ls -d "$dir"/dkms/usr/src/scap-* | head -1)
+  local dkms_debs=("$sources"/falcosecurity-scap-dkms_*.deb)
+  dpkg-deb -x "${dkms_debs[0]}" "$dir/dkms"
+  local trees=("$dir"/dkms/usr/src/scap-*)
+  local src=${trees[0]}
   local port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   python3 -m http.server --bind 127.0.0.1 --directory "$dir/mirror" "$port" >"$dir/http.log" 2>&1 &
   local server=$!
+  bench_pids+=("$server")
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
 
   local arch_deb release urls=""
-  arch_deb=$(cd "$dir/mirror" && ls linux-headers-*_amd64.deb | head -1)
+  local header_debs=("$dir"/mirror/linux-headers-*_amd64.deb)
+  arch_deb=$(basename "${header_debs[0]}")
   release=${arch_deb#linux-headers-}; release=${release%%_*}
   for deb in "$dir"/mirror/*.deb; do urls="$urls  - http://127.0.0.1:$port/$(basename "$deb")"$'\n'; done
   # config DIR DV VERSION: one module + probe config.

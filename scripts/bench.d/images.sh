@@ -31,7 +31,7 @@ run_images_runtime() {
   done
   local payload=$work/runtime-payload.bin
   head -c $((50 * 1024 * 1024)) /dev/urandom >"$payload"
-  echo "runtime image: $(ls "$debs" | wc -l) .debs + 50 MiB /usr/bin/falco (random bytes)"
+  echo "runtime image: $(find "$debs" -mindepth 1 -maxdepth 1 | wc -l) .debs + 50 MiB /usr/bin/falco (random bytes)"
   /usr/bin/time -f '%M' -o "$work/time" "$bin/runtime-bench" "$debs" "$payload"
   echo "  runtime-bench peak RSS: $(cat "$work/time") KiB"
   rm -rf "$payload" "$debs"

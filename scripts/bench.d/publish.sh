@@ -6,8 +6,8 @@
 #   over the whole pool plus release) and vs `reprepro includedeb` (an incremental peer).
 run_publish() {
   build_examples falco-artifacts-publish
-  command -v apt-ftparchive >/dev/null || apt-get install -y -qq --no-install-recommends apt-utils >/dev/null
-  command -v reprepro >/dev/null || apt-get install -y -qq --no-install-recommends reprepro >/dev/null
+  need apt-ftparchive apt-utils
+  need reprepro reprepro
   local n=${BENCH_DEBS:-10000}
   local debs=$work/apt-debs extra=$work/apt-extra site=$work/apt-site peer=$work/apt-peer rr=$work/reprepro
   "$bin/apt-bench" generate "$debs" "$n"

@@ -2,7 +2,7 @@
 # large binary-like file and thousands of small files.
 run_tarball() {
   build_examples falco-artifacts-pkg-tar
-  local tree=$work/tarball-tree n=0 size=0
+  local tree=$work/tarball-tree size=0
   mkdir -p "$tree/usr/bin" "$tree/usr/share/falco"
   # Binary-like: real ELF files and libraries, concatenated up to 150 MiB.
   while [ "$size" -lt $((150 * 1024 * 1024)) ]; do

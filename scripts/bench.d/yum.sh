@@ -5,7 +5,7 @@
 #   vs `createrepo_c --update` on the same tree.
 run_yum() {
   build_examples falco-artifacts-publish
-  command -v createrepo_c >/dev/null || apt-get install -y -qq --no-install-recommends createrepo-c >/dev/null
+  need createrepo_c createrepo-c
   local n=${BENCH_RPMS:-5000}
   local rpms=$work/yum-rpms extra=$work/yum-extra site=$work/yum-site peer=$work/yum-peer
   "$bin/yum-bench" generate "$rpms" "$n"

@@ -17,7 +17,9 @@ use crate::{DriverVersion, InvalidIdentifier, KernelRelease, KernelVersion, Targ
 pub struct BuiltDriver {
     /// The file.
     pub path: PathBuf,
-    /// Where it is published (see [`driver_key`]).
+    /// Where it is published: `driver/<driverversion>/<arch>/falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`
+    /// (`driver/<commit>/falco_…` in the legacy x86_64-only layout), `+` kept as is; see
+    /// [`download_path`](crate::download_path) for URLs.
     pub key: String,
     /// Its driver version.
     pub driver_version: DriverVersion,
@@ -76,7 +78,7 @@ pub enum BuiltError {
 
 /// The output directory inside `dir`: `dir/output` when it exists (driverkit's working
 /// directory), else `dir` itself.
-pub fn output_root(dir: &Path) -> PathBuf {
+pub(crate) fn output_root(dir: &Path) -> PathBuf {
     let nested = dir.join("output");
     if nested.is_dir() {
         nested
@@ -146,7 +148,8 @@ fn driver(path: PathBuf, name: &str, location: &Location) -> Result<BuiltDriver,
     })
 }
 
-/// Every driver under `dir` (see [`output_root`]) in driverkit's layout
+/// Every driver under `dir` (`dir/output` when it exists, driverkit's working directory,
+/// else `dir` itself) in driverkit's layout
 /// `<driverversion>/<x86_64|aarch64>/falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`,
 /// or `<commit>/falco_….ko` for the legacy x86_64-only layout, sorted by key.
 ///
@@ -217,13 +220,4 @@ pub fn scan_built(dir: &Path) -> Result<Vec<BuiltDriver>, BuiltError> {
     }
     built.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(built)
-}
-
-/// Splits `built` into what `existing` lacks (to upload) and what it holds (skipped),
-/// by key: published drivers are immutable, so a key that exists is never uploaded again.
-pub fn split_existing(
-    built: Vec<BuiltDriver>,
-    existing: &crate::ExistingKeys,
-) -> (Vec<BuiltDriver>, Vec<BuiltDriver>) {
-    built.into_iter().partition(|b| !existing.contains(&b.key))
 }

@@ -40,6 +40,21 @@ pub struct DriverConfig {
     pub(crate) lines: KeyLines,
 }
 
+impl DriverConfig {
+    /// `kernelconfigdata` decoded: `None` when absent or `""`. Line breaks and spaces inside
+    /// the text are ignored (long values are wrapped in the wild), as every decoder does.
+    /// Validation and the build share this, so a config that validates also builds.
+    pub(crate) fn decoded_kernel_config(&self) -> Option<Result<Vec<u8>, base64::DecodeError>> {
+        use base64::Engine as _;
+        let data = self
+            .kernel_config_data
+            .as_deref()
+            .filter(|d| !d.is_empty())?;
+        let compact: String = data.split_whitespace().collect();
+        Some(base64::engine::general_purpose::STANDARD.decode(compact))
+    }
+}
+
 impl PartialEq for DriverConfig {
     /// Compares content; where each key sat in the source is not content.
     fn eq(&self, other: &Self) -> bool {

@@ -1,29 +1,21 @@
 //! A tiny glob for kernel releases: `*` any run of characters, `?` one character.
 
 /// A pattern such as `5.15.*-aws` matched against whole strings.
-///
-/// ```
-/// use falco_artifacts_driver_grid::Glob;
-///
-/// let glob = Glob::new("5.1?.*-aws");
-/// assert!(glob.matches("5.15.0-1019-aws"));
-/// assert!(!glob.matches("5.4.0-1019-aws"));
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Glob {
+pub(crate) struct Glob {
     pattern: Vec<char>,
 }
 
 impl Glob {
     /// A glob; every string is a valid pattern.
-    pub fn new(pattern: &str) -> Self {
+    pub(crate) fn new(pattern: &str) -> Self {
         Glob {
             pattern: pattern.chars().collect(),
         }
     }
 
     /// Whether `text` matches the whole pattern.
-    pub fn matches(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, text: &str) -> bool {
         let text: Vec<char> = text.chars().collect();
         let (mut p, mut t) = (0, 0);
         // Where the last `*` was, and the text position it currently covers up to.
@@ -61,6 +53,13 @@ impl std::fmt::Display for Glob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_doc_example() {
+        let glob = Glob::new("5.1?.*-aws");
+        assert!(glob.matches("5.15.0-1019-aws"));
+        assert!(!glob.matches("5.4.0-1019-aws"));
+    }
 
     #[test]
     fn globs() {

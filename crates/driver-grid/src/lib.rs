@@ -49,7 +49,7 @@
 //! [`CleanupSelection`] names (dry run by default; nothing goes unless named) and counts what
 //! a store holds.
 //!
-//! [`build`] compiles the drivers of a plan: [`build::LocalBuilder`] downloads a config's
+//! With the `build` feature, [`build`] compiles the drivers of a plan: [`build::LocalBuilder`] downloads a config's
 //! `kernelurls` (cached by URL), unpacks the header packages with our own `.deb`/`.rpm`
 //! readers, repairs their layout and builds the [`build::DriverSource`] (a configured DKMS
 //! tree, or a falcosecurity/libs checkout or tarball it configures with cmake as driverkit
@@ -60,18 +60,31 @@
 //! [`build::GridRunner`] runs the builds in parallel with a timeout and a log each, moves
 //! finished outputs into driverkit's `output/` layout atomically and reports
 //! ([`build::GridReport`]) what built, failed or was skipped, ready for
-//! [`DriverRepository::publish`]. The example's `build` command drives it with progress bars.
+//! [`DriverRepository::publish`]. [`build::GridBuild`] sets a run up from options (backend,
+//! directories, workers, timeout, environment): the example's `build` command (with progress
+//! bars) and the release pipeline's drivers step both go through it.
 //!
 //! # Features
 //!
-//! - `publish` (default): [`DriverRepository`] and the re-export [`publish`] of
-//!   `falco-artifacts-publish`, for `file://` and `memory://` stores. Everything else
-//!   (configs, plans, the index as values, [`CleanupPlan`]) is pure and needs no store.
+//! None by default: configs, validation, plans, changes, generate, stats, coverage, the index
+//! as values and [`CleanupPlan`] are pure, so a pull-request check that only validates
+//! compiles no HTTP client, no process control, no package reader and no store.
+//!
+//! - `build`: the [`build`] module (HTTP downloads with `ureq`, process groups with `rustix`,
+//!   the `.deb`/`.rpm` readers of `falco-artifacts-pkg-deb`/`-pkg-rpm` for header packages).
+//! - `publish`: [`DriverRepository`] and the re-export [`publish`] of
+//!   `falco-artifacts-publish`, for `file://` and `memory://` stores.
 //! - `s3`: `s3://bucket/prefix` stores (enables `publish`).
-//! - `https`: `https://` kernel URLs for [`build::Fetcher`] (rustls with the webpki roots);
-//!   without it such a URL fails with [`build::FetchError::HttpsDisabled`].
+//! - `https`: `https://` kernel URLs for [`build::Fetcher`] (rustls with the webpki roots;
+//!   enables `build`); without it such a URL fails with [`build::FetchError::HttpsDisabled`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// The crate docs link to the `build` and `publish` items; without those features the links
+// have nothing to point at.
+#![cfg_attr(
+    not(all(feature = "build", feature = "publish")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 /// The shared vocabulary (`Arch`, `Version`, …) this crate builds on.
 pub use falco_artifacts_core as core;
@@ -80,7 +93,7 @@ pub use falco_artifacts_core as core;
 #[cfg(feature = "publish")]
 pub use falco_artifacts_publish as publish;
 
-mod base64;
+#[cfg(feature = "build")]
 pub mod build;
 mod built;
 mod changes;
@@ -111,8 +124,7 @@ mod stats;
 mod target;
 mod validate;
 
-pub use base64::Base64Error;
-pub use built::{output_root, scan_built, split_existing, BuiltDriver, BuiltError};
+pub use built::{scan_built, BuiltDriver, BuiltError};
 pub use changes::{
     changed_config_files, changed_configs, Change, ChangedConfig, ChangesError, CONFIG_PREFIX,
 };
@@ -124,7 +136,6 @@ pub use generate::{
     generate, generate_list, GenerateError, Generated, GeneratedConfig, Prune, SkipReason,
     SkippedEntry,
 };
-pub use glob::Glob;
 pub use ident::InvalidIdentifier;
 pub use index::{
     DriverIndex, IndexEntry, PublishedObject, COVERAGE_JSON_KEY, INDEX_HTML_KEY, INDEX_JSON_KEY,
@@ -135,7 +146,7 @@ pub use kernel_digest::{KernelDigestError, KernelDownload, KERNEL_SHA256_KEY};
 pub use kernel_list::{arch_of_path, KernelEntry, KernelList};
 pub use load::{config_root, load_tree, ConfigTree, Layout, LoadError, LoadedConfig, Location};
 pub use parse::ParseError;
-pub use plan::{download_path, driver_key, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
+pub use plan::{download_path, Build, BuildOutput, ExistingKeys, Plan, PlanFilter};
 pub use problem::{Problem, ProblemKind, Warning, WarningKind};
 #[cfg(feature = "publish")]
 pub use repository::{

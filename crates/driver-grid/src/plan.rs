@@ -7,16 +7,17 @@ use std::path::PathBuf;
 use falco_artifacts_core::Arch;
 use serde::Serialize;
 
+use crate::glob::Glob;
 use crate::kernel::{driver_file_name, DriverKind};
 use crate::load::{Layout, Location};
 use crate::validate::ValidConfig;
-use crate::{DriverVersion, Glob, KernelRelease, KernelVersion, Target};
+use crate::{DriverVersion, KernelRelease, KernelVersion, Target};
 
 /// The object key a driver is published under:
 /// `driver/<driverversion>/<arch>/falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`, or
 /// `driver/<commit>/falco_…` for the legacy x86_64-only layout. The key keeps `+` as is; see
 /// [`download_path`] for URLs.
-pub fn driver_key(
+pub(crate) fn driver_key(
     location: &Location,
     target: &Target,
     release: &KernelRelease,
@@ -42,7 +43,9 @@ pub struct BuildOutput {
     pub kind: DriverKind,
     /// Where driverkit writes it, from the config (`output/<driverversion>/<arch>/…`).
     pub output: String,
-    /// Where it is published (see [`driver_key`]).
+    /// Where it is published: `driver/<driverversion>/<arch>/falco_<target>_<kernelrelease>_<kernelversion>.{ko,o}`
+    /// (`driver/<commit>/falco_…` in the legacy x86_64-only layout), `+` kept as is; see
+    /// [`download_path`](crate::download_path) for URLs.
     pub key: String,
 }
 
@@ -70,12 +73,12 @@ pub struct Build {
 /// Which configs a plan keeps. Empty lists and `None` keep everything.
 ///
 /// ```
-/// use falco_artifacts_driver_grid::{Glob, PlanFilter};
+/// use falco_artifacts_driver_grid::PlanFilter;
 /// use falco_artifacts_driver_grid::core::Arch;
 ///
 /// let filter = PlanFilter::default()
 ///     .with_target("ubuntu".parse()?)
-///     .with_kernel_release(Glob::new("5.15.*"))
+///     .with_kernel_release("5.15.*")
 ///     .with_arch(Arch::X86_64)
 ///     .with_driver_version("7.0.0+driver".parse()?);
 /// # Ok::<(), falco_artifacts_driver_grid::InvalidIdentifier>(())
@@ -95,9 +98,10 @@ impl PlanFilter {
         self
     }
 
-    /// Keeps only kernel releases matching `glob`.
-    pub fn with_kernel_release(mut self, glob: Glob) -> Self {
-        self.kernel_release = Some(glob);
+    /// Keeps only kernel releases matching `pattern`, a glob matched against the whole
+    /// release: `*` any run of characters, `?` one character (`5.15.*-aws`).
+    pub fn with_kernel_release(mut self, pattern: &str) -> Self {
+        self.kernel_release = Some(Glob::new(pattern));
         self
     }
 

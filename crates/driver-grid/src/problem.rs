@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use falco_artifacts_core::Arch;
 use serde::Serialize;
 
-use crate::base64::Base64Error;
 use crate::ident::InvalidIdentifier;
 use crate::kernel::DriverKind;
 use crate::parse::ParseError;
@@ -108,7 +107,7 @@ pub enum ProblemKind {
     KernelConfigBase64 {
         /// Why.
         #[source]
-        source: Base64Error,
+        source: base64::DecodeError,
     },
     /// The kernel release does not start with `major.minor`, so no minimum can be checked.
     #[error("kernel release {release} does not start with a major.minor version")]

@@ -11,7 +11,7 @@ use falco_artifacts_publish::{
     RepositoryOptions,
 };
 
-use crate::built::{split_existing, BuiltDriver};
+use crate::built::BuiltDriver;
 use crate::cleanup::{CleanupError, CleanupPlan, CleanupSelection};
 use crate::index::{
     versions_json, DriverIndex, PublishedObject, COVERAGE_JSON_KEY, INDEX_HTML_KEY, INDEX_JSON_KEY,
@@ -461,4 +461,13 @@ fn relative(key: &str) -> &str {
     key.strip_prefix(DRIVER_PREFIX)
         .and_then(|k| k.strip_prefix('/'))
         .unwrap_or(key)
+}
+
+/// Splits `built` into what `existing` lacks (to upload) and what it holds (skipped),
+/// by key: published drivers are immutable, so a key that exists is never uploaded again.
+fn split_existing(
+    built: Vec<BuiltDriver>,
+    existing: &crate::ExistingKeys,
+) -> (Vec<BuiltDriver>, Vec<BuiltDriver>) {
+    built.into_iter().partition(|b| !existing.contains(&b.key))
 }

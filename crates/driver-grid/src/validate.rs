@@ -392,8 +392,8 @@ fn check(loaded: &LoadedConfig) -> Vec<Problem> {
             },
         ),
         None | Some("") => {}
-        Some(data) => {
-            if let Err(source) = crate::base64::check(data) {
+        Some(_) => {
+            if let Some(Err(source)) = config.decoded_kernel_config() {
                 report(
                     config.line_of("kernelconfigdata"),
                     ProblemKind::KernelConfigBase64 { source },

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use falco_artifacts_core::ChildEnv;
 
-use falco_artifacts_driver_grid::build::{
-    DriverBuilder, DriverSource, DriverkitBuilder, DriverkitMode, Fetcher, GridJob, GridRunner,
-    JobsError, LocalBuilder,
-};
+use falco_artifacts_driver_grid::build::{self as grid, DriverSource, DriverkitMode, GridBuild, GridError};
 use falco_artifacts_driver_grid::{
     changed_configs, check_tree, config_root, parse_releases, scan_built, ship, BuiltError,
     ChangesError, DriverRepository, LoadError, Plan, PlanFilter, RepositoryError, ShipError,
@@ -111,12 +108,9 @@ pub enum DriversFailure {
     /// What changed between two commits.
     #[error(transparent)]
     Changes(#[from] ChangesError),
-    /// Turning the plan into build jobs.
+    /// Starting the build grid (its jobs or its backend).
     #[error(transparent)]
-    Jobs(#[from] JobsError),
-    /// The build grid.
-    #[error(transparent)]
-    Build(#[from] falco_artifacts_driver_grid::build::BuildError),
+    Grid(#[from] GridError),
 }
 
 impl DriversReport {
@@ -288,28 +282,20 @@ fn run_grid(
     plan: &Plan,
     configs: &[falco_artifacts_driver_grid::ValidConfig],
 ) -> Result<falco_artifacts_driver_grid::build::GridReport, PipelineError> {
-    let jobs = GridJob::from_plan(plan, configs).map_err(|e| failed("the build jobs", e))?;
-    let backend: Box<dyn DriverBuilder> = match &build.backend {
-        Backend::Local(source) => Box::new(LocalBuilder::new(
-            Fetcher::new(build.work_dir.join("downloads")).with_require_https(build.require_https),
-            build.work_dir.join("kernels"),
-            DriverSource::new(source),
-        )),
-        Backend::Driverkit(mode) => Box::new(DriverkitBuilder::new(mode.clone())),
+    let backend = match &build.backend {
+        Backend::Local(source) => grid::Backend::Local(DriverSource::new(source)),
+        Backend::Driverkit(mode) => grid::Backend::Driverkit(mode.clone()),
     };
-    let mut runner = GridRunner::new(
-        backend.as_ref(),
-        build.work_dir.join("output"),
-        build.work_dir.join("work"),
-    );
-    runner = runner.with_env(build.env.clone());
+    let mut setup = GridBuild::new(backend, build.work_dir.join("output"), &build.work_dir)
+        .with_env(build.env.clone())
+        .with_require_https(build.require_https);
     if let Some(workers) = build.workers {
-        runner = runner.with_workers(workers);
+        setup = setup.with_workers(workers);
     }
     if let Some(timeout) = build.timeout {
-        runner = runner.with_timeout(timeout);
+        setup = setup.with_timeout(timeout);
     }
-    runner
-        .run(&jobs)
+    setup
+        .run(plan, configs, None)
         .map_err(|e| failed("building the drivers", e))
 }

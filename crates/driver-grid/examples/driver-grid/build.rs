@@ -29,10 +29,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use falco_artifacts_driver_grid::build::{
-    BuildRecord, BuildStatus, DriverBuilder, DriverSource, DriverkitBuilder, Fetcher, GridJob,
-    GridRunner, LocalBuilder, Progress,
+    Backend, BuildRecord, BuildStatus, DriverSource, DriverkitMode, GridBuild, GridJob, Progress,
 };
-use falco_artifacts_driver_grid::{check_tree, config_root, Glob, Plan, PlanFilter, Shard};
+use falco_artifacts_driver_grid::{check_tree, config_root, Plan, PlanFilter, Shard};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::repo;
@@ -152,7 +151,7 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             "--workers" => workers = Some(value(&arg)?.parse::<usize>()?),
             "--timeout" => timeout = value(&arg)?.parse()?,
             "--target" => filter = filter.with_target(value(&arg)?.parse()?),
-            "--kernel-release" => filter = filter.with_kernel_release(Glob::new(&value(&arg)?)),
+            "--kernel-release" => filter = filter.with_kernel_release(&value(&arg)?),
             "--driver-version" => filter = filter.with_driver_version(value(&arg)?.parse()?),
             "--repo" => repo_url = Some(value(&arg)?),
             "--base-url" => base_url = value(&arg)?,
@@ -194,11 +193,7 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             eprintln!("shard {shard}: {} builds", plan.builds.len());
         }
     }
-    let jobs = GridJob::from_plan(&plan, &report.valid)?;
-
-    let local;
-    let driverkit;
-    let builder: &dyn DriverBuilder = match backend.as_str() {
+    let backend = match backend.as_str() {
         "local" => {
             let source =
                 source.ok_or_else(|| format!("--driver-source <dir> is needed\n{usage}"))?;
@@ -209,26 +204,23 @@ pub(crate) fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
             if let Some(name) = device_name {
                 source = source.with_device_name(name);
             }
-            let fetcher = Fetcher::new(cache.unwrap_or_else(|| work.join("downloads")))
-                .with_require_https(require_https);
-            local = LocalBuilder::new(fetcher, work.join("kernels"), source);
-            &local
+            Backend::Local(source)
         }
-        "driverkit" => {
-            driverkit = DriverkitBuilder::docker();
-            &driverkit
-        }
+        "driverkit" => Backend::Driverkit(DriverkitMode::Docker),
         other => return Err(format!("unknown backend {other:?} (local or driverkit)").into()),
     };
-    let bars = Bars::new(jobs.len(), quiet || json);
-    let mut runner = GridRunner::new(builder, &output, &work)
+    let mut setup = GridBuild::new(backend, &output, &work)
         .with_timeout(Duration::from_secs(timeout))
         .with_env(env)
-        .with_progress(&bars);
-    if let Some(workers) = workers {
-        runner = runner.with_workers(workers);
+        .with_require_https(require_https);
+    if let Some(cache) = cache {
+        setup = setup.with_cache_dir(cache);
     }
-    let grid = runner.run(&jobs)?;
+    if let Some(workers) = workers {
+        setup = setup.with_workers(workers);
+    }
+    let bars = Bars::new(plan.builds.len(), quiet || json);
+    let grid = setup.run(&plan, &report.valid, Some(&bars))?;
     bars.total.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&grid.to_json())?);

@@ -43,7 +43,11 @@
 //! version `--keep`/`--releases` ships, and only lists what it would delete unless
 //! `--confirm` is given.
 
+// With the default (pure) features the example validates, plans, counts and generates; the
+// commands that build drivers or touch a store need the features that compile them.
+#[cfg(all(feature = "build", feature = "publish"))]
 mod build;
+#[cfg(feature = "publish")]
 mod repo;
 
 use std::error::Error;
@@ -53,9 +57,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use falco_artifacts_driver_grid::core::Arch;
+#[cfg(feature = "publish")]
+use falco_artifacts_driver_grid::CleanupSelection;
 use falco_artifacts_driver_grid::{
     arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
-    parse_releases, ship, CleanupSelection, DriverVersion, ExistingKeys, Glob, KernelList, Plan,
+    parse_releases, ship, DriverVersion, ExistingKeys, KernelList, Plan,
     PlanFilter, Prune, Shard, ShipPolicy, Stats, Strictness,
 };
 
@@ -94,6 +100,10 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg_attr(
+    not(feature = "publish"),
+    allow(dead_code, reason = "the repository commands read the rest")
+)]
 struct Options {
     json: bool,
     existing: Option<PathBuf>,
@@ -169,7 +179,7 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
             "--kernel-release" => {
                 options.filter = options
                     .filter
-                    .with_kernel_release(Glob::new(&value("--kernel-release")?))
+                    .with_kernel_release(&value("--kernel-release")?)
             }
             "--prune" => options.prune = true,
             "--site" => options.site = true,
@@ -199,6 +209,28 @@ fn parse_options(args: Vec<String>) -> Result<Options, Box<dyn Error>> {
     Ok(options)
 }
 
+/// The error for a command this build of the example leaves out.
+#[cfg(not(all(feature = "build", feature = "publish")))]
+fn needs(features: &str, command: &str) -> Box<dyn Error> {
+    format!(
+        "`{command}` needs the example built with its features {features}: \
+         cargo run -p falco-artifacts-driver-grid --features {features} --example driver-grid -- {command} ..."
+    )
+    .into()
+}
+
+/// What the repository at `--repo` already has.
+#[cfg(feature = "publish")]
+fn repo_existing(options: &Options) -> Result<ExistingKeys, Box<dyn Error>> {
+    repo::existing(&repo_args(options)?)
+}
+
+#[cfg(not(feature = "publish"))]
+fn repo_existing(_options: &Options) -> Result<ExistingKeys, Box<dyn Error>> {
+    Err(needs("publish", "plan --repo"))
+}
+
+#[cfg(feature = "publish")]
 fn repo_args(options: &Options) -> Result<repo::RepoArgs, Box<dyn Error>> {
     let url = options
         .repo
@@ -225,6 +257,7 @@ fn shipped(options: &Options) -> Result<Vec<DriverVersion>, Box<dyn Error>> {
 }
 
 /// What `cleanup` deletes: only what is named.
+#[cfg(feature = "publish")]
 fn selection(options: &Options) -> Result<CleanupSelection, Box<dyn Error>> {
     match (&options.older_than, options.versions.is_empty()) {
         (Some(limit), true) => Ok(CleanupSelection::OlderThan(limit.clone())),
@@ -238,6 +271,17 @@ fn selection(options: &Options) -> Result<CleanupSelection, Box<dyn Error>> {
 }
 
 /// The commands on a repository; `None` when `command` is about a config directory.
+#[cfg(not(feature = "publish"))]
+fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Box<dyn Error>> {
+    match command {
+        "publish" | "index" | "cleanup" | "coverage" => Err(needs("publish", command)),
+        "stats" if options.positional.is_empty() => Err(needs("publish", "stats --repo")),
+        _ => Ok(None),
+    }
+}
+
+/// The commands on a repository; `None` when `command` is about a config directory.
+#[cfg(feature = "publish")]
 fn run_repo(command: &str, options: &mut Options) -> Result<Option<ExitCode>, Box<dyn Error>> {
     let mut stdout = io::BufWriter::new(io::stdout().lock());
     match (command, options.positional.as_slice()) {
@@ -285,7 +329,10 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
         return Err(USAGE.into());
     };
     if command == "build" {
+        #[cfg(all(feature = "build", feature = "publish"))]
         return build::run(rest.to_vec());
+        #[cfg(not(all(feature = "build", feature = "publish")))]
+        return Err(needs("build,publish", command));
     }
     let mut options = parse_options(rest.to_vec())?;
     if command == "generate" {
@@ -345,7 +392,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, Box<dyn Error>> {
                 (Some(path), _) => {
                     Some(ExistingKeys::from_listing(&std::fs::read_to_string(path)?)?)
                 }
-                (None, Some(_)) => Some(repo::existing(&repo_args(&options)?)?),
+                (None, Some(_)) => Some(repo_existing(&options)?),
                 (None, None) => None,
             };
             if let Some(existing) = existing {

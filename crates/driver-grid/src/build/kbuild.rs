@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use base64::Engine as _;
 use falco_artifacts_core::{Arch, Sha256Digest};
 
 use super::command::find_tool;
@@ -159,15 +158,9 @@ impl LocalBuilder {
             packages.push(fetched);
         }
         let kernel_config = config
-            .kernel_config_data
-            .as_deref()
-            .map(|data| {
-                let compact: String = data.split_whitespace().collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(compact)
-                    .map_err(BuildError::KernelConfig)
-            })
-            .transpose()?;
+            .decoded_kernel_config()
+            .transpose()
+            .map_err(BuildError::KernelConfig)?;
         // One tree per set of packages and kernel config.
         let mut key = String::new();
         for package in &packages {

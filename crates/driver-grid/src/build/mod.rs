@@ -2,18 +2,23 @@
 //! downloaded header packages ([`LocalBuilder`]), a backend that runs driverkit
 //! ([`DriverkitBuilder`]) and the grid runner ([`GridRunner`]) that executes a plan with
 //! bounded parallelism, per-build timeouts and logs, and a final [`GridReport`].
+//! [`GridBuild`] wires a backend, its directories and limits into a runner from options: the
+//! one setup that command-line tools and release pipelines share.
 
 mod command;
 mod configure;
 mod copy;
 mod driverkit;
 mod fetch;
+mod grid;
 mod kbuild;
 mod report;
 mod runner;
 mod scratch;
 mod source;
 mod unpack;
+#[cfg(test)]
+mod unpack_tests;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,14 +28,12 @@ use std::time::Duration;
 pub use command::{BuildContext, CancelToken};
 pub use driverkit::{DriverkitBuilder, DriverkitCapabilities, DriverkitMode};
 pub use fetch::{FetchError, Fetched, Fetcher};
+pub use grid::{Backend, GridBuild, GridError};
 pub use kbuild::LocalBuilder;
 pub use report::{BuildRecord, BuildStatus, GridReport, NotBuilt};
 pub use runner::{GridJob, GridRunner, JobsError, Progress};
 pub use source::{DriverSource, DriverTree, DEFAULT_DRIVER_NAME, DRIVER_VERSION_PLACEHOLDER};
-pub use unpack::{
-    package_format, repair, unpack_package, unpack_package_until, write_kernel_config, KernelTree,
-    PackageFormat, UnpackError,
-};
+pub use unpack::{KernelTree, UnpackError};
 
 use crate::kernel::DriverKind;
 

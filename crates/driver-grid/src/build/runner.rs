@@ -247,7 +247,7 @@ impl<'a> GridRunner<'a> {
         let name = driver_file_name(&b.target, &b.kernel_release, &b.kernel_version, kind);
         BuiltDriver {
             path: self.output_dir.join(location.directory()).join(&name),
-            key: crate::driver_key(
+            key: crate::plan::driver_key(
                 &location,
                 &b.target,
                 &b.kernel_release,

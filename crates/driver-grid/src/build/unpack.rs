@@ -20,7 +20,7 @@ use super::command::CancelToken;
 
 /// What a header package is, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageFormat {
+pub(crate) enum PackageFormat {
     /// A Debian package (`!<arch>\n`).
     Deb,
     /// An RPM package (lead magic `ed ab ee db`).
@@ -108,7 +108,7 @@ fn io_err<'p>(action: &'static str, path: &'p Path) -> impl Fn(io::Error) -> Unp
 }
 
 /// The format of the package at `path`, from its magic bytes.
-pub fn package_format(path: &Path) -> Result<PackageFormat, UnpackError> {
+pub(crate) fn package_format(path: &Path) -> Result<PackageFormat, UnpackError> {
     let mut magic = [0u8; 8];
     let mut file = fs::File::open(path).map_err(io_err("open", path))?;
     let n = read_up_to(&mut file, &mut magic).map_err(io_err("read", path))?;
@@ -135,14 +135,15 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// Unpacks one header package into `root` with our own readers (pkg-deb, pkg-rpm); absolute
 /// links of a `.deb` are rebased inside `root` on the way, those of an `.rpm` by
 /// [`repair`].
-pub fn unpack_package(package: &Path, root: &Path) -> Result<PackageFormat, UnpackError> {
+#[cfg(test)]
+pub(crate) fn unpack_package(package: &Path, root: &Path) -> Result<PackageFormat, UnpackError> {
     unpack_package_until(package, root, &CancelToken::new(), None)
 }
 
 /// [`unpack_package`] that stops, with [`UnpackError::Stopped`], once `cancel` is cancelled
 /// or `deadline` has passed: both are checked before every read of the package, so a build's
 /// deadline and cancellation cover the unpacking as they cover the build's commands.
-pub fn unpack_package_until(
+pub(crate) fn unpack_package_until(
     package: &Path,
     root: &Path,
     cancel: &CancelToken,
@@ -233,7 +234,7 @@ impl<R: Read> Read for Stoppable<R> {
 /// a `.config` the packages shipped (a file or a link) is removed, and the new file is created
 /// with `O_CREAT | O_EXCL`, which never follows a link in its place (`EEXIST`, even for a
 /// dangling one). The build directory is the canonical path [`repair`] found: no link above.
-pub fn write_kernel_config(tree: &KernelTree, data: &[u8]) -> Result<PathBuf, UnpackError> {
+pub(crate) fn write_kernel_config(tree: &KernelTree, data: &[u8]) -> Result<PathBuf, UnpackError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let path = tree.build_dir.join(".config");
@@ -276,7 +277,7 @@ pub struct KernelTree {
 /// inside it, `include /abs/path` lines of Makefiles under `usr/src/*/` point into it; then
 /// checks that no link leads out of the root through the others ([`UnpackError::LinkEscape`]),
 /// finds the build directory of `release` and checks that its top-level links resolve.
-pub fn repair(root: &Path, release: &str) -> Result<KernelTree, UnpackError> {
+pub(crate) fn repair(root: &Path, release: &str) -> Result<KernelTree, UnpackError> {
     rebase_links(root, root)?;
     // Every package's links were checked alone and against those unpacked before it; a later
     // package can still complete an earlier link's path. Now the whole root stands.

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use falco_artifacts_driver_grid::build::{
-    package_format, BuildContext, CancelToken, DriverSource, Fetcher, GridJob, LocalBuilder,
-    PackageFormat,
+    BuildContext, CancelToken, DriverSource, Fetcher, GridJob, LocalBuilder,
 };
 use falco_artifacts_driver_grid::core::package::{load_manifest_str, ManifestOptions, SourceDate};
 use falco_artifacts_driver_grid::core::{Arch, Version};
@@ -47,7 +46,8 @@ fn kernel_devel(dir: &Path) -> std::path::PathBuf {
 fn kernel_devel_rpm_unpacks_into_a_kernel_build_directory() {
     let mirror = tempfile::tempdir().unwrap();
     let rpm = kernel_devel(mirror.path());
-    assert_eq!(package_format(&rpm).unwrap(), PackageFormat::Rpm);
+    // The RPM lead's magic: the reader below must take the RPM path, not the .deb one.
+    assert_eq!(std::fs::read(&rpm).unwrap()[..4], [0xed, 0xab, 0xee, 0xdb]);
     let server = HttpServer::serve(mirror.path()).unwrap();
     let url = format!(
         "{}/{}",

@@ -2,16 +2,19 @@
 //! Fixtures come from `tests/fixtures/make-fixtures.py`.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
 
-#[cfg(feature = "publish")]
+#[cfg(all(feature = "build", feature = "publish"))]
 mod build;
+#[cfg(feature = "build")]
 mod build_driverkit;
-#[cfg(feature = "publish")]
+#[cfg(all(feature = "build", feature = "publish"))]
 mod build_falco;
+#[cfg(feature = "build")]
 mod build_fetch;
-#[cfg(feature = "publish")]
+#[cfg(all(feature = "build", feature = "publish"))]
 mod build_libs;
+#[cfg(feature = "build")]
 mod build_rpm;
-#[cfg(feature = "s3")]
+#[cfg(all(feature = "build", feature = "s3"))]
 mod build_shards;
 mod changes;
 mod configs;
@@ -25,7 +28,6 @@ mod repo;
 mod repo_s3;
 #[cfg(feature = "publish")]
 mod site;
-mod unpack;
 mod validate;
 
 use std::path::PathBuf;

@@ -6,12 +6,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use falco_artifacts_driver_grid::build::{
-    repair, unpack_package, unpack_package_until, write_kernel_config, CancelToken, KernelTree,
-    UnpackError,
-};
-use falco_artifacts_driver_grid::core::package::{load_manifest_str, ManifestOptions};
+use falco_artifacts_core::package::{load_manifest_str, ManifestOptions};
 use falco_artifacts_pkg_deb::{DebBuilder, ReadError};
+
+use super::command::CancelToken;
+use super::unpack::{
+    repair, unpack_package, unpack_package_until, write_kernel_config, KernelTree, UnpackError,
+};
 
 /// A `.deb` named `name` holding the symlinks `(path, target)`, written into `dir`.
 fn deb_with_links(dir: &Path, name: &str, links: &[(&str, &str)]) -> PathBuf {
