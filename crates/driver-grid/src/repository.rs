@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use falco_artifacts_core::{ArtifactError, ArtifactKind, LocalArtifact};
 use falco_artifacts_publish::{
-    DerivedFiles, GenericFile, GenericRepository, ListedObject, PublishError, RepoStore,
+    DerivedFiles, GenericFile, GenericRepository, ListScope, ListedObject, PublishError, RepoStore,
     RepositoryOptions,
 };
 
@@ -218,6 +218,20 @@ impl DriverRepository {
         &self.generic
     }
 
+    /// The listing of the driver versions `versions` and of the site only: what a publish
+    /// into them needs, at a cost that does not grow with the rest of the repository.
+    async fn listing_of(
+        &self,
+        versions: &BTreeSet<crate::DriverVersion>,
+    ) -> Result<Listing, RepositoryError> {
+        let listed = self
+            .generic
+            .list_objects_in(&scope_of(versions))
+            .await
+            .map_err(store_err("list"))?;
+        Ok(Listing::of(listed.objects))
+    }
+
     /// One listing of `driver/`.
     pub async fn listing(&self) -> Result<Listing, RepositoryError> {
         let listed = self
@@ -229,14 +243,18 @@ impl DriverRepository {
     }
 
     /// Publishes `built` (see [`scan_built`](crate::scan_built)), skipping every key the
-    /// repository already holds (found in one listing), then rewrites the site: when
-    /// something was uploaded, the `<driverversion>.json` of the versions it went to and
-    /// `index.json` (so one publish rewrites a bounded part whatever the repository holds;
-    /// [`PublishOutcome::index`] then holds those versions only); when the site is older than
-    /// a driver, all of it. A second
-    /// publish of the same drivers makes one listing and nothing else.
+    /// repository already holds (found in a listing of the driver versions of `built` and of
+    /// the site: its cost follows those versions, not the repository), then rewrites the
+    /// site: when something was uploaded, the `<driverversion>.json` of the versions it went
+    /// to and `index.json` (so one publish rewrites a bounded part whatever the repository
+    /// holds; [`PublishOutcome::index`] then holds those versions only); when the site is
+    /// older than a driver of those versions, all of it. A site gone stale in other versions
+    /// (drivers put there by other tools) is rewritten by
+    /// [`DriverRepository::regenerate_index`]. A second publish of the same drivers makes
+    /// that listing and nothing else.
     pub async fn publish(&self, built: &[BuiltDriver]) -> Result<PublishOutcome, RepositoryError> {
-        let listing = self.listing().await?;
+        let versions = built.iter().map(|b| b.driver_version.clone()).collect();
+        let listing = self.listing_of(&versions).await?;
         let (upload, skip) = split_existing(built.to_vec(), &listing.existing_keys());
         let mut outcome = PublishOutcome {
             skipped: skip.into_iter().map(|b| b.key).collect(),
@@ -291,8 +309,13 @@ impl DriverRepository {
         only: Option<BTreeSet<crate::DriverVersion>>,
     ) -> Result<DriverIndex, RepositoryError> {
         let base_url = self.base_url.clone();
+        let scope = only.as_ref().map_or(ListScope::All, scope_of);
         self.generic
-            .write_derived(move |listed| site_files(Listing::of(listed), &base_url, only.as_ref()))
+            .write_derived_in(&scope, move |listed| {
+                let groups = listed.groups.unwrap_or_default();
+                let listing = Listing::of(listed.objects);
+                site_files(listing, &groups, &base_url, only.as_ref())
+            })
             .await
             .map_err(store_err("write the index of"))
     }
@@ -388,17 +411,28 @@ fn driver_version_of(key: &str) -> Option<crate::DriverVersion> {
     }
 }
 
+/// What a publish into `versions` lists: their objects and the site's (with the names of
+/// every group of the repository, which give the list of driver versions).
+fn scope_of(versions: &BTreeSet<crate::DriverVersion>) -> ListScope {
+    let mut prefixes: Vec<String> = versions.iter().map(ToString::to_string).collect();
+    prefixes.push(SITE.to_owned());
+    ListScope::Under(prefixes)
+}
+
 /// The site files of `listing`, keys relative to the generic repository, and the index of
 /// the versions written. With `only`, just those driver versions' `<driverversion>.json`
 /// are rewritten (what a publish into them changed), `index.json` (the list of versions, a
-/// few hundred bytes) always, and the page when it is missing or not this build's; without,
+/// few hundred bytes, from `groups`, the repository's first path components, and the
+/// listing) always, and the page when it is missing or not this build's; without,
 /// everything, and the files of versions no longer present are deleted.
 fn site_files(
     listing: Listing,
+    groups: &[String],
     base_url: &str,
     only: Option<&BTreeSet<crate::DriverVersion>>,
 ) -> (DerivedFiles, DriverIndex) {
-    let mut all_versions: BTreeSet<crate::DriverVersion> = BTreeSet::new();
+    let mut all_versions: BTreeSet<crate::DriverVersion> =
+        groups.iter().filter_map(|g| g.parse().ok()).collect();
     let mut page_size = None;
     let mut objects = Vec::new();
     for object in listing.objects {

@@ -9,16 +9,15 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use falco_artifacts_core::{PublishedFile, Retention, Sha256Digest};
-use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::error::PublishError;
 use crate::html;
 use crate::index::{
-    by_hash_key, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
+    by_hash_key, group_of, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
 };
 use crate::protocol::commit::{Commit, IndexFile};
 use crate::protocol::lock::{LockOptions, LOCK_PREFIX};
-use crate::protocol::upload::{Staged, CONCURRENCY};
+use crate::protocol::upload::Staged;
 use crate::protocol::Format;
 use crate::store::RepoStore;
 use falco_artifacts_core::Problem;
@@ -118,27 +117,24 @@ impl FileRepo {
     /// A split index's buckets are read and joined into [`RepoIndex::files`], so every reader
     /// (publish, verify, lists) sees all files whichever way the index is stored.
     pub(crate) async fn read_index(&self) -> Result<(RepoIndex, Option<Bytes>), PublishError> {
-        let corrupt = |key: &str| {
-            let key = format!("{}/{key}", self.store.root());
-            move |source| PublishError::Corrupt { key, source }
-        };
+        self.read_index_of(None).await
+    }
+
+    /// [`FileRepo::read_index`], reading of a split index only the buckets of `groups`
+    /// (all when `None`); the others stay in [`RepoIndex::unread`].
+    pub(crate) async fn read_index_of(
+        &self,
+        groups: Option<&BTreeSet<String>>,
+    ) -> Result<(RepoIndex, Option<Bytes>), PublishError> {
         let Some(bytes) = self.store.get(INDEX_JSON).await? else {
             return Ok((RepoIndex::empty(self.store.root()), None));
         };
-        let mut index: RepoIndex = serde_json::from_slice(&bytes).map_err(corrupt(INDEX_JSON))?;
-        if !index.buckets.is_empty() {
-            let reads: Vec<_> = index
-                .buckets
-                .iter()
-                .map(|bucket| self.read_bucket(bucket))
-                .collect();
-            let buckets: Vec<Vec<IndexEntry>> = futures::stream::iter(reads)
-                .buffered(CONCURRENCY)
-                .try_collect()
-                .await?;
-            index.files.extend(buckets.into_iter().flatten());
-            index.files.sort_by(|a, b| a.path.cmp(&b.path));
-        }
+        let mut index: RepoIndex =
+            serde_json::from_slice(&bytes).map_err(|source| PublishError::Corrupt {
+                key: format!("{}/{INDEX_JSON}", self.store.root()),
+                source,
+            })?;
+        self.read_buckets(&mut index, groups).await?;
         Ok((index, Some(bytes)))
     }
 
@@ -196,6 +192,7 @@ impl FileRepo {
                 by_hash,
                 retired,
             },
+            unread: Vec::new(),
         };
         let json = Bytes::from(index.to_json());
         let html = Bytes::from(if self.split {
@@ -237,13 +234,21 @@ impl Format for JsonIndex<'_> {
     type Live = (RepoIndex, Option<Bytes>);
     type Offer = ();
     type Merged = Merged;
+    type Scope = BTreeSet<String>;
+
+    /// The groups of the staged keys, unless retention prunes: it ranks every version of an
+    /// architecture, whichever group holds it.
+    fn scope(&self, staged: &[Staged], _: &[()], retention: Retention) -> Option<Self::Scope> {
+        (retention == Retention::KeepAll)
+            .then(|| staged.iter().map(|s| group_of(&s.key).to_owned()).collect())
+    }
 
     async fn read(
         &self,
         repo: &FileRepo,
-        _: Option<&BTreeSet<u8>>,
+        groups: Option<&BTreeSet<String>>,
     ) -> Result<Self::Live, PublishError> {
-        repo.read_index().await
+        repo.read_index_of(groups).await
     }
 
     fn exists(&self, (_, top): &Self::Live) -> bool {

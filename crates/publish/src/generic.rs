@@ -15,6 +15,7 @@ use crate::bin::check_generations;
 use crate::engine::{FileRepo, JsonIndex};
 use crate::error::PublishError;
 use crate::index::{IndexEntry, RepoIndex};
+use crate::maintain::{ListScope, Listed};
 use crate::options::RepositoryOptions;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
@@ -52,6 +53,33 @@ pub struct ListedObject {
     pub size: u64,
     /// When the store last wrote it.
     pub last_modified: DateTime<Utc>,
+}
+
+/// The objects of a [`ListScope`], see [`GenericRepository::list_objects_in`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopedListing {
+    /// The objects, keys relative to the repository.
+    pub objects: Vec<ListedObject>,
+    /// Every group of the repository (first path components holding objects), for
+    /// [`ListScope::Under`]; `None` for [`ListScope::All`], whose objects name them all.
+    pub groups: Option<Vec<String>>,
+}
+
+impl ScopedListing {
+    fn of(listed: Listed) -> Self {
+        ScopedListing {
+            objects: listed
+                .objects
+                .into_iter()
+                .map(|(key, meta)| ListedObject {
+                    key,
+                    size: meta.size,
+                    last_modified: meta.last_modified,
+                })
+                .collect(),
+            groups: listed.groups,
+        }
+    }
 }
 
 /// Files derived from a repository, for [`GenericRepository::write_derived`].
@@ -229,18 +257,14 @@ impl GenericRepository {
     /// Every object under the repository, in one listing (the store pages it: one request
     /// per thousand objects on S3), keys relative to the repository.
     pub async fn list_objects(&self) -> Result<Vec<ListedObject>, PublishError> {
-        Ok(self
-            .repo
-            .store
-            .list("")
-            .await?
-            .into_iter()
-            .map(|(key, meta)| ListedObject {
-                key,
-                size: meta.size,
-                last_modified: meta.last_modified,
-            })
-            .collect())
+        Ok(self.list_objects_in(&ListScope::All).await?.objects)
+    }
+
+    /// The objects `scope` covers, keys relative to the repository; for
+    /// [`ListScope::Under`] also every group's name (one more request), so a caller knows
+    /// the whole repository's groups while listing only a few of them.
+    pub async fn list_objects_in(&self, scope: &ListScope) -> Result<ScopedListing, PublishError> {
+        Ok(ScopedListing::of(self.repo.list_scope(scope).await?))
     }
 
     /// Removes `keys` (relative to the repository) under the lock: the index without them
@@ -265,18 +289,25 @@ impl GenericRepository {
         F: FnOnce(Vec<ListedObject>) -> (DerivedFiles, T) + Send,
         T: Send,
     {
+        self.write_derived_in(&ListScope::All, |listed| derive(listed.objects))
+            .await
+    }
+
+    /// [`GenericRepository::write_derived`] from a listing of `scope` only, so that
+    /// rewriting the files of a few groups costs the same whatever the repository holds.
+    pub async fn write_derived_in<T, F>(
+        &self,
+        scope: &ListScope,
+        derive: F,
+    ) -> Result<T, PublishError>
+    where
+        F: FnOnce(ScopedListing) -> (DerivedFiles, T) + Send,
+        T: Send,
+    {
         let derived = self.derived.clone();
         self.repo
-            .write_derived(move |listed| {
-                let listed = listed
-                    .into_iter()
-                    .map(|(key, meta)| ListedObject {
-                        key,
-                        size: meta.size,
-                        last_modified: meta.last_modified,
-                    })
-                    .collect();
-                let (files, value) = derive(listed);
+            .write_derived(scope, move |listed| {
+                let (files, value) = derive(ScopedListing::of(listed));
                 let inside = |key: &str| -> Result<(), PublishError> {
                     check_key(key)?;
                     match &derived {

@@ -75,7 +75,7 @@ impl IndexEntry {
     /// The first path component: the group the HTML page and
     /// [`GenericRepository::groups`](crate::GenericRepository::groups) list it under.
     pub fn group(&self) -> &str {
-        self.path.split_once('/').map_or("", |(first, _)| first)
+        group_of(&self.path)
     }
 
     /// The entry as core describes a published file.
@@ -141,6 +141,11 @@ pub struct RepoIndex {
     /// The protocol's bookkeeping.
     #[serde(default)]
     pub protocol: ProtocolState,
+    /// Buckets of [`RepoIndex::buckets`] whose entries were not read into
+    /// [`RepoIndex::files`]: a publish that prunes nothing reads only the groups it touches,
+    /// and carries the others over unchanged.
+    #[serde(skip)]
+    pub(crate) unread: Vec<IndexBucket>,
 }
 
 impl RepoIndex {
@@ -178,6 +183,7 @@ impl RepoIndex {
             files: Vec::new(),
             buckets: Vec::new(),
             protocol: ProtocolState::default(),
+            unread: Vec::new(),
         }
     }
 
@@ -196,6 +202,11 @@ impl RepoIndex {
         out.push(b'\n');
         out
     }
+}
+
+/// The group of a key: its first path component (`""` for a key at the repository's root).
+pub(crate) fn group_of(path: &str) -> &str {
+    path.split_once('/').map_or("", |(first, _)| first)
 }
 
 /// The key of the content-addressed copy of bytes with digest `sha256`.

@@ -108,10 +108,12 @@ pub use failing::{FailMode, FailingStore};
 pub use falco_artifacts_core::{Problem, PublishPlan, VerifyOptions, VerifyReport};
 pub use generic::{
     DerivedFiles, GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject,
+    ScopedListing,
 };
 pub use index::{
     FileKind, IndexBucket, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
 };
+pub use maintain::ListScope;
 pub use options::RepositoryOptions;
 pub use protocol::lock::{LockOptions, LockState};
 pub use store::{RepoStore, StoreOptions};

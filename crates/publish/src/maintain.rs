@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use chrono::Utc;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::ObjectMeta;
 
 use crate::engine::FileRepo;
@@ -12,6 +13,7 @@ use crate::error::PublishError;
 use crate::index::IndexEntry;
 use crate::protocol::finish;
 use crate::protocol::lock::LockGuard;
+use crate::protocol::upload::CONCURRENCY;
 
 /// What a derivation writes (in order) and deletes, and what it hands back.
 pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);
@@ -56,18 +58,22 @@ impl FileRepo {
         finish(guard, result).await
     }
 
-    /// Under the lock: lists the repository, lets `derive` decide what to write (in order)
-    /// and delete, writes, the last file after checking the lock is still ours (it is the
-    /// file that makes the others live, e.g. a site's `index.json`), then deletes. The index
-    /// is not touched: these files are derived, not published.
-    pub(crate) async fn write_derived<T, F>(&self, derive: F) -> Result<T, PublishError>
+    /// Under the lock: lists `scope`, lets `derive` decide what to write (in order) and
+    /// delete, writes, the last file after checking the lock is still ours (it is the file
+    /// that makes the others live, e.g. a site's `index.json`), then deletes. The index is not
+    /// touched: these files are derived, not published.
+    pub(crate) async fn write_derived<T, F>(
+        &self,
+        scope: &ListScope,
+        derive: F,
+    ) -> Result<T, PublishError>
     where
-        F: FnOnce(Vec<(String, ObjectMeta)>) -> Result<Derived<T>, PublishError> + Send,
+        F: FnOnce(Listed) -> Result<Derived<T>, PublishError> + Send,
         T: Send,
     {
         let guard = LockGuard::acquire(&self.store, &self.lock).await?;
         let result = async {
-            let (files, delete, value) = derive(self.store.list("").await?)?;
+            let (files, delete, value) = derive(self.list_scope(scope).await?)?;
             let last = files.len().saturating_sub(1);
             for (i, (key, bytes)) in files.into_iter().enumerate() {
                 if i == last {
@@ -83,4 +89,43 @@ impl FileRepo {
         .await;
         finish(guard, result).await
     }
+
+    /// The objects of `scope` (keys relative to the repository), and for a scope of
+    /// prefixes the repository's groups.
+    pub(crate) async fn list_scope(&self, scope: &ListScope) -> Result<Listed, PublishError> {
+        match scope {
+            ListScope::All => Ok(Listed {
+                objects: self.store.list("").await?,
+                groups: None,
+            }),
+            ListScope::Under(prefixes) => {
+                let lists: Vec<_> = prefixes.iter().map(|p| self.store.list(p)).collect();
+                let objects: Vec<Vec<(String, ObjectMeta)>> = futures::stream::iter(lists)
+                    .buffered(CONCURRENCY)
+                    .try_collect()
+                    .await?;
+                Ok(Listed {
+                    objects: objects.into_iter().flatten().collect(),
+                    groups: Some(self.store.list_groups().await?),
+                })
+            }
+        }
+    }
+}
+
+/// What a listing covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListScope {
+    /// Every object of the repository.
+    All,
+    /// The objects under these groups (first path components, e.g. driver versions), plus the
+    /// names of every group: its cost follows the groups named, not the repository.
+    Under(Vec<String>),
+}
+
+/// The objects a [`ListScope`] covers, keys relative to the repository.
+pub(crate) struct Listed {
+    pub(crate) objects: Vec<(String, ObjectMeta)>,
+    /// Every group of the repository, for [`ListScope::Under`].
+    pub(crate) groups: Option<Vec<String>>,
 }

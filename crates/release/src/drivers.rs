@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use falco_artifacts_core::ChildEnv;
 
-use falco_artifacts_driver_grid::build::{self as grid, DriverSource, DriverkitMode, GridBuild, GridError};
+use falco_artifacts_driver_grid::build::{
+    self as grid, DriverSource, DriverkitMode, GridBuild, GridError,
+};
 use falco_artifacts_driver_grid::{
     changed_configs, check_tree, config_root, parse_releases, scan_built, ship, BuiltError,
     ChangesError, DriverRepository, LoadError, Plan, PlanFilter, RepositoryError, ShipError,
@@ -167,7 +169,7 @@ impl DriversReport {
 pub(crate) fn failed(what: &str, source: impl Into<DriversFailure>) -> PipelineError {
     PipelineError::Drivers {
         what: what.to_owned(),
-        source: source.into(),
+        source: Box::new(source.into()),
     }
 }
 

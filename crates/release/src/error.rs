@@ -181,9 +181,9 @@ pub enum PipelineError {
         format: &'static str,
         /// The architecture.
         arch: Arch,
-        /// The packager's error.
+        /// The packager's error (boxed: it is large and rare).
         #[source]
-        source: BuildFailure,
+        source: Box<BuildFailure>,
     },
     /// The repository URL is not usable.
     #[error("repository {url}")]
@@ -247,9 +247,9 @@ pub enum PipelineError {
     Drivers {
         /// The step.
         what: String,
-        /// Why.
+        /// Why (boxed: it is large and rare).
         #[source]
-        source: DriversFailure,
+        source: Box<DriversFailure>,
     },
     /// No driverkit config directory was given.
     #[error("no driverkit configs: give --configs or `drivers.configs` in the configuration")]

@@ -96,7 +96,7 @@ fn pack<P: Packager>(
                 Format::Tar => "tarball",
             },
             arch: spec.arch,
-            source: failure(e),
+            source: Box::new(failure(e)),
         })
 }
 

@@ -61,8 +61,8 @@ use falco_artifacts_driver_grid::core::Arch;
 use falco_artifacts_driver_grid::CleanupSelection;
 use falco_artifacts_driver_grid::{
     arch_of_path, changed_config_files, check_tree_with, config_root, generate_list,
-    parse_releases, ship, DriverVersion, ExistingKeys, KernelList, Plan,
-    PlanFilter, Prune, Shard, ShipPolicy, Stats, Strictness,
+    parse_releases, ship, DriverVersion, ExistingKeys, KernelList, Plan, PlanFilter, Prune, Shard,
+    ShipPolicy, Stats, Strictness,
 };
 
 const USAGE: &str = "usage: driver-grid validate|plan|stats <config-dir> [--json] [options]\n       \

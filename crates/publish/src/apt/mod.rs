@@ -215,8 +215,9 @@ impl Format for AptRepository {
     type Live = Live;
     type Offer = DebInfo;
     type Merged = Merged;
+    type Scope = BTreeSet<u8>;
 
-    fn scope(&self, debs: &[DebInfo]) -> Option<BTreeSet<u8>> {
+    fn scope(&self, _: &[Staged], debs: &[DebInfo], _: Retention) -> Option<BTreeSet<u8>> {
         Some(
             debs.iter()
                 .map(|d| crate::buckets::bucket(&d.stanza.package))

@@ -11,11 +11,9 @@ pub(crate) mod lock;
 pub(crate) mod upload;
 pub(crate) mod verify;
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use falco_artifacts_core::{PublishReport, PublishedFile, Retention};
+use std::borrow::Cow;
 
 use self::upload::{Action, Policy, Staged};
 use crate::engine::FileRepo;
@@ -40,17 +38,27 @@ pub(crate) trait Format: Send + Sync {
     /// The next generation's contents and what retention dropped.
     type Merged: Send + Sync;
 
-    /// The buckets the offered packages touch: a publish reads only those
-    /// (`None`: the whole index).
-    fn scope(&self, _offered: &[Self::Offer]) -> Option<BTreeSet<u8>> {
+    /// The part of the index a publish reads: APT's and YUM's buckets, the JSON index's
+    /// groups.
+    type Scope: Send + Sync;
+
+    /// The part of the index a publish of `staged` (described by `offered`) under
+    /// `retention` must read, because merging and retention look at nothing else (`None`: the
+    /// whole index).
+    fn scope(
+        &self,
+        _staged: &[Staged],
+        _offered: &[Self::Offer],
+        _retention: Retention,
+    ) -> Option<Self::Scope> {
         None
     }
 
-    /// Reads the live index (only the buckets of `scope`, when given).
+    /// Reads the live index (only the part `scope` names, when given).
     async fn read(
         &self,
         repo: &FileRepo,
-        scope: Option<&BTreeSet<u8>>,
+        scope: Option<&Self::Scope>,
     ) -> Result<Self::Live, PublishError>;
 
     /// Reads the live index again under the lock; a format may reuse `earlier` when the top
@@ -59,7 +67,7 @@ pub(crate) trait Format: Send + Sync {
         &self,
         repo: &FileRepo,
         _earlier: Self::Live,
-        scope: Option<&BTreeSet<u8>>,
+        scope: Option<&Self::Scope>,
     ) -> Result<Self::Live, PublishError> {
         self.read(repo, scope).await
     }
@@ -170,7 +178,7 @@ pub(crate) async fn publish<F: Format>(
     let repository = repo.store.root();
     // 1. Check every file before writing any, so a refused publish changes nothing. Only the
     //    buckets of the packages offered are parsed; the rest are carried over.
-    let scope = format.scope(offered);
+    let scope = format.scope(staged, offered, policy.retention);
     let hint = format.read(repo, scope.as_ref()).await?;
     format.admit(repository, policy, &hint, offered)?;
     let mut actions = repo

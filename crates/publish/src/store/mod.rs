@@ -451,6 +451,22 @@ impl RepoStore {
         }
     }
 
+    /// The first path components below the root that hold objects (a listing of one level:
+    /// one request on S3 whatever the number of objects below).
+    pub(crate) async fn list_groups(&self) -> Result<Vec<String>, PublishError> {
+        self.count();
+        let listed = self
+            .inner
+            .list_with_delimiter((!self.root.as_ref().is_empty()).then_some(&self.root))
+            .await
+            .map_err(|e| self.err(StoreAction::List, "", e))?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect())
+    }
+
     /// Every object under `prefix` (relative to the root), as keys relative to the root.
     pub(crate) async fn list(
         &self,

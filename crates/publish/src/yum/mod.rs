@@ -213,8 +213,9 @@ impl Format for YumRepository {
     type Live = Live;
     type Offer = RpmStaged;
     type Merged = Merged;
+    type Scope = BTreeSet<u8>;
 
-    fn scope(&self, rpms: &[RpmStaged]) -> Option<BTreeSet<u8>> {
+    fn scope(&self, _: &[Staged], rpms: &[RpmStaged], _: Retention) -> Option<BTreeSet<u8>> {
         Some(
             rpms.iter()
                 .map(|r| crate::buckets::bucket(&r.record.name))
