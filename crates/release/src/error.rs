@@ -211,7 +211,7 @@ pub enum PipelineError {
         repository: String,
         /// Why.
         #[source]
-        source: Box<PublishError>,
+        source: Box<falco_artifacts_core::Error>,
     },
     /// A repository failed after others were already live: the release is only partly out.
     #[error(transparent)]
@@ -223,7 +223,7 @@ pub enum PipelineError {
         repository: String,
         /// Why.
         #[source]
-        source: Box<PublishError>,
+        source: Box<falco_artifacts_core::Error>,
     },
     /// A repository's retention failed.
     #[error("retention of packages/{repository} failed")]
@@ -355,5 +355,5 @@ pub struct PartialRelease {
     pub resume: String,
     /// Why it failed (the commit protocol left that repository as it was).
     #[source]
-    pub source: Box<PublishError>,
+    pub source: Box<falco_artifacts_core::Error>,
 }

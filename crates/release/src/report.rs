@@ -1,6 +1,6 @@
 //! The final report of a run: every artifact with its repository, digest and URL.
 
-use falco_artifacts_core::{Arch, PublishReport, PublishedFile};
+use falco_artifacts_core::PublishReport;
 use serde::Serialize;
 
 /// What happened to one file.
@@ -57,12 +57,7 @@ impl RunReport {
 
     /// Adds one repository's publish report; `path` gives a published file's path under the
     /// repository root.
-    pub(crate) fn add(
-        &mut self,
-        base_url: &str,
-        report: &PublishReport,
-        path: impl Fn(&PublishedFile) -> String,
-    ) {
+    pub(crate) fn add(&mut self, base_url: &str, report: &PublishReport) {
         for (status, list) in [
             (FileStatus::Uploaded, &report.uploaded),
             (FileStatus::Unchanged, &report.unchanged),
@@ -74,7 +69,12 @@ impl RunReport {
                     file_name: file.file_name.clone(),
                     sha256: file.sha256.to_hex(),
                     size: file.size,
-                    url: format!("{}/{}", base_url.trim_end_matches('/'), path(file)),
+                    url: format!(
+                        "{}/packages/{}/{}",
+                        base_url.trim_end_matches('/'),
+                        file.repository,
+                        file.key
+                    ),
                     status,
                 });
             }
@@ -116,16 +116,4 @@ impl RunReport {
         }
         out
     }
-}
-
-/// The arch directory a tarball lives under (`x86_64`), from the file's arch or its name.
-pub(crate) fn arch_dir(file: &PublishedFile) -> String {
-    file.arch
-        .or_else(|| {
-            Arch::ALL
-                .into_iter()
-                .find(|a| file.file_name.contains(&format!("-{a}.")))
-        })
-        .map(|a| a.to_string())
-        .unwrap_or_default()
 }

@@ -2,24 +2,32 @@
 
 use std::sync::Arc;
 
-use falco_artifacts_core::{Channel, PublishedFile, Publisher, Release, RepoKind, Signer};
+use falco_artifacts_core::{
+    Artifact, Channel, Error as CoreError, PublishedFile, Publisher, Release, RepoKind, Signer,
+    VerifyOptions,
+};
 use falco_artifacts_publish::{
-    AptRepository, BinRepository, PublishError, RepoStore, StoreOptions, VerifyOptions,
-    YumRepository,
+    AptRepository, BinRepository, RepoStore, StoreOptions, YumRepository,
 };
 use object_store::ObjectStoreExt as _;
 
 use crate::error::PartialRelease;
-use crate::report::{arch_dir, RunReport};
+use crate::report::RunReport;
 use crate::{GatePassed, Packaged, PipelineError};
 
+/// The kinds of repository a release goes to, in the order they are published.
+const KINDS: [RepoKind; 3] = [RepoKind::Deb, RepoKind::Rpm, RepoKind::Bin];
+
 /// The repositories of one repository root, and how to publish a release into them.
+///
+/// The pipeline sees its three repositories only as [`Publisher`]s: where a file lands is
+/// what the publisher reports ([`PublishedFile::key`]), so a repository built with its own
+/// layout (another APT suite, a custom publisher) is reported as it is.
 pub struct Pipeline {
     url: String,
     store: RepoStore,
-    apt: AptRepository,
-    yum: YumRepository,
-    bin: BinRepository,
+    /// The DEB, RPM and tarball publishers, in [`KINDS`] order.
+    publishers: [Arc<dyn Publisher>; 3],
     resume: Option<String>,
 }
 
@@ -52,7 +60,8 @@ impl Pipeline {
         Pipeline::with_store(url, store, signer)
     }
 
-    /// The same on a store built by the caller (S3 options, failure injection).
+    /// The same on a store built by the caller (S3 options, failure injection): this crate's
+    /// APT, YUM and bin repositories on `store`.
     pub fn with_store(
         url: &str,
         store: RepoStore,
@@ -73,14 +82,27 @@ impl Pipeline {
         let bin = BinRepository::builder(store.clone())
             .build()
             .map_err(failed)?;
-        Ok(Pipeline {
+        Ok(Pipeline::with_publishers(
+            url,
+            store,
+            [Arc::new(apt), Arc::new(yum), Arc::new(bin)],
+        ))
+    }
+
+    /// The same with publishers of the caller's own for DEB, RPM and tarballs (in that
+    /// order), e.g. an APT repository with another suite; `url` is the base of the report's
+    /// download URLs and `store` the one [`Pipeline::probe`] asks.
+    pub fn with_publishers(
+        url: &str,
+        store: RepoStore,
+        publishers: [Arc<dyn Publisher>; 3],
+    ) -> Pipeline {
+        Pipeline {
             url: url.to_owned(),
             store,
-            apt,
-            yum,
-            bin,
+            publishers,
             resume: None,
-        })
+        }
     }
 
     /// The store under the repository root.
@@ -113,7 +135,7 @@ impl Pipeline {
 
     /// Publishes `packaged` into `release`'s channel and verifies what it touched.
     ///
-    /// Every repository (APT, YUM, bin) first stages its files (reads and checks every
+    /// Every repository (APT, YUM, bin) first plans its publish (reads and checks every
     /// package, reads its live index, refuses different bytes under an immutable name) before
     /// any of them is written: a problem found there publishes nothing. A failure while
     /// committing a later repository, once an earlier one is live, is a
@@ -135,118 +157,80 @@ impl Pipeline {
             verified: Vec::new(),
             images: None,
         };
-        let deb_repo = channel.repository(RepoKind::Deb);
-        let rpm_repo = channel.repository(RepoKind::Rpm);
-        let bin_repo = channel.repository(RepoKind::Bin);
-        let preflight = |repository: &str| {
-            let repository = repository.to_owned();
-            move |source| PipelineError::Preflight {
-                repository,
-                source: Box::new(source),
+        let artifacts = |kind: RepoKind| -> &[Arc<dyn Artifact>] {
+            match kind {
+                RepoKind::Deb => &packaged.debs,
+                RepoKind::Rpm => &packaged.rpms,
+                RepoKind::Bin => &packaged.tarballs,
             }
         };
-        self.apt
-            .plan(channel, &packaged.debs)
-            .await
-            .map_err(preflight(deb_repo))?;
-        self.yum
-            .plan(channel, &packaged.rpms)
-            .await
-            .map_err(preflight(rpm_repo))?;
-        self.bin
-            .plan(channel, &packaged.tarballs)
-            .await
-            .map_err(preflight(bin_repo))?;
-
-        let mut live: Vec<String> = Vec::new();
-        let partial = |live: &[String], repository: &str, source: PublishError| {
-            if live.is_empty() {
-                return PipelineError::Publish {
-                    repository: repository.to_owned(),
+        for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
+            publisher
+                .plan(channel, artifacts(kind))
+                .await
+                .map_err(|source| PipelineError::Preflight {
+                    repository: channel.repository(kind).to_owned(),
                     source: Box::new(source),
-                };
-            }
-            PipelineError::PartialRelease(Box::new(PartialRelease {
-                version: release.version.to_string(),
-                live: live.iter().map(|r| format!("packages/{r}")).collect(),
-                missing: [deb_repo, rpm_repo, bin_repo]
-                    .iter()
-                    .filter(|r| !live.iter().any(|l| l == *r))
-                    .map(|r| format!("packages/{r}"))
-                    .collect(),
-                failed: repository.to_owned(),
-                resume: self.resume.clone().unwrap_or_else(|| {
-                    "the same release run again (same version, packages and repository)".to_owned()
-                }),
-                source: Box::new(source),
-            }))
-        };
-        let apt = self
-            .apt
-            .publish_files(channel, &packaged.debs)
-            .await
-            .map_err(|e| partial(&live, deb_repo, e))?;
-        live.push(deb_repo.to_owned());
-        report.add(&self.url, &apt, |f: &PublishedFile| {
-            format!("packages/{}/stable/{}", f.repository, f.file_name)
-        });
-        let yum = self
-            .yum
-            .publish_files(channel, &packaged.rpms)
-            .await
-            .map_err(|e| partial(&live, rpm_repo, e))?;
-        live.push(rpm_repo.to_owned());
-        report.add(&self.url, &yum, |f: &PublishedFile| {
-            format!("packages/{}/{}", f.repository, f.file_name)
-        });
-        let bin = self
-            .bin
-            .publish_files(channel, &packaged.tarballs)
-            .await
-            .map_err(|e| partial(&live, bin_repo, e))?;
-        report.add(&self.url, &bin, |f: &PublishedFile| {
-            format!("packages/{}/{}/{}", f.repository, arch_dir(f), f.file_name)
-        });
+                })?;
+        }
+        let mut live: Vec<&str> = Vec::new();
+        for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
+            let repository = channel.repository(kind);
+            let published = publisher
+                .publish(channel, artifacts(kind))
+                .await
+                .map_err(|source| self.failure(release, &live, repository, source))?;
+            live.push(repository);
+            report.add(&self.url, &published);
+        }
         report.verified = self.verify(channel).await?;
         Ok(report)
+    }
+
+    /// The error of a publish into `repository` that failed once `live` were live.
+    fn failure(
+        &self,
+        release: &Release,
+        live: &[&str],
+        repository: &str,
+        source: CoreError,
+    ) -> PipelineError {
+        if live.is_empty() {
+            return PipelineError::Publish {
+                repository: repository.to_owned(),
+                source: Box::new(source),
+            };
+        }
+        PipelineError::PartialRelease(Box::new(PartialRelease {
+            version: release.version.to_string(),
+            live: live.iter().map(|r| format!("packages/{r}")).collect(),
+            missing: KINDS
+                .iter()
+                .map(|&kind| release.channel.repository(kind))
+                .filter(|r| !live.contains(r))
+                .map(|r| format!("packages/{r}"))
+                .collect(),
+            failed: repository.to_owned(),
+            resume: self.resume.clone().unwrap_or_else(|| {
+                "the same release run again (same version, packages and repository)".to_owned()
+            }),
+            source: Box::new(source),
+        }))
     }
 
     /// Verifies the channel's repositories; an error lists what is wrong.
     pub async fn verify(&self, channel: &dyn Channel) -> Result<Vec<String>, PipelineError> {
         let options = VerifyOptions::default();
-        let failed = |kind: RepoKind| {
-            let repository = channel.repository(kind).to_owned();
-            move |source| PipelineError::Publish {
-                repository,
-                source: Box::new(source),
-            }
-        };
-        let checks = [
-            (
-                RepoKind::Deb,
-                self.apt
-                    .verify(channel, &options)
-                    .await
-                    .map_err(failed(RepoKind::Deb))?,
-            ),
-            (
-                RepoKind::Rpm,
-                self.yum
-                    .verify(channel, &options)
-                    .await
-                    .map_err(failed(RepoKind::Rpm))?,
-            ),
-            (
-                RepoKind::Bin,
-                self.bin
-                    .verify(channel, &options)
-                    .await
-                    .map_err(failed(RepoKind::Bin))?,
-            ),
-        ];
         let mut verified = Vec::new();
-        for (kind, check) in checks {
+        for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
             let name = channel.repository(kind);
+            let check = publisher
+                .verify(channel, kind, &options)
+                .await
+                .map_err(|source| PipelineError::Publish {
+                    repository: name.to_owned(),
+                    source: Box::new(source),
+                })?;
             if !check.is_clean() {
                 return Err(PipelineError::Verify {
                     repository: name.to_owned(),
@@ -261,13 +245,8 @@ impl Pipeline {
     /// Applies the channel's retention to its repositories now.
     pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PipelineError> {
         let mut pruned = Vec::new();
-        let repos: [(&dyn Publisher, RepoKind); 3] = [
-            (&self.apt, RepoKind::Deb),
-            (&self.yum, RepoKind::Rpm),
-            (&self.bin, RepoKind::Bin),
-        ];
-        for (repo, kind) in repos {
-            let files = repo
+        for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
+            let files = publisher
                 .apply_retention(channel, kind)
                 .await
                 .map_err(|source| PipelineError::Retention {
