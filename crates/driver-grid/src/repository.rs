@@ -226,7 +226,7 @@ impl DriverRepository {
     ) -> Result<Listing, RepositoryError> {
         let listed = self
             .generic
-            .list_objects_in(&scope_of(versions))
+            .list_objects_in(&ListScope::Under(prefixes_of(versions)))
             .await
             .map_err(store_err("list"))?;
         Ok(Listing::of(listed.objects))
@@ -309,7 +309,9 @@ impl DriverRepository {
         only: Option<BTreeSet<crate::DriverVersion>>,
     ) -> Result<DriverIndex, RepositoryError> {
         let base_url = self.base_url.clone();
-        let scope = only.as_ref().map_or(ListScope::All, scope_of);
+        let scope = only.as_ref().map_or(ListScope::All, |versions| {
+            ListScope::UnderWithGroups(prefixes_of(versions))
+        });
         self.generic
             .write_derived_in(&scope, move |listed| {
                 let groups = listed.groups.unwrap_or_default();
@@ -411,12 +413,11 @@ fn driver_version_of(key: &str) -> Option<crate::DriverVersion> {
     }
 }
 
-/// What a publish into `versions` lists: their objects and the site's (with the names of
-/// every group of the repository, which give the list of driver versions).
-fn scope_of(versions: &BTreeSet<crate::DriverVersion>) -> ListScope {
+/// What a publish into `versions` lists: their objects and the site's.
+fn prefixes_of(versions: &BTreeSet<crate::DriverVersion>) -> Vec<String> {
     let mut prefixes: Vec<String> = versions.iter().map(ToString::to_string).collect();
     prefixes.push(SITE.to_owned());
-    ListScope::Under(prefixes)
+    prefixes
 }
 
 /// The site files of `listing`, keys relative to the generic repository, and the index of

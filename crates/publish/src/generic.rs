@@ -61,7 +61,7 @@ pub struct ScopedListing {
     /// The objects, keys relative to the repository.
     pub objects: Vec<ListedObject>,
     /// Every group of the repository (first path components holding objects), for
-    /// [`ListScope::Under`]; `None` for [`ListScope::All`], whose objects name them all.
+    /// [`ListScope::UnderWithGroups`]; `None` otherwise.
     pub groups: Option<Vec<String>>,
 }
 
@@ -261,8 +261,8 @@ impl GenericRepository {
     }
 
     /// The objects `scope` covers, keys relative to the repository; for
-    /// [`ListScope::Under`] also every group's name (one more request), so a caller knows
-    /// the whole repository's groups while listing only a few of them.
+    /// [`ListScope::UnderWithGroups`] also every group's name (one more request), so a caller
+    /// knows the whole repository's groups while listing only a few of them.
     pub async fn list_objects_in(&self, scope: &ListScope) -> Result<ScopedListing, PublishError> {
         Ok(ScopedListing::of(self.repo.list_scope(scope).await?))
     }

@@ -98,18 +98,28 @@ impl FileRepo {
                 objects: self.store.list("").await?,
                 groups: None,
             }),
-            ListScope::Under(prefixes) => {
-                let lists: Vec<_> = prefixes.iter().map(|p| self.store.list(p)).collect();
-                let objects: Vec<Vec<(String, ObjectMeta)>> = futures::stream::iter(lists)
-                    .buffered(CONCURRENCY)
-                    .try_collect()
-                    .await?;
-                Ok(Listed {
-                    objects: objects.into_iter().flatten().collect(),
-                    groups: Some(self.store.list_groups().await?),
-                })
-            }
+            ListScope::Under(prefixes) => Ok(Listed {
+                objects: self.list_under(prefixes).await?,
+                groups: None,
+            }),
+            ListScope::UnderWithGroups(prefixes) => Ok(Listed {
+                objects: self.list_under(prefixes).await?,
+                groups: Some(self.store.list_groups().await?),
+            }),
         }
+    }
+
+    /// The objects under each of `prefixes`, one listing each.
+    async fn list_under(
+        &self,
+        prefixes: &[String],
+    ) -> Result<Vec<(String, ObjectMeta)>, PublishError> {
+        let lists: Vec<_> = prefixes.iter().map(|p| self.store.list(p)).collect();
+        let objects: Vec<Vec<(String, ObjectMeta)>> = futures::stream::iter(lists)
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(objects.into_iter().flatten().collect())
     }
 }
 
@@ -118,14 +128,17 @@ impl FileRepo {
 pub enum ListScope {
     /// Every object of the repository.
     All,
-    /// The objects under these groups (first path components, e.g. driver versions), plus the
-    /// names of every group: its cost follows the groups named, not the repository.
+    /// The objects under these groups (first path components, e.g. driver versions): one
+    /// listing each, its cost follows the groups named, not the repository.
     Under(Vec<String>),
+    /// The same plus the name of every group of the repository (one more request, a
+    /// listing of one level).
+    UnderWithGroups(Vec<String>),
 }
 
 /// The objects a [`ListScope`] covers, keys relative to the repository.
 pub(crate) struct Listed {
     pub(crate) objects: Vec<(String, ObjectMeta)>,
-    /// Every group of the repository, for [`ListScope::Under`].
+    /// Every group of the repository, for [`ListScope::UnderWithGroups`].
     pub(crate) groups: Option<Vec<String>>,
 }

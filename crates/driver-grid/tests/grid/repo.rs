@@ -107,15 +107,26 @@ pub(crate) async fn lifecycle(store: RepoStore, site_url: &str, seed: &dyn Fn(&s
     assert!(first.skipped.is_empty());
     assert!(first.index.is_some());
 
-    // Second publish of the same drivers: one listing request, nothing else.
+    // Second publish of the same drivers: a listing of each of its driver versions and of
+    // the site (whatever else the repository holds), nothing else.
     failing.reset();
     let second = repo.publish(&built).await.unwrap();
     assert!(second.uploaded.is_empty(), "{second:?}");
     assert_eq!(second.skipped, keys(&built));
     assert!(second.index.is_none());
     let log = failing.log();
-    assert_eq!(log.len(), 1, "{log:#?}");
-    assert!(log[0].contains("list"), "{log:#?}");
+    let versions: std::collections::BTreeSet<_> =
+        built.iter().map(|b| b.driver_version.to_string()).collect();
+    assert_eq!(log.len(), versions.len() + 1, "{log:#?}");
+    assert!(log.iter().all(|l| l.contains(" list ")), "{log:#?}");
+    for version in &versions {
+        assert!(
+            log.iter()
+                .any(|l| l.ends_with(&format!("driver/{version}"))),
+            "{log:#?}"
+        );
+    }
+    assert!(log.iter().any(|l| l.ends_with("driver/site")), "{log:#?}");
 
     // One more driver: uploaded alone; the published ones cost no request each.
     write(&dir.path().join("output").join(BUILT[4].0), BUILT[4].1);
@@ -516,13 +527,31 @@ async fn a_missing_or_stale_index_is_rewritten_without_uploading() {
     assert_eq!(outcome.index.unwrap().versions.len(), 3);
     assert!(site.path().join("driver/site/index.json").exists());
 
-    // A driver newer than the index (put there by another tool) makes it stale too.
+    // A driver newer than the index (put there by another tool) in a driver version this
+    // publish goes to makes it stale too.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let touched = "driver/10.2.0+driver/x86_64/falco_debian_5.10.197-1-amd64_1.ko";
+    write(&site.path().join(touched), b"ko 10.2.0 from elsewhere");
+    let outcome = repo.publish(&built).await.unwrap();
+    assert_eq!(outcome.index.unwrap().versions.len(), 3);
+    let listed = std::fs::read_to_string(site.path().join("driver/site/10.2.0+driver.json"));
+    assert!(listed.unwrap().contains("5.10.197-1-amd64"));
+
+    // One in a version it does not touch is not looked for (a publish lists only its own
+    // versions, so its cost does not grow with the repository): `regenerate_index` adds it.
     std::thread::sleep(std::time::Duration::from_millis(20));
     write(&site.path().join(FOREIGN.0), FOREIGN.1);
-    let outcome = repo.publish(&built).await.unwrap();
-    assert_eq!(outcome.index.unwrap().versions.len(), 4);
+    assert!(repo.publish(&built).await.unwrap().index.is_none());
+    assert_eq!(repo.regenerate_index().await.unwrap().versions.len(), 4);
 
     failing.reset();
     assert!(repo.publish(&built).await.unwrap().index.is_none());
-    assert_eq!(failing.requests(), 1, "{:#?}", failing.log());
+    let versions: std::collections::BTreeSet<_> =
+        built.iter().map(|b| b.driver_version.clone()).collect();
+    assert_eq!(
+        failing.requests() as usize,
+        versions.len() + 1,
+        "{:#?}",
+        failing.log()
+    );
 }
