@@ -6,7 +6,7 @@
 # 10% of the bare make time. Then the second driver version of the same kernel (no download,
 # no unpack), and builds per hour with 1 and 2 workers.
 run_driverbuild() {
-  build_examples falco-artifacts-driver-grid
+  build_examples falco-artifacts-driver-grid --features build,publish
   local dg=$bin/driver-grid dir=$work/driverbuild
   local headers=${FALCO_TEST_KERNEL_HEADERS:-target/test-kernel-headers}
   local sources=${FALCO_TEST_DRIVER_SOURCE:-target/test-driver-source}
