@@ -10,8 +10,8 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use falco_artifacts_core::{
-    Artifact, Channel, ChannelConfig, PublishedFile, Publisher, RepoKind, Retention,
-    Sha256Digest, VerifyOptions,
+    Artifact, Channel, ChannelConfig, PublishedFile, Publisher, RepoKind, Retention, Sha256Digest,
+    VerifyOptions,
 };
 use falco_artifacts_publish::{
     AptRepository, BinRepository, GenericRepository, RepoStore, YumRepository,
@@ -29,7 +29,24 @@ struct Format {
     name: &'static str,
     kind: RepoKind,
     make: fn(RepoStore) -> Arc<dyn Publisher>,
-    release: fn(version: &str, salt: &str) -> Vec<Arc<dyn Artifact>>,
+    release: fn(version: &str, salt: &str) -> Built,
+}
+
+/// One release's artifacts, and what keeps their files on disk.
+struct Built {
+    _files: Box<dyn std::any::Any>,
+    artifacts: Vec<Arc<dyn Artifact>>,
+}
+
+/// `built`'s artifacts, kept alive with it.
+macro_rules! keep {
+    ($built:expr) => {{
+        let built = $built;
+        Built {
+            artifacts: built.artifacts.clone(),
+            _files: Box::new(built),
+        }
+    }};
 }
 
 const FORMATS: [Format; 4] = [
@@ -44,7 +61,7 @@ const FORMATS: [Format; 4] = [
                     .unwrap(),
             )
         },
-        release: |version, salt| deb(version, "x86_64", salt).artifacts,
+        release: |version, salt| keep!(deb(version, "x86_64", salt)),
     },
     Format {
         name: "yum",
@@ -57,13 +74,13 @@ const FORMATS: [Format; 4] = [
                     .unwrap(),
             )
         },
-        release: |version, salt| rpm(version, "x86_64", salt, true).artifacts,
+        release: |version, salt| keep!(rpm(version, "x86_64", salt, true)),
     },
     Format {
         name: "bin",
         kind: RepoKind::Bin,
         make: |store| Arc::new(BinRepository::builder(store).build().unwrap()),
-        release: |version, salt| tarball(version, "x86_64", salt).artifacts,
+        release: |version, salt| keep!(tarball(version, "x86_64", salt)),
     },
     Format {
         name: "generic",
@@ -76,7 +93,7 @@ const FORMATS: [Format; 4] = [
                     .unwrap(),
             )
         },
-        release: |version, salt| tarball(version, "x86_64", salt).artifacts,
+        release: |version, salt| keep!(tarball(version, "x86_64", salt)),
     },
 ];
 
@@ -150,59 +167,84 @@ async fn contract(format: &Format, store: RepoStore) {
         _ => format!("packages/{}", channel.repository(kind)),
     };
     let v = |n: u32| format!("0.45.0-{n}+abcdef0");
-    let first = (format.release)(&v(1), "1");
+    let first_built = (format.release)(&v(1), "1");
+    let first = &first_built.artifacts;
 
     // A dry run says what a publish would upload and writes nothing.
     let before = contents(&store).await;
-    let plan = repo.plan(&dev, &first).await.unwrap();
-    assert_eq!(contents(&store).await, before, "{}: plan wrote", format.name);
+    let plan = repo.plan(&dev, first).await.unwrap();
+    assert_eq!(
+        contents(&store).await,
+        before,
+        "{}: plan wrote",
+        format.name
+    );
     assert_eq!(plan.upload.len(), first.len(), "{}: {plan:?}", format.name);
 
     // The publish uploads what the plan said, where it reports.
-    let report = repo.publish(&dev, &first).await.unwrap();
-    assert_eq!(names(&report.uploaded), names(&plan.upload), "{}", format.name);
+    let report = repo.publish(&dev, first).await.unwrap();
+    assert_eq!(
+        names(&report.uploaded),
+        names(&plan.upload),
+        "{}",
+        format.name
+    );
     landed(&store, &report.uploaded, &dir(&dev)).await;
     verifies_clean(repo.as_ref(), &dev, kind, "after the first publish").await;
 
     // The same again changes nothing.
     let before = contents(&store).await;
-    let again = repo.publish(&dev, &first).await.unwrap();
+    let again = repo.publish(&dev, first).await.unwrap();
     assert!(again.uploaded.is_empty(), "{}: {again:?}", format.name);
     assert_eq!(again.unchanged.len(), first.len(), "{}", format.name);
-    assert_eq!(contents(&store).await, before, "{}: a no-op wrote", format.name);
+    assert_eq!(
+        contents(&store).await,
+        before,
+        "{}: a no-op wrote",
+        format.name
+    );
 
     // Retention keeps the newest two versions (in version order: 10 is newer than 2).
     let second = (format.release)(&v(2), "2");
     let third = (format.release)(&v(10), "3");
-    repo.publish(&dev, &second).await.unwrap();
-    let report = repo.publish(&dev, &third).await.unwrap();
-    assert_eq!(report.pruned.len(), first.len(), "{}: {report:?}", format.name);
+    repo.publish(&dev, &second.artifacts).await.unwrap();
+    let report = repo.publish(&dev, &third.artifacts).await.unwrap();
+    // What a format reports as pruned is its package files (APT and YUM leave out the
+    // signatures that go with them); all of them are of the oldest version.
+    let of = |name: &str, n: u32| name.contains(&v(n)) || name.contains(&format!("0.45.0_{n}+"));
+    assert!(!report.pruned.is_empty(), "{}: {report:?}", format.name);
     assert!(
-        report.pruned.iter().all(|f| f.file_name.contains(&v(1))
-            || f.file_name.contains("0.45.0_1+abcdef0")),
+        report.pruned.iter().all(|f| of(&f.file_name, 1)),
         "{}: {report:?}",
         format.name
     );
     landed(&store, &report.uploaded, &dir(&dev)).await;
     let listed = repo.list(&dev, kind).await.unwrap();
-    assert_eq!(listed.len(), 2 * first.len(), "{}: {listed:?}", format.name);
     assert!(
-        listed.iter().all(|f| !report.pruned.iter().any(|p| p.key == f.key)),
-        "{}: a pruned file is still listed: {listed:?}",
+        listed
+            .iter()
+            .all(|f| of(&f.file_name, 2) || of(&f.file_name, 10)),
+        "{}: only the newest two versions are listed: {listed:?}",
         format.name
     );
+    for built in [&second, &third] {
+        let package = built.artifacts[0].file_name();
+        assert!(
+            listed.iter().any(|f| f.file_name == package),
+            "{}: {package} is not listed: {listed:?}",
+            format.name
+        );
+    }
     verifies_clean(repo.as_ref(), &dev, kind, "after retention").await;
 
     // On the immutable stable channel, other bytes under a published name are refused and
     // the store is left as it was.
     let stable = ChannelConfig::stable();
-    repo.publish(&stable, &(format.release)("0.46.0", "a"))
-        .await
-        .unwrap();
+    let published = (format.release)("0.46.0", "a");
+    repo.publish(&stable, &published.artifacts).await.unwrap();
+    let other = (format.release)("0.46.0", "b");
     let before = contents(&store).await;
-    let refused = repo
-        .publish(&stable, &(format.release)("0.46.0", "b"))
-        .await;
+    let refused = repo.publish(&stable, &other.artifacts).await;
     assert!(refused.is_err(), "{}: {refused:?}", format.name);
     assert_eq!(
         contents(&store).await,
@@ -222,7 +264,10 @@ async fn every_format(store: impl Fn(&str) -> RepoStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_format_keeps_the_contract_on_file() {
-    let dirs: Vec<_> = FORMATS.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<_> = FORMATS
+        .iter()
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
     every_format(|name| {
         let i = FORMATS.iter().position(|f| f.name == name).unwrap();
         file_store(dirs[i].path())
@@ -232,10 +277,8 @@ async fn every_format_keeps_the_contract_on_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_format_keeps_the_contract_in_memory() {
-    every_format(|_| {
-        RepoStore::new(Arc::new(object_store::memory::InMemory::new()), "").unwrap()
-    })
-    .await;
+    every_format(|_| RepoStore::new(Arc::new(object_store::memory::InMemory::new()), "").unwrap())
+        .await;
 }
 
 #[cfg(feature = "s3")]
