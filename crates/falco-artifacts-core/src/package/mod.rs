@@ -36,11 +36,13 @@
 //! # Ok::<(), falco_artifacts_core::package::ManifestError>(())
 //! ```
 
+mod assemble;
 mod links;
 mod manifest;
 mod packager;
 mod paths;
 mod source_date;
+mod tree;
 mod validate;
 
 use std::path::PathBuf;
@@ -218,15 +220,22 @@ pub struct Script {
     pub body: String,
 }
 
-/// Maintainer scripts (DEB `postinst`/`prerm`/`postrm`; RPM `%post`/`%preun`/`%postun`).
+/// Maintainer scripts (DEB `preinst`/`postinst`/`prerm`/`postrm`; RPM
+/// `%pre`/`%post`/`%preun`/`%postun`, and `%pretrans`/`%posttrans`, which DEB has not).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scripts {
+    /// Run before installation (DEB `preinst`, RPM `%pre`).
+    pub pre_install: Option<Script>,
     /// Run after installation.
     pub post_install: Option<Script>,
     /// Run before removal.
     pub pre_remove: Option<Script>,
     /// Run after removal.
     pub post_remove: Option<Script>,
+    /// RPM `%pretrans`: before the transaction (no DEB equivalent; DEB ignores it).
+    pub pre_transaction: Option<Script>,
+    /// RPM `%posttrans`: after the transaction (no DEB equivalent; DEB ignores it).
+    pub post_transaction: Option<Script>,
 }
 
 /// A package, described once for every format.
