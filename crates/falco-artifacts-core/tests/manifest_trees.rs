@@ -225,10 +225,15 @@ fn copyright_and_changelog_become_deb_docs_and_scripts_load() {
     assert!(spec.scripts.pre_install.is_some());
     assert!(spec.scripts.pre_transaction.is_some() && spec.scripts.post_transaction.is_some());
 
+    // A DEB version with a revision is not native: Debian wants changelog.Debian.gz.
     let options = ManifestOptions {
+        version: Some("0.45.0-36+1307474".parse().unwrap()),
         source_date: Some(SourceDate::from_secs(0)),
         ..ManifestOptions::default()
     };
-    let manifest = root.join("falco.yaml");
-    assert!(load_manifest(&manifest, &options).is_ok());
+    let dev = load_manifest(&root.join("falco.yaml"), &options).unwrap();
+    assert!(dev
+        .contents
+        .iter()
+        .any(|e| e.dst.as_ref() == "/usr/share/doc/falco/changelog.Debian.gz"));
 }

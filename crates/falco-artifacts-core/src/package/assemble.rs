@@ -141,12 +141,14 @@ fn root_dir(root: &Path) -> Found {
     }
 }
 
-/// The DEB documentation files: `/usr/share/doc/<name>/copyright` as given and
-/// `/usr/share/doc/<name>/changelog.gz`, compressed reproducibly (gzip 9, no file name, the
-/// source date as mtime).
+/// The DEB documentation files: `/usr/share/doc/<name>/copyright` as given and the
+/// changelog, compressed reproducibly (gzip 9, no file name, the source date as mtime):
+/// `changelog.gz` for a native version (`0.39.0`), `changelog.Debian.gz` when the DEB version
+/// has a revision (`0.45.0-36+1307474`), as Debian policy 12.7 and lintian want.
 pub(crate) fn doc_entries(
     manifest: &Path,
     name: &str,
+    deb_version: &str,
     copyright: Option<PathBuf>,
     changelog: Option<PathBuf>,
     date: SourceDate,
@@ -197,8 +199,13 @@ pub(crate) fn doc_entries(
             source,
         };
         let text = std::fs::read(&file).map_err(read)?;
+        let file_name = if deb_version.contains('-') {
+            "changelog.Debian.gz"
+        } else {
+            "changelog.gz"
+        };
         out.push(doc(
-            "changelog.gz",
+            file_name,
             ContentSource::Inline(Arc::from(gzip(&text, date).map_err(read)?)),
         )?);
     }

@@ -317,6 +317,7 @@ impl Checker<'_> {
         placed.extend(assemble::doc_entries(
             self.path,
             &name,
+            &version.deb_version(),
             raw.copyright.map(|f| self.base.join(f)),
             raw.changelog.map(|f| self.base.join(f)),
             source_date,
