@@ -3,7 +3,8 @@
 //! One [`PackageSpec`] describes Falco for every format, like nfpm's `contents` and
 //! `overrides`: relations common to all formats plus per-format additions, and content entries
 //! that say which formats include them (systemd units only in DEB and RPM, say). It is usually
-//! loaded from a YAML manifest with [`load_manifest`]; see the README for the format.
+//! loaded from a YAML manifest with [`load_manifest`]; `docs/manifest.md` describes the format
+//! (directory and glob entries are expanded here, once for every packager).
 //!
 //! ```
 //! use falco_artifacts_core::package::{Format, ManifestOptions, load_manifest_str};
