@@ -175,6 +175,14 @@ fn bad_trees_name_the_manifest_the_entry_and_the_expectation() {
     .unwrap_err();
     assert!(e.to_string().contains("contents[0].type"), "{e}");
 
+    // Checks after expansion name the manifest's entry, not a position in the expanded list.
+    let e = load(
+        root,
+        "contents:\n  - { src: a/, dst: /opt }\n  - { src: nothing.bin, dst: /usr/bin/x }\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("contents[1].src"), "{e}");
+
     let e = load(root, "changelog: missing\n").unwrap_err();
     assert!(e.to_string().contains("`changelog`"), "{e}");
 }

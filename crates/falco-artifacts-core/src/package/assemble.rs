@@ -229,7 +229,7 @@ pub(crate) fn gzip(bytes: &[u8], date: SourceDate) -> std::io::Result<Vec<u8>> {
 pub(crate) fn merge(
     manifest: &Path,
     placed: Vec<Placed>,
-) -> Result<Vec<ContentEntry>, ManifestError> {
+) -> Result<(Vec<ContentEntry>, Vec<String>), ManifestError> {
     let mut out: Vec<Option<Placed>> = Vec::with_capacity(placed.len());
     let mut by_dst: HashMap<String, Vec<usize>> = HashMap::new();
     for next in placed {
@@ -265,5 +265,38 @@ pub(crate) fn merge(
             });
         }
     }
-    Ok(out.into_iter().flatten().map(|p| p.entry).collect())
+    Ok(out
+        .into_iter()
+        .flatten()
+        .map(|p| (p.entry, p.origin))
+        .unzip())
+}
+
+/// `text` with every `contents[N]` (an index into the expanded list) replaced by the manifest
+/// entry that produced entry N, so a later check names what the user wrote.
+pub(crate) fn renumber(text: &str, origins: &[String]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("contents[") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let digits = &after["contents[".len()..];
+        let end = digits.find(']').unwrap_or(0);
+        match digits[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| origins.get(i))
+        {
+            Some(origin) if end > 0 => {
+                out.push_str(origin);
+                rest = &digits[end + 1..];
+            }
+            _ => {
+                out.push_str("contents[");
+                rest = digits;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -322,7 +322,7 @@ impl Checker<'_> {
             raw.changelog.map(|f| self.base.join(f)),
             source_date,
         )?);
-        let contents = assemble::merge(self.path, placed)?;
+        let (contents, origins) = assemble::merge(self.path, placed)?;
 
         let spec = PackageSpec {
             name,
@@ -354,8 +354,8 @@ impl Checker<'_> {
         };
         spec.validate().map_err(|e| ManifestError::Field {
             path: self.path.to_owned(),
-            field: e.field,
-            expected: e.expected,
+            field: assemble::renumber(&e.field, &origins),
+            expected: assemble::renumber(&e.expected, &origins),
             found: e.found,
         })?;
         Ok(spec)
