@@ -24,7 +24,7 @@ fn options() -> ManifestOptions {
 fn the_sample_describes_falco_for_every_format() {
     let spec = load_manifest(&sample(), &options()).unwrap();
     assert_eq!(spec.name, "falco");
-    assert_eq!(spec.summary, "Falco - Cloud Native Runtime Security");
+    assert_eq!(spec.summary, "Cloud Native Runtime Security");
     assert_eq!(spec.file_name(Format::Deb), "falco-0.39.0-aarch64.deb");
     assert_eq!(spec.file_name(Format::Tar), "falco-0.39.0-aarch64.tar.gz");
     assert_eq!(spec.relations_for(Format::Deb).suggests, ["dkms"]);

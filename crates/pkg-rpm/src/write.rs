@@ -189,6 +189,15 @@ impl<'a> RpmBuilder<'a> {
             add_entry(&mut b, entry, date, &mut sources)?;
         }
         let scripts = &spec.scripts;
+        if let Some(s) = &scripts.pre_install {
+            b.pre_install_script(scriptlet(s));
+        }
+        if let Some(s) = &scripts.pre_transaction {
+            b.pre_trans_script(scriptlet(s));
+        }
+        if let Some(s) = &scripts.post_transaction {
+            b.post_trans_script(scriptlet(s));
+        }
         if let Some(s) = &scripts.post_install {
             b.post_install_script(scriptlet(s));
         }

@@ -51,6 +51,7 @@ mod port;
 mod process;
 mod registry;
 mod tool;
+pub mod trees;
 
 pub use apt::AptSandbox;
 pub use chromium::Chromium;

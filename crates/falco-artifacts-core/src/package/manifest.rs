@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::assemble::{self, Placed};
+use super::tree;
 use super::{
     ConfigKind, ContentEntry, ContentKind, ContentSource, Format, FormatSet, InstallPath,
     PackageSpec, Relations, Script, Scripts, SourceDate, SourceDateError,
@@ -73,6 +75,40 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    /// A directory or file named by `src` does not exist.
+    #[error(
+        "{path}: field `{field}`: expected an existing file or directory, found nothing at {src}"
+    )]
+    MissingSource {
+        /// The manifest.
+        path: PathBuf,
+        /// The entry's field (`contents[3].src`).
+        field: String,
+        /// Where it was looked for.
+        src: PathBuf,
+    },
+    /// A glob in `src` matched nothing.
+    #[error("{path}: field `{field}`: expected the glob {pattern:?} to match at least one path, it matched nothing")]
+    NoMatch {
+        /// The manifest.
+        path: PathBuf,
+        /// The entry's field (`contents[3].src`).
+        field: String,
+        /// The pattern.
+        pattern: String,
+    },
+    /// Two entries install the same path in a shared format.
+    #[error("{path}: field `{field}`: expected a destination not already installed by `{other}`, found {dst}")]
+    Collision {
+        /// The manifest.
+        path: PathBuf,
+        /// The later entry's field (`contents[5].dst`).
+        field: String,
+        /// The entry that installs it first (`contents[2]`).
+        other: String,
+        /// The install path.
+        dst: String,
+    },
     /// No source date anywhere.
     #[error("{path}: no source date")]
     SourceDate {
@@ -105,6 +141,8 @@ struct RawManifest {
     contents: Vec<RawContent>,
     #[serde(default)]
     scripts: RawScripts,
+    copyright: Option<String>,
+    changelog: Option<String>,
     source_date: Option<u64>,
 }
 
@@ -141,9 +179,14 @@ struct RawRelations {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScripts {
+    pre_install: Option<String>,
     post_install: Option<String>,
     pre_remove: Option<String>,
     post_remove: Option<String>,
+    #[serde(alias = "pretrans")]
+    pre_transaction: Option<String>,
+    #[serde(alias = "posttrans")]
+    post_transaction: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -267,12 +310,19 @@ impl Checker<'_> {
             })?,
         };
 
-        let contents = raw
-            .contents
-            .iter()
-            .enumerate()
-            .map(|(i, c)| self.content(i, c))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut placed = Vec::new();
+        for (i, c) in raw.contents.iter().enumerate() {
+            placed.extend(self.content(i, c, &name, &version)?);
+        }
+        placed.extend(assemble::doc_entries(
+            self.path,
+            &name,
+            &version.deb_version(),
+            raw.copyright.map(|f| self.base.join(f)),
+            raw.changelog.map(|f| self.base.join(f)),
+            source_date,
+        )?);
+        let (contents, origins) = assemble::merge(self.path, placed)?;
 
         let spec = PackageSpec {
             name,
@@ -291,16 +341,21 @@ impl Checker<'_> {
             rpm_relations: raw.overrides.rpm.into(),
             contents,
             scripts: Scripts {
+                pre_install: self.script("scripts.pre_install", raw.scripts.pre_install)?,
                 post_install: self.script("scripts.post_install", raw.scripts.post_install)?,
                 pre_remove: self.script("scripts.pre_remove", raw.scripts.pre_remove)?,
                 post_remove: self.script("scripts.post_remove", raw.scripts.post_remove)?,
+                pre_transaction: self
+                    .script("scripts.pre_transaction", raw.scripts.pre_transaction)?,
+                post_transaction: self
+                    .script("scripts.post_transaction", raw.scripts.post_transaction)?,
             },
             source_date,
         };
         spec.validate().map_err(|e| ManifestError::Field {
             path: self.path.to_owned(),
-            field: e.field,
-            expected: e.expected,
+            field: assemble::renumber(&e.field, &origins),
+            expected: assemble::renumber(&e.expected, &origins),
             found: e.found,
         })?;
         Ok(spec)
@@ -324,9 +379,22 @@ impl Checker<'_> {
         Ok(Some(Script { interpreter, body }))
     }
 
-    fn content(&self, i: usize, raw: &RawContent) -> Result<ContentEntry, ManifestError> {
+    fn content(
+        &self,
+        i: usize,
+        raw: &RawContent,
+        name: &str,
+        version: &Version,
+    ) -> Result<Vec<Placed>, ManifestError> {
         let at = |name: &str| format!("contents[{i}].{name}");
-        let dst: InstallPath = raw.dst.parse().map_err(|e: super::InvalidInstallPath| {
+        let dst_text = raw
+            .dst
+            .replace("{name}", name)
+            .replace("{version}", &version.to_string());
+        if let Some(src) = raw.src.as_deref().filter(|src| self.is_tree(src)) {
+            return self.tree(i, raw, src, &dst_text);
+        }
+        let dst: InstallPath = dst_text.parse().map_err(|e: super::InvalidInstallPath| {
             self.field(
                 at("dst"),
                 format!("an absolute install path ({})", e.why),
@@ -393,27 +461,93 @@ impl Checker<'_> {
             ContentKind::Dir => 0o755,
             ContentKind::Symlink { .. } => 0o777,
         };
-        let mode = match &raw.mode {
-            None => default_mode,
+        let mode = self.mode(i, raw)?.unwrap_or(default_mode);
+        Ok(vec![Placed {
+            entry: ContentEntry {
+                dst,
+                kind,
+                mode,
+                owner: raw.owner.clone().unwrap_or_else(|| "root".to_owned()),
+                group: raw.group.clone().unwrap_or_else(|| "root".to_owned()),
+                formats: raw.formats.as_deref().map_or(FormatSet::ALL, FormatSet::of),
+            },
+            origin: format!("contents[{i}]"),
+            from_tree: false,
+        }])
+    }
+
+    fn mode(&self, i: usize, raw: &RawContent) -> Result<Option<u32>, ManifestError> {
+        let at = format!("contents[{i}].mode");
+        match &raw.mode {
+            None => Ok(None),
             Some(serde_yaml::Value::String(text)) => {
-                u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
-                    self.field(at("mode"), "an octal mode such as \"0755\"", text)
-                })?
+                u32::from_str_radix(text.trim_start_matches("0o"), 8)
+                    .map(Some)
+                    .map_err(|_| self.field(at, "an octal mode such as \"0755\"", text))
             }
-            Some(other) => return Err(self.field(
-                at("mode"),
+            Some(other) => Err(self.field(
+                at,
                 "an octal mode written as a string such as \"0755\" (a bare number such as 755 or 0o755 is ambiguous in YAML)",
                 other,
             )),
+        }
+    }
+
+    /// A `src` that names a directory (or ends with `/`) or is a glob is a tree.
+    fn is_tree(&self, src: &str) -> bool {
+        tree::is_glob(src) || src.ends_with('/') || self.base.join(src).is_dir()
+    }
+
+    fn tree(
+        &self,
+        i: usize,
+        raw: &RawContent,
+        src: &str,
+        dst: &str,
+    ) -> Result<Vec<Placed>, ManifestError> {
+        let at = |name: &str| format!("contents[{i}].{name}");
+        if raw.inline.is_some() || raw.target.is_some() {
+            return Err(self.field(
+                at("src"),
+                "a directory or glob `src` without `inline` or `target`",
+                (&raw.inline, &raw.target),
+            ));
+        }
+        let config = match raw.kind {
+            None | Some(RawType::File) => ConfigKind::None,
+            Some(RawType::Config) => ConfigKind::Config,
+            Some(RawType::ConfigNoReplace) => ConfigKind::ConfigNoReplace,
+            Some(other @ (RawType::Dir | RawType::Symlink)) => {
+                return Err(self.field(
+                    at("type"),
+                    "file, config or config-noreplace on a directory or glob `src` (it copies what is on disk)",
+                    other,
+                ))
+            }
         };
-        Ok(ContentEntry {
-            dst,
-            kind,
-            mode,
+        let dst = dst.trim_end_matches('/');
+        if !dst.is_empty() {
+            dst.parse::<InstallPath>().map_err(|e| {
+                self.field(
+                    at("dst"),
+                    format!("an absolute install directory ({})", e.why),
+                    dst,
+                )
+            })?;
+        }
+        assemble::TreeSpec {
+            manifest: self.path,
+            origin: format!("contents[{i}]"),
+            src,
+            base: self.base,
+            dst: dst.to_owned(),
+            file_mode: self.mode(i, raw)?,
+            config,
             owner: raw.owner.clone().unwrap_or_else(|| "root".to_owned()),
             group: raw.group.clone().unwrap_or_else(|| "root".to_owned()),
             formats: raw.formats.as_deref().map_or(FormatSet::ALL, FormatSet::of),
-        })
+        }
+        .expand()
     }
 }
 

@@ -3,7 +3,8 @@
 //! One [`PackageSpec`] describes Falco for every format, like nfpm's `contents` and
 //! `overrides`: relations common to all formats plus per-format additions, and content entries
 //! that say which formats include them (systemd units only in DEB and RPM, say). It is usually
-//! loaded from a YAML manifest with [`load_manifest`]; see the README for the format.
+//! loaded from a YAML manifest with [`load_manifest`]; `docs/manifest.md` describes the format
+//! (directory and glob entries are expanded here, once for every packager).
 //!
 //! ```
 //! use falco_artifacts_core::package::{Format, ManifestOptions, load_manifest_str};
@@ -36,11 +37,13 @@
 //! # Ok::<(), falco_artifacts_core::package::ManifestError>(())
 //! ```
 
+mod assemble;
 mod links;
 mod manifest;
 mod packager;
 mod paths;
 mod source_date;
+mod tree;
 mod validate;
 
 use std::path::PathBuf;
@@ -218,15 +221,22 @@ pub struct Script {
     pub body: String,
 }
 
-/// Maintainer scripts (DEB `postinst`/`prerm`/`postrm`; RPM `%post`/`%preun`/`%postun`).
+/// Maintainer scripts (DEB `preinst`/`postinst`/`prerm`/`postrm`; RPM
+/// `%pre`/`%post`/`%preun`/`%postun`, and `%pretrans`/`%posttrans`, which DEB has not).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scripts {
+    /// Run before installation (DEB `preinst`, RPM `%pre`).
+    pub pre_install: Option<Script>,
     /// Run after installation.
     pub post_install: Option<Script>,
     /// Run before removal.
     pub pre_remove: Option<Script>,
     /// Run after removal.
     pub post_remove: Option<Script>,
+    /// RPM `%pretrans`: before the transaction (no DEB equivalent; DEB ignores it).
+    pub pre_transaction: Option<Script>,
+    /// RPM `%posttrans`: after the transaction (no DEB equivalent; DEB ignores it).
+    pub post_transaction: Option<Script>,
 }
 
 /// A package, described once for every format.

@@ -79,8 +79,7 @@ impl<'a> DebBuilder<'a> {
         self
     }
 
-    /// A `preinst` script. The format-neutral description has no pre-install script, since
-    /// Falco needs none; DEB callers who do can add it here.
+    /// A `preinst` script, replacing the description's `pre_install` for this package.
     pub fn with_preinst(mut self, script: Script) -> Self {
         self.preinst = Some(script);
         self
@@ -104,13 +103,16 @@ impl<'a> DebBuilder<'a> {
         let control = control::render(self.spec, plan.installed_size_kib())?;
         let scripts = &self.spec.scripts;
         let scripts = [
-            ("postinst", &scripts.post_install),
-            ("postrm", &scripts.post_remove),
-            ("preinst", &self.preinst),
-            ("prerm", &scripts.pre_remove),
+            ("postinst", scripts.post_install.as_ref()),
+            ("postrm", scripts.post_remove.as_ref()),
+            (
+                "preinst",
+                self.preinst.as_ref().or(scripts.pre_install.as_ref()),
+            ),
+            ("prerm", scripts.pre_remove.as_ref()),
         ]
         .into_iter()
-        .filter_map(|(name, script)| script.as_ref().map(|s| (name, script_text(s))))
+        .filter_map(|(name, script)| script.map(|s| (name, script_text(s))))
         .collect();
         let threads = self
             .threads

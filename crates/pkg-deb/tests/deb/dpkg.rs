@@ -64,7 +64,7 @@ fn dpkg_deb_sees_what_the_sample_describes_in_every_compression() {
             .arg("Description"));
         assert_eq!(
             description,
-            "Falco - Cloud Native Runtime Security\n Falco is a cloud native runtime security tool that detects unexpected behaviour,\n intrusions and data theft in real time. This is a sample payload.\n"
+            "Cloud Native Runtime Security\n Falco is a cloud native runtime security tool that detects unexpected behaviour,\n intrusions and data theft in real time. This is a sample payload.\n"
         );
         let info = run(Command::new(&dpkg_deb).arg("--info").arg(&deb));
         assert!(info.contains("new Debian package, version 2.0."), "{info}");

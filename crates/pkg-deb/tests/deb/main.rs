@@ -11,3 +11,4 @@ mod roundtrip;
 mod shared_root;
 mod support;
 mod tar_stream;
+mod trees;

@@ -18,7 +18,7 @@ pub(crate) fn rpm_shows_the_fields_modes_and_config_flags_we_wrote() {
         "Release     : 1",
         "Architecture: x86_64",
         "License     : Apache-2.0",
-        "Summary     : Falco - Cloud Native Runtime Security",
+        "Summary     : Cloud Native Runtime Security",
         "Vendor      : Falco Project",
         "URL         : https://falco.org",
         "Packager    : The Falco Authors <cncf-falco-dev@lists.cncf.io>",

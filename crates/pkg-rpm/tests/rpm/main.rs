@@ -10,3 +10,4 @@ mod install;
 mod reader;
 mod signing;
 mod stream;
+mod trees;
