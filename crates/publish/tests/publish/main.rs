@@ -9,6 +9,7 @@ mod aptbuckets;
 mod aptclient;
 mod bin;
 mod common;
+mod deferred;
 mod generic;
 mod maintain;
 mod protocol;
