@@ -139,13 +139,15 @@ impl FileRepo {
         Ok((index, Some(bytes)))
     }
 
-    /// The commit that makes `files` the next generation after `previous`.
+    /// The commit that makes `files` the next generation after `previous`. The `doomed`
+    /// files wait for deletion while a kept generation names them when `defer` (retention);
+    /// otherwise (an operator's removal) this commit deletes them.
     pub(crate) fn commit(
         &self,
         previous: &RepoIndex,
         previous_bytes: Option<&Bytes>,
         files: BTreeMap<String, IndexEntry>,
-        doomed: &[IndexEntry],
+        (doomed, defer): (&[IndexEntry], bool),
         now: DateTime<Utc>,
     ) -> Commit {
         let mut by_hash: Vec<String> = previous_bytes
@@ -167,6 +169,12 @@ impl FileRepo {
         // Pruned files and retired buckets are still named by the kept generations before this
         // one: deleted once none of them is kept. Buckets retired by a generation written
         // before deferral are deleted now, like what the live generation's commit deleted.
+        let doomed = doomed.iter().map(|e| e.path.clone());
+        let (stopped, removed): (Vec<String>, Vec<String>) = if defer {
+            (doomed.collect(), Vec::new())
+        } else {
+            (Vec::new(), doomed.collect())
+        };
         let deleted: Vec<String> = previous
             .protocol
             .pruned
@@ -177,11 +185,15 @@ impl FileRepo {
         let deletions = deferred::advance(
             &previous.protocol.deferred,
             &deleted,
-            doomed.iter().map(|e| e.path.clone()).chain(retired),
+            stopped.into_iter().chain(retired),
             self.generations,
             |k| names.contains(k) || buckets.iter().any(|b| b.key == k),
         );
-        let mut delete: BTreeSet<String> = deletions.due.iter().cloned().collect();
+        let mut delete: BTreeSet<String> = deletions.delete.into_iter().collect();
+        // Removed keys are due at once, and recorded like due ones for the next commit.
+        let mut due: BTreeSet<String> = deletions.due.into_iter().collect();
+        due.extend(removed);
+        delete.extend(due.iter().cloned());
         delete.extend(dropped);
         let index = RepoIndex {
             format: 1,
@@ -190,7 +202,7 @@ impl FileRepo {
             files,
             buckets,
             protocol: ProtocolState {
-                pruned: deletions.due,
+                pruned: due.into_iter().collect(),
                 by_hash,
                 retired: Vec::new(),
                 deferred: deletions.deferred,
@@ -331,7 +343,7 @@ impl Format for JsonIndex<'_> {
             index,
             top.as_ref(),
             merged.files,
-            &merged.doomed,
+            (&merged.doomed, true),
             merged.now,
         ))
     }

@@ -108,7 +108,7 @@ impl Bookkeeping {
             generations,
             |k| named(k.trim_end_matches(".asc")),
         );
-        let mut delete: BTreeSet<String> = deletions.due.iter().cloned().collect();
+        let mut delete: BTreeSet<String> = deletions.delete.into_iter().collect();
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
         let next = Bookkeeping {
             by_hash,

@@ -15,9 +15,12 @@ use std::collections::BTreeSet;
 pub(crate) struct Deletions {
     /// The new generation's queue, newest first (see the module docs).
     pub(crate) deferred: Vec<Vec<String>>,
-    /// What this commit deletes, sorted; recorded with the new generation so the next commit
-    /// deletes it again, in case this publisher dies while deleting.
+    /// What became due with this commit, sorted; recorded with the new generation so the
+    /// next commit deletes it again, in case this publisher dies while deleting.
     pub(crate) due: Vec<String>,
+    /// What this commit deletes, sorted: `due`, and what the previous commit deleted (once
+    /// more, unless named again).
+    pub(crate) delete: Vec<String>,
 }
 
 /// The deletions of the commit after a generation whose queue is `deferred` and whose own
@@ -41,11 +44,13 @@ pub(crate) fn advance(
     while queue.last().is_some_and(Vec::is_empty) {
         queue.pop();
     }
-    let mut due: BTreeSet<String> = overdue.into_iter().flatten().collect();
-    due.extend(deleted.iter().filter(|k| !named(k)).cloned());
+    let due: BTreeSet<String> = overdue.into_iter().flatten().collect();
+    let mut delete = due.clone();
+    delete.extend(deleted.iter().filter(|k| !named(k)).cloned());
     Deletions {
         deferred: queue,
         due: due.into_iter().collect(),
+        delete: delete.into_iter().collect(),
     }
 }
 
@@ -66,6 +71,7 @@ mod tests {
     fn one_generation_deletes_at_once() {
         let d = advance(&[], &[], keys(&["a"]), 1, |_| false);
         assert_eq!(d.due, keys(&["a"]));
+        assert_eq!(d.delete, keys(&["a"]));
         assert!(d.deferred.is_empty());
     }
 
@@ -73,26 +79,27 @@ mod tests {
     fn a_pruned_key_waits_until_its_last_naming_generation_drops() {
         // Three kept: pruned by g1 (named by g0), g0 drops out of the window at g3.
         let g1 = advance(&[], &[], keys(&["a"]), 3, |_| false);
-        assert!(g1.due.is_empty());
+        assert!(g1.delete.is_empty());
         let g2 = advance(&g1.deferred, &g1.due, Vec::new(), 3, |_| false);
-        assert!(g2.due.is_empty());
+        assert!(g2.delete.is_empty());
         assert_eq!(g2.deferred, vec![Vec::new(), keys(&["a"])]);
         let g3 = advance(&g2.deferred, &g2.due, Vec::new(), 3, |_| false);
-        assert_eq!(g3.due, keys(&["a"]));
+        assert_eq!(g3.delete, keys(&["a"]));
         assert!(g3.deferred.is_empty());
-        // Deleted again once, in case g3's publisher died while deleting.
+        // Deleted again once, in case g3's publisher died while deleting; then never again.
         let g4 = advance(&g3.deferred, &g3.due, Vec::new(), 3, |_| false);
-        assert_eq!(g4.due, keys(&["a"]));
-        let g5 = advance(&g4.deferred, &[], Vec::new(), 3, |_| false);
-        assert!(g5.due.is_empty());
+        assert_eq!(g4.delete, keys(&["a"]));
+        assert!(g4.due.is_empty());
+        let g5 = advance(&g4.deferred, &g4.due, Vec::new(), 3, |_| false);
+        assert!(g5.delete.is_empty());
     }
 
     #[test]
     fn a_key_named_again_is_never_deleted() {
         let g1 = advance(&[], &[], keys(&["a", "b"]), 2, |_| false);
         let g2 = advance(&g1.deferred, &g1.due, Vec::new(), 2, |k| k == "a");
-        assert_eq!(g2.due, keys(&["b"]));
+        assert_eq!(g2.delete, keys(&["b"]));
         let g3 = advance(&g2.deferred, &g2.due, Vec::new(), 2, |k| k == "b");
-        assert!(g3.due.is_empty());
+        assert!(g3.delete.is_empty());
     }
 }
