@@ -1,7 +1,7 @@
 //! The commit protocol, once for every format: plan, admission, upload, lock, merge,
-//! retention, generation bookkeeping, commit phases, deferred deletion. A format ([`Format`]) brings only its
-//! own text: how to read its live index, merge packages into it, and write the next
-//! generation (APT: stanzas and `Release`; YUM: XML and `repomd.xml`; bin and generic:
+//! retention, generation bookkeeping, commit phases, deferred deletion. A format ([`Format`])
+//! brings only its own text: how to read its live index, merge packages into it, and write the
+//! next generation (APT: stanzas and `Release`; YUM: XML and `repomd.xml`; bin and generic:
 //! `index.json` and its HTML).
 
 pub(crate) mod admission;
