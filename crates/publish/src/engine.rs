@@ -16,6 +16,7 @@ use crate::index::{
     by_hash_key, group_of, IndexEntry, ProtocolState, RepoIndex, BY_HASH, INDEX_HTML, INDEX_JSON,
 };
 use crate::protocol::commit::{Commit, IndexFile};
+use crate::protocol::deferred;
 use crate::protocol::lock::{LockOptions, LOCK_PREFIX};
 use crate::protocol::upload::Staged;
 use crate::protocol::Format;
@@ -138,13 +139,15 @@ impl FileRepo {
         Ok((index, Some(bytes)))
     }
 
-    /// The commit that makes `files` the next generation after `previous`.
+    /// The commit that makes `files` the next generation after `previous`. The `doomed`
+    /// files wait for deletion while a kept generation names them when `defer` (retention);
+    /// otherwise (an operator's removal) this commit deletes them.
     pub(crate) fn commit(
         &self,
         previous: &RepoIndex,
         previous_bytes: Option<&Bytes>,
         files: BTreeMap<String, IndexEntry>,
-        doomed: &[IndexEntry],
+        (doomed, defer): (&[IndexEntry], bool),
         now: DateTime<Utc>,
     ) -> Commit {
         let mut by_hash: Vec<String> = previous_bytes
@@ -154,33 +157,44 @@ impl FileRepo {
             .collect();
         by_hash.dedup();
         let dropped = by_hash.split_off(by_hash.len().min(self.generations.saturating_sub(1)));
-        let pruned: Vec<String> = doomed.iter().map(|e| e.path.clone()).collect();
-        let mut delete: BTreeSet<String> = previous
-            .protocol
-            .pruned
-            .iter()
-            .filter(|k| !files.contains_key(*k))
-            .cloned()
-            .collect();
-        delete.extend(pruned.iter().cloned());
-        delete.extend(dropped);
+        let names: BTreeSet<String> = files.keys().cloned().collect();
         let mut content_addressed = Vec::new();
         let (files, buckets, retired) = if self.split {
             let (buckets, written, retired) = crate::split::split(previous, files.into_values());
             content_addressed.extend(written);
-            // Buckets the previous generation retired are no longer read by anyone.
-            delete.extend(
-                previous
-                    .protocol
-                    .retired
-                    .iter()
-                    .filter(|k| !buckets.iter().any(|b| &&b.key == k))
-                    .cloned(),
-            );
             (Vec::new(), buckets, retired)
         } else {
             (files.into_values().collect(), Vec::new(), Vec::new())
         };
+        // Pruned files and retired buckets are still named by the kept generations before this
+        // one: deleted once none of them is kept. Buckets retired by a generation written
+        // before deferral are deleted now, like what the live generation's commit deleted.
+        let doomed = doomed.iter().map(|e| e.path.clone());
+        let (stopped, removed): (Vec<String>, Vec<String>) = if defer {
+            (doomed.collect(), Vec::new())
+        } else {
+            (Vec::new(), doomed.collect())
+        };
+        let deleted: Vec<String> = previous
+            .protocol
+            .pruned
+            .iter()
+            .chain(&previous.protocol.retired)
+            .cloned()
+            .collect();
+        let deletions = deferred::advance(
+            &previous.protocol.deferred,
+            &deleted,
+            stopped.into_iter().chain(retired),
+            self.generations,
+            |k| names.contains(k) || buckets.iter().any(|b| b.key == k),
+        );
+        let mut delete: BTreeSet<String> = deletions.delete.into_iter().collect();
+        // Removed keys are due at once, and recorded like due ones for the next commit.
+        let mut due: BTreeSet<String> = deletions.due.into_iter().collect();
+        due.extend(removed);
+        delete.extend(due.iter().cloned());
+        delete.extend(dropped);
         let index = RepoIndex {
             format: 1,
             repository: self.store.root().to_owned(),
@@ -188,9 +202,10 @@ impl FileRepo {
             files,
             buckets,
             protocol: ProtocolState {
-                pruned,
+                pruned: due.into_iter().collect(),
                 by_hash,
-                retired,
+                retired: Vec::new(),
+                deferred: deletions.deferred,
             },
             unread: Vec::new(),
         };
@@ -256,7 +271,11 @@ impl Format for JsonIndex<'_> {
     }
 
     fn pending(&self, (index, _): &Self::Live) -> bool {
-        !index.protocol.pruned.is_empty()
+        !index.protocol.pruned.is_empty() || !index.protocol.retired.is_empty()
+    }
+
+    fn waiting<'a>(&self, (index, _): &'a Self::Live) -> BTreeSet<&'a str> {
+        deferred::waiting(&index.protocol.deferred)
     }
 
     fn hint<'a>(&self, (index, _): &'a Self::Live) -> Cow<'a, RepoIndex> {
@@ -324,7 +343,7 @@ impl Format for JsonIndex<'_> {
             index,
             top.as_ref(),
             merged.files,
-            &merged.doomed,
+            (&merged.doomed, true),
             merged.now,
         ))
     }

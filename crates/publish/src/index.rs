@@ -95,17 +95,22 @@ impl IndexEntry {
 /// Bookkeeping of the commit protocol, carried from one index generation to the next.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtocolState {
-    /// Keys this generation pruned; the next publisher deletes them again in case the
-    /// publisher that pruned them died halfway through.
+    /// Keys this generation's commit deleted; the next publisher deletes them again in case
+    /// the publisher that deleted them died halfway through.
     #[serde(default)]
     pub pruned: Vec<String>,
     /// Content-addressed copies of earlier generations still kept, newest first.
     #[serde(default)]
     pub by_hash: Vec<String>,
-    /// Buckets this generation stopped naming; kept one generation for readers of the
-    /// previous top file, deleted by the next publisher.
+    /// Buckets a generation written before deferred deletion stopped naming, deleted by the
+    /// next publisher; now they wait in [`ProtocolState::deferred`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired: Vec<String>,
+    /// Keys (pruned files, retired buckets) that kept generations stopped naming but an older
+    /// kept generation still names, one list per generation, newest first: each list is
+    /// deleted by the commit after which no kept generation names its keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Vec<String>>,
 }
 
 /// One bucket of a split index: the entries of one group (first path component, e.g. a

@@ -48,7 +48,8 @@ impl FileRepo {
                 &previous,
                 previous_bytes.as_ref(),
                 files,
-                &doomed,
+                // Removed on purpose: deleted now, not kept for readers of older generations.
+                (&doomed, false),
                 Utc::now(),
             );
             commit.delete.extend(unindexed);

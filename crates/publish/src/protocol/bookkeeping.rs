@@ -1,5 +1,7 @@
 //! The protocol's bookkeeping for package indexes (APT, YUM): which content-addressed files
-//! each kept generation wrote, and which packages the live generation pruned.
+//! each kept generation wrote, which pruned package files wait for deletion until no kept
+//! generation names them ([`deferred`](super::deferred)), and which the live generation's
+//! commit deleted.
 //!
 //! It is stored per generation, named after the digest of that generation's top file
 //! (`.publish/apt-state/<sha256 of Release>.json`), and written with the content-addressed
@@ -15,6 +17,7 @@ use bytes::Bytes;
 use falco_artifacts_core::Sha256Digest;
 use serde::{Deserialize, Serialize};
 
+use super::deferred;
 use crate::error::PublishError;
 use crate::protocol::commit::IndexFile;
 use crate::store::RepoStore;
@@ -25,10 +28,14 @@ pub(crate) struct Bookkeeping {
     /// Content-addressed index files per generation, newest first.
     #[serde(default)]
     pub(crate) by_hash: Vec<Vec<String>>,
-    /// Package files pruned by this generation, deleted again by the next in case that
+    /// Package files this generation's commit deleted, deleted again by the next in case that
     /// publisher died before deleting them.
     #[serde(default)]
     pub(crate) pruned: Vec<String>,
+    /// Package files pruned by kept generations but still named by an older kept one, per
+    /// generation, newest first ([`deferred`](super::deferred)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) deferred: Vec<Vec<String>>,
 }
 
 /// Where the bookkeeping of the `format` generation whose top file is `top` is kept.
@@ -75,7 +82,8 @@ impl Bookkeeping {
     /// deletes:
     /// `this_generation` are its content-addressed files, `pruned` the package files its
     /// merge dropped (each with its `.asc`), `named` whether the new index names a package
-    /// file. Deleted: the files pruned now, those the live generation pruned that nothing
+    /// file. Deleted: the pruned files no kept generation names any more (see
+    /// [`deferred`](super::deferred)), those the live generation's commit deleted that nothing
     /// names again (its publisher may have died before deleting them), and the
     /// content-addressed files of generations beyond the `generations` kept.
     pub(crate) fn advance(
@@ -93,19 +101,25 @@ impl Bookkeeping {
         by_hash.extend(self.by_hash.iter().cloned());
         let dropped: Vec<Vec<String>> = by_hash.split_off(by_hash.len().min(generations));
         let kept: BTreeSet<&String> = by_hash.iter().flatten().collect();
-        let pruned: Vec<String> = pruned
-            .into_iter()
-            .flat_map(|f| [f.clone(), format!("{f}.asc")])
-            .collect();
-        let mut delete: BTreeSet<String> = self
-            .pruned
-            .iter()
-            .filter(|f| !named(f.trim_end_matches(".asc")))
-            .cloned()
-            .collect();
-        delete.extend(pruned.iter().cloned());
+        let deletions = deferred::advance(
+            &self.deferred,
+            &self.pruned,
+            pruned.into_iter().flat_map(|f| [format!("{f}.asc"), f]),
+            generations,
+            |k| named(k.trim_end_matches(".asc")),
+        );
+        let mut delete: BTreeSet<String> = deletions.delete.into_iter().collect();
         delete.extend(dropped.into_iter().flatten().filter(|k| !kept.contains(k)));
-        let next = Bookkeeping { by_hash, pruned };
+        let next = Bookkeeping {
+            by_hash,
+            pruned: deletions.due,
+            deferred: deletions.deferred,
+        };
         (next.file(format, top), delete.into_iter().collect())
+    }
+
+    /// The package files waiting for deletion, still named by a kept generation.
+    pub(crate) fn waiting(&self) -> BTreeSet<&str> {
+        deferred::waiting(&self.deferred)
     }
 }

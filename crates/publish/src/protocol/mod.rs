@@ -1,12 +1,13 @@
 //! The commit protocol, once for every format: plan, admission, upload, lock, merge,
-//! retention, generation bookkeeping, commit phases. A format ([`Format`]) brings only its
-//! own text: how to read its live index, merge packages into it, and write the next
-//! generation (APT: stanzas and `Release`; YUM: XML and `repomd.xml`; bin and generic:
+//! retention, generation bookkeeping, commit phases, deferred deletion. A format ([`Format`])
+//! brings only its own text: how to read its live index, merge packages into it, and write the
+//! next generation (APT: stanzas and `Release`; YUM: XML and `repomd.xml`; bin and generic:
 //! `index.json` and its HTML).
 
 pub(crate) mod admission;
 pub(crate) mod bookkeeping;
 pub(crate) mod commit;
+pub(crate) mod deferred;
 pub(crate) mod lock;
 pub(crate) mod upload;
 pub(crate) mod verify;
@@ -14,6 +15,7 @@ pub(crate) mod verify;
 use async_trait::async_trait;
 use falco_artifacts_core::{PublishReport, PublishedFile, Retention};
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use self::upload::{Action, Policy, Staged};
 use crate::engine::FileRepo;
@@ -77,6 +79,10 @@ pub(crate) trait Format: Send + Sync {
 
     /// Whether the live generation left deletions to finish.
     fn pending(&self, live: &Self::Live) -> bool;
+
+    /// The files the live generation no longer names but an older kept one does, waiting for
+    /// deletion ([`deferred`]).
+    fn waiting<'a>(&self, live: &'a Self::Live) -> BTreeSet<&'a str>;
 
     /// The files the live index names, with size and digest, for the upload checks.
     fn hint<'a>(&self, live: &'a Self::Live) -> Cow<'a, RepoIndex>;

@@ -1,7 +1,8 @@
 //! Verification, once for every format: the format checks what its top file names (index
 //! files, signatures); then every file the live index names is checked against the store
 //! (present, size, and digest when asked), every stored package file the index does not
-//! name is reported, and so is a lock held past its lease.
+//! name is reported (unless it waits for deletion, still named by a kept generation), and so
+//! is a lock held past its lease.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,8 @@ pub(crate) async fn verify<F: Format>(
     if format.check_top(repo, &mut report.problems).await? {
         let live = format.read_all(repo).await?;
         let index = format.hint(&live);
+        // Pruned files an older kept generation still names wait for deletion: not garbage.
+        let waiting = format.waiting(&live);
         let listed = store.list("").await?;
         let stored: BTreeMap<&str, u64> =
             listed.iter().map(|(k, m)| (k.as_str(), m.size)).collect();
@@ -54,9 +57,10 @@ pub(crate) async fn verify<F: Format>(
             }
         }
         for (key, _) in &listed {
-            if format
-                .owner(key)
-                .is_some_and(|owner| index.get(owner).is_none())
+            if !waiting.contains(key.as_str())
+                && format
+                    .owner(key)
+                    .is_some_and(|owner| index.get(owner).is_none())
             {
                 report
                     .problems

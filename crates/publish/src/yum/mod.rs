@@ -248,6 +248,10 @@ impl Format for YumRepository {
         !live.bookkeeping.pruned.is_empty()
     }
 
+    fn waiting<'a>(&self, live: &'a Live) -> BTreeSet<&'a str> {
+        live.bookkeeping.waiting()
+    }
+
     fn hint<'a>(&self, live: &'a Live) -> Cow<'a, RepoIndex> {
         Cow::Owned(RepoIndex::of_files(
             FileKind::Rpm,

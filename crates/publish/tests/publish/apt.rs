@@ -459,8 +459,21 @@ async fn development_keeps_the_last_versions_and_the_dry_run_says_so() {
     let report = repo.publish(&dev, &next.artifacts).await.unwrap();
     assert_eq!(report.pruned.len(), 1);
     let pool = site.path().join("packages/deb-dev/stable");
-    assert!(!pool.join("falco-0.45.0-1+abcdef0-x86_64.deb").exists());
-    assert!(!pool.join("falco-0.45.0-1+abcdef0-x86_64.deb.asc").exists());
+    let pruned = [
+        pool.join("falco-0.45.0-1+abcdef0-x86_64.deb"),
+        pool.join("falco-0.45.0-1+abcdef0-x86_64.deb.asc"),
+    ];
+    // Still named by the kept generations before (3 by default), deleted after them.
+    for n in 5..=6 {
+        assert!(pruned.iter().all(|p| p.exists()), "before v{n}");
+        repo.publish(
+            &dev,
+            &deb(&format!("0.45.0-{n}+abcdef0"), "x86_64", "a").artifacts,
+        )
+        .await
+        .unwrap();
+    }
+    assert!(pruned.iter().all(|p| !p.exists()));
     let sandbox = AptSandbox::new(&format!("{}/packages/deb-dev", http.url()));
     sandbox.update();
     assert_eq!(sandbox.download("falco", "0.45.0-4+abcdef0"), next.sha256);

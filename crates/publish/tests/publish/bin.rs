@@ -121,14 +121,16 @@ async fn development_keeps_the_last_ten_tarballs() {
         30,
         "10 versions × tarball, .sha256, .asc"
     );
-    let (status, _) = http_get(&format!(
-        "{repo_url}/x86_64/falco-0.45.0-1%2Babcdef1-x86_64.tar.gz"
-    ));
-    assert_eq!(status, 404, "a pruned tarball is deleted");
+    let first = format!("{repo_url}/x86_64/falco-0.45.0-1%2Babcdef1-x86_64.tar.gz");
+    // Pruned by commit 11, named by commit 10's generation, kept (3 by default) until commit 13.
+    assert_eq!(http_get(&first).0, 200, "named by a kept generation");
+    let built = tarball("0.45.0-13+abcdef13", "x86_64", "13");
+    repo.publish(&dev, &built.artifacts).await.unwrap();
+    assert_eq!(http_get(&first).0, 404, "a pruned tarball is deleted");
     check_tarball_like_a_user(
         &repo_url,
         "x86_64",
-        "falco-0.45.0-12+abcdef12-x86_64.tar.gz",
+        "falco-0.45.0-13+abcdef13-x86_64.tar.gz",
         &verifier(),
     );
     let verified = repo.verify(&dev, &VerifyOptions::default()).await.unwrap();

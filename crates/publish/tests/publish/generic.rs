@@ -103,7 +103,7 @@ pub(crate) async fn drivers_on_file_are_served_grouped_by_driver_version() {
 
 /// The index is split by driver version: publishing into one version writes that version's
 /// bucket and the small top file, never another version's bucket; a replaced bucket is kept
-/// one generation for readers of the previous top file, then deleted; verify reads it all.
+/// while a kept generation names it, then deleted; verify reads it all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_rewrites_the_bucket_of_its_driver_version_only() {
     use falco_artifacts_publish::FailingStore;
@@ -165,19 +165,25 @@ async fn a_publish_rewrites_the_bucket_of_its_driver_version_only() {
     // The driver, its bucket, the top file's content-addressed copy, the page, the top file.
     assert_eq!(puts.len(), 5, "{puts:#?}");
     assert_eq!(after.files.len(), 52);
-    assert_eq!(after.protocol.retired, std::slice::from_ref(&replaced.key));
-    assert!(
-        site.path().join("driver").join(&replaced.key).exists(),
-        "kept one generation"
-    );
+    // Waiting for deletion while a kept generation (the default keeps 3) names it.
+    assert_eq!(after.protocol.deferred, vec![vec![replaced.key.clone()]]);
+    let replaced_path = site.path().join("driver").join(&replaced.key);
+    assert!(replaced_path.exists(), "kept for the previous generation");
     repo.publish_files(&[file("10.2.0+driver", 2)])
         .await
         .unwrap();
     assert!(
-        !site.path().join("driver").join(&replaced.key).exists(),
-        "deleted after"
+        replaced_path.exists(),
+        "the generation naming it is still kept"
+    );
+    repo.publish_files(&[file("10.2.0+driver", 3)])
+        .await
+        .unwrap();
+    assert!(
+        !replaced_path.exists(),
+        "deleted once no kept generation names it"
     );
     let report = repo.verify(&VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
-    assert_eq!(report.files, 53);
+    assert_eq!(report.files, 54);
 }

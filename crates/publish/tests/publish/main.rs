@@ -10,6 +10,7 @@ mod aptclient;
 mod bin;
 mod common;
 mod contract;
+mod deferred;
 mod generic;
 mod maintain;
 mod protocol;
