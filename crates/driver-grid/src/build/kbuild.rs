@@ -28,7 +28,8 @@ pub(crate) const NO_PROBE: &str = "probe not supported by this driver version";
 /// Compiles drivers on this machine, without containers: the config's `kernelurls` are
 /// downloaded through a [`Fetcher`] (cached by URL), unpacked into one root per kernel
 /// (shared, read-only, by every build of that kernel whatever its driver version, and kept in
-/// `kernels_dir` for later runs), repaired ([`repair`]), `kernelconfigdata` written to the
+/// `kernels_dir` for later runs), made usable at its own path (absolute links and Makefile
+/// `include`s pointed inside it, no link leading out), `kernelconfigdata` written to the
 /// build directory's `.config`. The [`DriverSource`] of the build's driver version is
 /// configured once (see [`DriverSource`]) and copied into the build's own directory, where
 /// `make -C <build dir> M=<copy> modules` makes the module, `strip -g` strips it, and
