@@ -92,6 +92,54 @@ impl TreeManifest {
     }
 }
 
+impl TreeManifest {
+    /// Checks a listing in `ls -l` columns (`dpkg-deb -c`, `tar -tvzf`): every file and
+    /// directory of the tree with its mode, nothing the glob had to skip, and as many regular
+    /// files as the tree has. `path_of` turns a listed name (the sixth column) into the
+    /// tree's path (`None` for names outside it). The error says which path is wrong.
+    pub fn check_listing(
+        &self,
+        listing: &str,
+        path_of: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
+        let listed: std::collections::HashMap<String, &str> = listing
+            .lines()
+            .filter_map(|line| {
+                let columns: Vec<&str> = line.split_whitespace().collect();
+                Some((path_of(columns.get(5)?)?, *columns.first()?))
+            })
+            .collect();
+        let expected = self
+            .files
+            .iter()
+            .map(|(path, mode)| (path, ls_mode(*mode, false)))
+            .chain(
+                self.dirs
+                    .iter()
+                    .map(|(path, mode)| (path, ls_mode(*mode, true))),
+            );
+        for (path, mode) in expected {
+            if listed.get(path.as_str()) != Some(&mode.as_str()) {
+                return Err(format!(
+                    "{path}: expected {mode}, listed {:?}",
+                    listed.get(path.as_str())
+                ));
+            }
+        }
+        if listing.contains("README.md") {
+            return Err("the glob took more than *.so: README.md is listed".into());
+        }
+        let files = listing.lines().filter(|l| l.starts_with('-')).count();
+        if files != self.files.len() {
+            return Err(format!(
+                "{files} regular files listed, the tree has {}",
+                self.files.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `ls -l` permission text of a regular file (`-rwxr-x---`) or directory (`drwxr-xr-x`).
 pub fn ls_mode(mode: u32, dir: bool) -> String {
     let mut s = String::from(if dir { "d" } else { "-" });
