@@ -124,12 +124,7 @@ pub fn describe<E>(
             path: path.to_owned(),
             source,
         })?;
-    Ok(Arc::new(
-        artifact
-            .with_version(spec.version.clone())
-            .with_arch(spec.arch)
-            .with_repository(format.repository()),
-    ))
+    Ok(of_release(artifact, spec, format))
 }
 
 /// A detached armored signature of the file at `path`, `<file name>.asc`, described like
@@ -164,12 +159,17 @@ pub fn detached_signature<E>(
         path: path.to_owned(),
         source,
     })?;
-    Ok(Arc::new(
+    Ok(of_release(artifact, spec, format))
+}
+
+/// `artifact` as one file of `spec`'s `format` package: its version, arch and repository.
+fn of_release(artifact: LocalArtifact, spec: &PackageSpec, format: Format) -> Arc<dyn Artifact> {
+    Arc::new(
         artifact
             .with_version(spec.version.clone())
             .with_arch(spec.arch)
             .with_repository(format.repository()),
-    ))
+    )
 }
 
 /// Creates `dir` for a packager.
