@@ -266,6 +266,10 @@ impl Format for JsonIndex<'_> {
         repo.read_index_of(groups).await
     }
 
+    fn top_keys(&self) -> Vec<String> {
+        vec![INDEX_JSON.to_owned()]
+    }
+
     fn exists(&self, (_, top): &Self::Live) -> bool {
         top.is_some()
     }

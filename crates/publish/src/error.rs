@@ -134,6 +134,16 @@ pub enum PublishError {
         /// Who holds it now.
         by: String,
     },
+    /// A top file changed after we took the lock: a publisher that took the lock over after
+    /// our lease ran out committed a newer generation, and our late write was refused rather
+    /// than overwriting it (fencing). Nothing of ours went live at `key`.
+    #[error("{repository}/{key} changed after we took the lock: another publisher committed a newer generation after our lease ran out, and ours was not written over it; publish again")]
+    Superseded {
+        /// The repository path.
+        repository: String,
+        /// The top file whose write was refused.
+        key: String,
+    },
     /// Our lease on the lock ran out before the commit point; nothing was made live.
     #[error("our {lease:?} lease on the lock of {repository} ran out before the commit; publish again or lengthen the lease")]
     LeaseExpired {
@@ -336,6 +346,7 @@ impl From<PublishError> for CoreError {
             },
             PublishError::LockHeld { .. }
             | PublishError::LockLost { .. }
+            | PublishError::Superseded { .. }
             | PublishError::LeaseExpired { .. } => CoreError::Precondition {
                 what: error.to_string(),
             },

@@ -244,6 +244,34 @@ impl LocalDir {
         self.sync_parent(&dest).map_err(generic)
     }
 
+    /// Writes `location` only if its e-tag is still `expected` (`None`: only if there is no
+    /// such file); `false` when it had changed and nothing was written. The check and the
+    /// rename are one step against every other conditional writer: both happen under an
+    /// exclusive `flock` of the file's directory, which adds no file to the store.
+    pub(crate) fn overwrite_if(
+        &self,
+        location: &Path,
+        payload: &PutPayload,
+        expected: Option<&str>,
+    ) -> Result<bool, object_store::Error> {
+        let dest = self.file(location);
+        self.create_parents(&dest).map_err(generic)?;
+        let dir = dest.parent().unwrap_or(&self.dir);
+        let guard = File::open(dir).map_err(generic)?;
+        guard.lock().map_err(generic)?;
+        let current = match self.head(location) {
+            Ok(meta) => meta.e_tag,
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        self.overwrite(location, payload)?;
+        // The lock ends with `guard`, after the rename.
+        Ok(true)
+    }
+
     /// Makes `location` a second name of the file at `from` (which must never change in
     /// place: a content-addressed object), replacing what is there. No data is written.
     pub(crate) fn link_over(&self, from: &Path, location: &Path) -> std::io::Result<()> {

@@ -10,7 +10,8 @@ use object_store::ObjectMeta;
 
 use crate::engine::FileRepo;
 use crate::error::PublishError;
-use crate::index::IndexEntry;
+use crate::index::{IndexEntry, INDEX_JSON};
+use crate::protocol::fence::Fence;
 use crate::protocol::finish;
 use crate::protocol::lock::LockGuard;
 use crate::protocol::upload::CONCURRENCY;
@@ -29,6 +30,7 @@ impl FileRepo {
         }
         let guard = LockGuard::acquire(&self.store, &self.lock).await?;
         let result = async {
+            let fence = Fence::read(&self.store, vec![INDEX_JSON.to_owned()]).await?;
             let (previous, previous_bytes) = self.read_index().await?;
             let (doomed, kept): (Vec<IndexEntry>, Vec<IndexEntry>) = previous
                 .files
@@ -53,7 +55,7 @@ impl FileRepo {
                 Utc::now(),
             );
             commit.delete.extend(unindexed);
-            commit.apply(&self.store, &guard).await
+            commit.apply(&self.store, &guard, &fence).await
         }
         .await;
         finish(guard, result).await

@@ -242,6 +242,14 @@ impl Format for AptRepository {
         state::refresh(&repo.store, &self.layout, earlier, scope).await
     }
 
+    fn top_keys(&self) -> Vec<String> {
+        vec![
+            self.layout.release(),
+            self.layout.release_gpg(),
+            self.layout.in_release(),
+        ]
+    }
+
     fn exists(&self, live: &Live) -> bool {
         live.exists
     }

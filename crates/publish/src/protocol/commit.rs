@@ -4,8 +4,9 @@ use bytes::Bytes;
 use object_store::PutPayload;
 
 use crate::error::PublishError;
+use crate::protocol::fence::Fence;
 use crate::protocol::lock::LockGuard;
-use crate::store::{RepoStore, Write};
+use crate::store::{Fenced, RepoStore, Write};
 
 /// One index file to write.
 #[derive(Debug, Clone)]
@@ -19,7 +20,8 @@ pub(crate) struct IndexFile {
 ///
 /// Applied under the repository lock in this order: content-addressed files (created, never
 /// replaced: their name is their digest), canonical names, a last lock check, the top file(s)
-/// that make the new generation live, and only then deletions.
+/// that make the new generation live (each only over the version the [`Fence`] read when the
+/// lock was taken), and only then deletions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Commit {
     pub(crate) content_addressed: Vec<IndexFile>,
@@ -44,11 +46,13 @@ impl Commit {
             .collect()
     }
 
-    /// Applies the commit to `store` while `guard` holds its lock.
+    /// Applies the commit to `store` while `guard` holds its lock; `fence`: the top files'
+    /// versions read when it was taken.
     pub(crate) async fn apply(
         self,
         store: &RepoStore,
         guard: &LockGuard,
+        fence: &Fence,
     ) -> Result<(), PublishError> {
         // Exists means the same bytes are already there: the name is their digest.
         store
@@ -82,20 +86,47 @@ impl Commit {
             .collect();
         store.write_all(canonical).await?;
         guard.check().await?;
-        for file in self.top {
-            if let Err(error) = store.overwrite(&file.key, file.bytes).await {
-                // Also when the first one fails: a write can land and still report an error
-                // (a timeout after the PUT), which would leave a new top file beside an old
-                // signature.
-                for (key, bytes) in self.restore {
-                    // Already failing: the publish's own error is the one to report.
-                    let _ = match bytes {
-                        Some(bytes) => store.overwrite(&key, bytes.into()).await,
-                        None => store.delete(&key).await,
-                    };
+        for (n, file) in self.top.iter().enumerate() {
+            let written = match fence.expected(&file.key) {
+                Some(expected) => {
+                    store
+                        .overwrite_if(&file.key, file.bytes.clone(), expected)
+                        .await
                 }
-                return Err(error);
+                None => store
+                    .overwrite(&file.key, file.bytes.clone())
+                    .await
+                    .map(|()| Fenced::Unfenced),
+            };
+            let error = match written {
+                Ok(Fenced::Written | Fenced::Unfenced) => continue,
+                // A retried put whose first attempt landed finds our own bytes there.
+                Ok(Fenced::Moved) if holds(store, file).await => continue,
+                Ok(Fenced::Moved) => {
+                    let superseded = PublishError::Superseded {
+                        repository: store.root().to_owned(),
+                        key: file.key.clone(),
+                    };
+                    if n == 0 {
+                        // Nothing of ours went live, and the newer generation's files must
+                        // not be put back to ours.
+                        return Err(superseded);
+                    }
+                    superseded
+                }
+                Err(error) => error,
+            };
+            // Also when the first one fails: a write can land and still report an error (a
+            // timeout after the PUT), which would leave a new top file beside an old
+            // signature.
+            for (key, bytes) in self.restore {
+                // Already failing: the publish's own error is the one to report.
+                let _ = match bytes {
+                    Some(bytes) => store.overwrite(&key, bytes.into()).await,
+                    None => store.delete(&key).await,
+                };
             }
+            return Err(error);
         }
         // Deletions are deferred clean-up: once the lease is gone another holder may be
         // committing an index that names a key again, so they wait for the next holder.
@@ -107,4 +138,19 @@ impl Commit {
         }
         Ok(())
     }
+}
+
+/// Whether `file.key` holds exactly `file`'s bytes.
+async fn holds(store: &RepoStore, file: &IndexFile) -> bool {
+    let Ok(Some(stored)) = store.get(&file.key).await else {
+        return false;
+    };
+    let mut rest = stored.as_ref();
+    for chunk in file.bytes.iter() {
+        match rest.split_at_checked(chunk.len()) {
+            Some((head, tail)) if head == chunk.as_ref() => rest = tail,
+            _ => return false,
+        }
+    }
+    rest.is_empty()
 }

@@ -8,6 +8,7 @@ pub(crate) mod admission;
 pub(crate) mod bookkeeping;
 pub(crate) mod commit;
 pub(crate) mod deferred;
+pub(crate) mod fence;
 pub(crate) mod lock;
 pub(crate) mod upload;
 pub(crate) mod verify;
@@ -22,6 +23,7 @@ use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::RepoIndex;
 use crate::protocol::commit::Commit;
+use crate::protocol::fence::Fence;
 use crate::protocol::lock::LockGuard;
 use falco_artifacts_core::Problem;
 use falco_artifacts_core::PublishPlan;
@@ -73,6 +75,10 @@ pub(crate) trait Format: Send + Sync {
     ) -> Result<Self::Live, PublishError> {
         self.read(repo, scope).await
     }
+
+    /// The top files a commit writes last (the ones that make a generation live), whose
+    /// versions fence a late writer ([`fence`]).
+    fn top_keys(&self) -> Vec<String>;
 
     /// Whether a top file is live at all.
     fn exists(&self, live: &Self::Live) -> bool;
@@ -212,6 +218,7 @@ pub(crate) async fn publish<F: Format>(
     // 3. Take the lock, merge with the live index, commit.
     let guard = LockGuard::acquire(&repo.store, &repo.lock).await?;
     let result = async {
+        let fence = Fence::read(&repo.store, format.top_keys()).await?;
         let live = format.refresh(repo, hint, scope.as_ref()).await?;
         // Another publisher may have published one of these versions meanwhile.
         format.admit(repository, policy, &live, offered)?;
@@ -220,7 +227,7 @@ pub(crate) async fn publish<F: Format>(
         let pruned = format.pruned(&repo.name, &merged);
         format
             .commit(repo, &live, merged)?
-            .apply(&repo.store, &guard)
+            .apply(&repo.store, &guard, &fence)
             .await?;
         Ok(pruned)
     }
@@ -247,6 +254,7 @@ pub(crate) async fn prune<F: Format>(
 ) -> Result<Vec<PublishedFile>, PublishError> {
     let guard = LockGuard::acquire(&repo.store, &repo.lock).await?;
     let result = async {
+        let fence = Fence::read(&repo.store, format.top_keys()).await?;
         let live = format.read(repo, None).await?;
         let merged = format.merge(&live, &[], &[], retention);
         let pruned = format.pruned(&repo.name, &merged);
@@ -255,7 +263,7 @@ pub(crate) async fn prune<F: Format>(
         }
         format
             .commit(repo, &live, merged)?
-            .apply(&repo.store, &guard)
+            .apply(&repo.store, &guard, &fence)
             .await?;
         Ok(pruned)
     }

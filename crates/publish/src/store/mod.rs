@@ -9,7 +9,9 @@ use futures::TryStreamExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+use object_store::{
+    ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
+};
 
 use crate::error::{PublishError, StoreAction};
 use crate::local_dir::{LocalDir, Put};
@@ -67,6 +69,31 @@ pub(crate) enum Created {
     New,
     /// An object was already there; nothing was written.
     Exists,
+}
+
+/// The state of an object a conditional write expects to replace: what fences a late writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Expected {
+    /// There was no object.
+    Absent,
+    /// The object as it was, by e-tag and version.
+    Version {
+        /// Its e-tag.
+        e_tag: Option<String>,
+        /// Its version, on stores that keep versions.
+        version: Option<String>,
+    },
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fenced {
+    /// Written over the expected object.
+    Written,
+    /// The object had changed: nothing was written.
+    Moved,
+    /// The store cannot write conditionally: written without the check.
+    Unfenced,
 }
 
 /// Checks that `key` is a relative key of non-empty segments, none `.` or `..`.
@@ -416,6 +443,62 @@ impl RepoStore {
             .await
             .map(|_| ())
             .map_err(|e| self.err(StoreAction::Overwrite, key, e))
+    }
+
+    /// What `key` is now, for a later [`RepoStore::overwrite_if`].
+    pub(crate) async fn expect(&self, key: &str) -> Result<Expected, PublishError> {
+        Ok(match self.head(key).await? {
+            None => Expected::Absent,
+            Some(meta) => Expected::Version {
+                e_tag: meta.e_tag,
+                version: meta.version,
+            },
+        })
+    }
+
+    /// Writes `key` only if it is still as `expected` said: a conditional put (`If-Match` on
+    /// S3, a generation match elsewhere, a locked compare on `file://`). A store that cannot
+    /// write conditionally gets a plain write ([`Fenced::Unfenced`]).
+    pub(crate) async fn overwrite_if(
+        &self,
+        key: &str,
+        payload: PutPayload,
+        expected: &Expected,
+    ) -> Result<Fenced, PublishError> {
+        self.count();
+        let path = self.path_unchecked(key);
+        if let Some(local) = &self.local {
+            let e_tag = match expected {
+                Expected::Absent => None,
+                Expected::Version { e_tag, .. } => e_tag.as_deref(),
+            };
+            return match local.overwrite_if(&path, &payload, e_tag) {
+                Ok(true) => Ok(Fenced::Written),
+                Ok(false) => Ok(Fenced::Moved),
+                Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
+            };
+        }
+        let mode = match expected {
+            Expected::Absent => PutMode::Create,
+            Expected::Version { e_tag, version } => PutMode::Update(UpdateVersion {
+                e_tag: e_tag.clone(),
+                version: version.clone(),
+            }),
+        };
+        let opts = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        match self.inner.put_opts(&path, payload.clone(), opts).await {
+            Ok(_) => Ok(Fenced::Written),
+            Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
+                Ok(Fenced::Moved)
+            }
+            Err(object_store::Error::NotImplemented { .. }) => {
+                self.overwrite(key, payload).await.map(|()| Fenced::Unfenced)
+            }
+            Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
+        }
     }
 
     /// Writes `key` with the bytes of the content-addressed object at `from` (which holds

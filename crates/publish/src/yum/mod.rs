@@ -240,6 +240,10 @@ impl Format for YumRepository {
         state::refresh(&repo.store, earlier, scope).await
     }
 
+    fn top_keys(&self) -> Vec<String> {
+        vec![REPOMD.to_owned(), REPOMD_ASC.to_owned()]
+    }
+
     fn exists(&self, live: &Live) -> bool {
         live.exists()
     }
