@@ -427,8 +427,9 @@ async fn adding_one_deb_costs_the_same_requests_at_any_repository_size() {
     };
     assert_eq!(costs[0].1, costs[1].1, "{:#?}", (log(0), log(1)));
     // The lock reads its slot back and lists once more after creating it, and every upload
-    // is checked again under the lock (another commit may have deleted it): 45 at most.
-    assert!(costs[0].1 <= 45, "{costs:#?}");
+    // is checked again under the lock (another commit may have deleted it), and the three
+    // top files' versions are read for fencing when the lock is taken: 48 at most.
+    assert!(costs[0].1 <= 48, "{costs:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
