@@ -18,6 +18,8 @@ use crate::local_dir::{LocalDir, Put};
 
 mod options;
 
+#[cfg(all(test, feature = "s3"))]
+pub(crate) use options::moto_options;
 use options::open_s3;
 pub use options::StoreOptions;
 
@@ -499,7 +501,10 @@ impl RepoStore {
         expected: &Expected,
     ) -> Result<Fenced, PublishError> {
         if self.local.is_none() && self.unconditional.load(Ordering::Relaxed) {
-            return self.overwrite(key, payload).await.map(|()| Fenced::Unfenced);
+            return self
+                .overwrite(key, payload)
+                .await
+                .map(|()| Fenced::Unfenced);
         }
         self.count();
         let path = self.path_unchecked(key);
@@ -527,12 +532,15 @@ impl RepoStore {
         };
         match self.inner.put_opts(&path, payload.clone(), opts).await {
             Ok(_) => Ok(Fenced::Written),
-            Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
-                Ok(Fenced::Moved)
-            }
+            Err(
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. },
+            ) => Ok(Fenced::Moved),
             Err(object_store::Error::NotImplemented { .. }) => {
                 self.unconditional.store(true, Ordering::Relaxed);
-                self.overwrite(key, payload).await.map(|()| Fenced::Unfenced)
+                self.overwrite(key, payload)
+                    .await
+                    .map(|()| Fenced::Unfenced)
             }
             Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
         }

@@ -121,3 +121,17 @@ pub(super) fn open_s3(
         feature: "s3",
     })
 }
+
+/// The options that reach a moto S3 server started by the testkit, for unit tests.
+#[cfg(all(test, feature = "s3"))]
+pub(crate) fn moto_options(s3: &falco_artifacts_testkit::MotoS3) -> StoreOptions {
+    StoreOptions {
+        endpoint: Some(s3.endpoint()),
+        region: Some(s3.region().into()),
+        access_key_id: Some(s3.access_key().into()),
+        secret_access_key: Some(s3.secret_key().into()),
+        allow_http: true,
+        path_style: true,
+        ..StoreOptions::default()
+    }
+}

@@ -91,7 +91,10 @@ async fn fencing_holds(store: RepoStore) {
         ],
         restore: vec![
             ("index.json".into(), Some(Bytes::from("generation 2"))),
-            ("index.json.asc".into(), Some(Bytes::from("a newer signature"))),
+            (
+                "index.json.asc".into(),
+                Some(Bytes::from("a newer signature")),
+            ),
         ],
         ..Commit::default()
     };
@@ -159,15 +162,7 @@ async fn scenario_5_a_late_top_write_fails_instead_of_overwriting_on_file() {
 async fn scenario_5_a_late_top_write_fails_instead_of_overwriting_on_s3() {
     let s3 = falco_artifacts_testkit::MotoS3::start().unwrap();
     s3.create_bucket("fenced").unwrap();
-    let options = crate::StoreOptions {
-        endpoint: Some(s3.endpoint()),
-        region: Some(s3.region().into()),
-        access_key_id: Some(s3.access_key().into()),
-        secret_access_key: Some(s3.secret_key().into()),
-        allow_http: true,
-        path_style: true,
-        ..crate::StoreOptions::default()
-    };
+    let options = crate::store::moto_options(&s3);
     let store = RepoStore::from_url_with("s3://fenced/repo", &options).unwrap();
     fencing_holds(store).await;
 }

@@ -223,15 +223,7 @@ async fn a_torn_slot_on_file_is_recovered_automatically() {
 async fn contenders_on_moto_each_hold_it_alone() {
     let s3 = falco_artifacts_testkit::MotoS3::start().unwrap();
     s3.create_bucket("falco-lock").unwrap();
-    let options = crate::StoreOptions {
-        endpoint: Some(s3.endpoint()),
-        region: Some(s3.region().into()),
-        access_key_id: Some(s3.access_key().into()),
-        secret_access_key: Some(s3.secret_key().into()),
-        allow_http: true,
-        path_style: true,
-        ..crate::StoreOptions::default()
-    };
+    let options = crate::store::moto_options(&s3);
     let stores = (0..8)
         .map(|_| RepoStore::from_url_with("s3://falco-lock/repo", &options).unwrap())
         .collect();
