@@ -181,21 +181,61 @@ impl AptSandbox {
 
     /// `apt-get download <package>=<version>` (apt checks the hash); the package's bytes.
     pub fn download(&self, package: &str, version: &str) -> Result<Vec<u8>, TestkitError> {
-        let out = self.run(&["download", &format!("{package}={version}")])?;
-        if !out.status.success() {
-            return Err(Self::failed(
-                format!("apt-get download {package}={version}"),
-                &out,
-            ));
+        let mut bytes = self.download_all(&[(package, version)])?;
+        Ok(bytes.pop().unwrap_or_default())
+    }
+
+    /// Every `(package, version)` the lists of the last [`AptSandbox::update`] name, in the
+    /// order of the lists: what apt would offer to download.
+    pub fn listed(&self) -> Result<Vec<(String, String)>, TestkitError> {
+        let lists = self.dir.path().join("var/lib/apt/lists");
+        let entries = std::fs::read_dir(&lists)
+            .map_err(|e| TestkitError::io(format!("list {}", lists.display()), e))?;
+        let mut out = Vec::new();
+        for path in entries.flatten().map(|e| e.path()) {
+            if !path.to_string_lossy().ends_with("_Packages") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| TestkitError::io(format!("read {}", path.display()), e))?;
+            for stanza in text.split("\n\n") {
+                let field = |name: &str| {
+                    stanza
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_owned())
+                };
+                if let (Some(package), Some(version)) = (field("Package:"), field("Version:")) {
+                    out.push((package, version));
+                }
+            }
         }
-        let file = self.dir.path().join("download").join(format!(
-            "{package}_{}_amd64.deb",
-            version.replace(':', "%3a")
-        ));
-        let bytes = std::fs::read(&file)
-            .map_err(|e| TestkitError::io(format!("read {}", file.display()), e))?;
-        std::fs::remove_file(&file)
-            .map_err(|e| TestkitError::io(format!("remove {}", file.display()), e))?;
-        Ok(bytes)
+        Ok(out)
+    }
+
+    /// `apt-get download` of every `(package, version)` in one run (apt checks each hash
+    /// against the lists); the packages' bytes, in the order asked.
+    pub fn download_all(&self, packages: &[(&str, &str)]) -> Result<Vec<Vec<u8>>, TestkitError> {
+        let args: Vec<String> = std::iter::once("download".to_owned())
+            .chain(packages.iter().map(|(p, v)| format!("{p}={v}")))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.run(&args)?;
+        if !out.status.success() {
+            return Err(Self::failed(format!("apt-get {}", args.join(" ")), &out));
+        }
+        let mut all = Vec::with_capacity(packages.len());
+        for (package, version) in packages {
+            let file = self.dir.path().join("download").join(format!(
+                "{package}_{}_amd64.deb",
+                version.replace(':', "%3a")
+            ));
+            let bytes = std::fs::read(&file)
+                .map_err(|e| TestkitError::io(format!("read {}", file.display()), e))?;
+            std::fs::remove_file(&file)
+                .map_err(|e| TestkitError::io(format!("remove {}", file.display()), e))?;
+            all.push(bytes);
+        }
+        Ok(all)
     }
 }

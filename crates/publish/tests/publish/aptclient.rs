@@ -88,6 +88,12 @@ impl AptSandbox {
         AptSandbox(falco_artifacts_testkit::AptSandbox::new(repo_url, "stable", &key).unwrap())
     }
 
+    /// testkit's sandbox itself, for a caller that reports apt's errors with its own context
+    /// (a reader racing publishers).
+    pub(crate) fn client(&self) -> &falco_artifacts_testkit::AptSandbox {
+        &self.0
+    }
+
     /// `apt-get update` from empty lists; fails the test on any error or warning.
     pub(crate) fn update(&self) {
         self.0.update().unwrap();

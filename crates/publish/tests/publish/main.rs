@@ -9,9 +9,12 @@ mod aptbuckets;
 mod aptclient;
 mod bin;
 mod common;
+mod concurrency;
 mod contract;
 mod deferred;
 mod generic;
+#[cfg(feature = "s3")]
+mod lockrace;
 mod maintain;
 mod protocol;
 #[cfg(feature = "s3")]
