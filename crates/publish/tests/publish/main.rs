@@ -11,6 +11,7 @@ mod bin;
 mod common;
 mod contract;
 mod deferred;
+mod faults;
 mod generic;
 mod maintain;
 mod protocol;
