@@ -203,21 +203,27 @@ async fn run(
     (failed, started.elapsed())
 }
 
-const TRANSIENT: [(&str, fn(u64) -> FailMode); 2] = [
+/// A fault mode by name: what to fail when request `n` is the one to fail.
+type Mode = (&'static str, fn(u64) -> FailMode);
+
+/// A store for one run, and the client check of its repository directory.
+type Backend = (RepoStore, Box<dyn Fn(&str)>);
+
+const TRANSIENT: [Mode; 2] = [
     ("once", FailMode::Once),
     ("once-after-apply", FailMode::OnceAfterApply),
 ];
 
-const CRASH: [(&str, fn(u64) -> FailMode); 2] = [
+const CRASH: [Mode; 2] = [
     ("from", FailMode::From),
     ("from-after-apply", FailMode::FromAfterApply),
 ];
 
 /// Every format in every mode of `modes` at once, each on a fresh store from `store`.
 async fn every_format(
-    modes: &[(&str, fn(u64) -> FailMode)],
+    modes: &[Mode],
     lease_length: Duration,
-    store: impl Fn(&Format, &str) -> (RepoStore, Box<dyn Fn(&str)>),
+    store: impl Fn(&Format, &str) -> Backend,
 ) {
     let runs = FORMATS
         .iter()
@@ -243,7 +249,7 @@ async fn every_format(
 /// would only make a publish outlast its short lease.
 fn on_file(
     dirs: &std::sync::Mutex<Vec<tempfile::TempDir>>,
-) -> impl Fn(&Format, &str) -> (RepoStore, Box<dyn Fn(&str)>) + '_ {
+) -> impl Fn(&Format, &str) -> Backend + '_ {
     move |format, _| {
         let dir = tempfile::tempdir().unwrap();
         let options = StoreOptions {
@@ -266,7 +272,7 @@ fn on_file(
     }
 }
 
-fn in_memory(_: &Format, _: &str) -> (RepoStore, Box<dyn Fn(&str)>) {
+fn in_memory(_: &Format, _: &str) -> Backend {
     (
         RepoStore::new(Arc::new(object_store::memory::InMemory::new()), "").unwrap(),
         Box::new(|_: &str| {}),
