@@ -30,7 +30,9 @@
 //! also lists its objects ([`ListedObject`]), removes keys under the same protocol (the index
 //! without them is live before any is deleted) and writes files derived from it (a site
 //! index) under its lock.
-//! [`FailingStore`] wraps a store to count requests and fail chosen ones, for atomicity tests.
+//! [`Faults`] counts requests and fails chosen ones, for atomicity tests: consulted by a
+//! [`RepoStore`] ([`RepoStore::with_faults`], every backend) or by the [`FailingStore`] wrapper
+//! of an `ObjectStore`.
 //!
 //! Adding packages costs the same at any repository size: `Packages` and the YUM documents
 //! are kept in buckets by package name (one gzip member each, their layout beside the index),
@@ -104,7 +106,7 @@ mod yum;
 pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
 pub use error::{PublishError, StoreAction};
-pub use failing::{FailMode, FailingStore};
+pub use failing::{FailMode, FailingStore, Faults};
 pub use falco_artifacts_core::{Problem, PublishPlan, VerifyOptions, VerifyReport};
 pub use generic::{
     DerivedFiles, GenericFile, GenericRepository, GenericRepositoryBuilder, ListedObject,

@@ -14,6 +14,7 @@ use object_store::{
 };
 
 use crate::error::{PublishError, StoreAction};
+use crate::failing::Faults;
 use crate::local_dir::{LocalDir, Put};
 
 mod options;
@@ -47,6 +48,8 @@ pub struct RepoStore {
     /// Set once the store answered that it cannot write conditionally, so later top writes
     /// go straight to a plain write instead of asking again.
     unconditional: Arc<AtomicBool>,
+    /// Injected failures, consulted at each request (tests of the protocol's atomicity).
+    faults: Option<Arc<Faults>>,
 }
 
 impl fmt::Debug for RepoStore {
@@ -139,6 +142,7 @@ impl RepoStore {
             local: None,
             requests: Arc::default(),
             unconditional: Arc::default(),
+            faults: None,
         })
     }
 
@@ -198,7 +202,33 @@ impl RepoStore {
             local: self.local.clone(),
             requests: Arc::clone(&self.requests),
             unconditional: Arc::clone(&self.unconditional),
+            faults: self.faults.clone(),
         })
+    }
+
+    /// The same store, consulting `faults` at each request it (and every store narrowed
+    /// from it) makes: a request [`Faults`] fails returns the error a failing store would,
+    /// before or after it is carried out. Unlike a [`FailingStore`](crate::FailingStore)
+    /// around [`RepoStore::object_store`], this covers `file://`'s direct path to the disk.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use falco_artifacts_publish::{FailMode, Faults, RepoStore};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = RepoStore::from_url(&format!("file://{}", dir.path().display()))?;
+    /// let faults = Arc::new(Faults::default());
+    /// let failing = store.with_faults(Arc::clone(&faults));
+    /// faults.set_mode(FailMode::From(1));
+    /// assert_eq!(faults.requests(), 0);
+    /// # let _ = failing;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_faults(&self, faults: Arc<Faults>) -> RepoStore {
+        RepoStore {
+            faults: Some(faults),
+            ..self.clone()
+        }
     }
 
     /// The root prefix, `""` at the store's top.
@@ -222,6 +252,49 @@ impl RepoStore {
 
     fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What the log of [`Faults`] says of a request.
+    fn describe(&self, action: StoreAction, key: &str) -> String {
+        let path = if key.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_unchecked(key)
+        };
+        format!("{action} {path}")
+    }
+
+    /// Counts one request and makes it, unless injected faults fail it first (or after).
+    async fn request<T>(
+        &self,
+        action: StoreAction,
+        key: &str,
+        run: impl std::future::Future<Output = Result<T, PublishError>>,
+    ) -> Result<T, PublishError> {
+        self.count();
+        match &self.faults {
+            None => run.await,
+            Some(faults) => {
+                let fail = |e| self.err(action, key, e);
+                faults.run(self.describe(action, key), run, fail).await
+            }
+        }
+    }
+
+    /// [`RepoStore::request`] for a request made on the calling thread.
+    fn request_blocking<T>(
+        &self,
+        action: StoreAction,
+        key: &str,
+        run: impl FnOnce() -> Result<T, PublishError>,
+    ) -> Result<T, PublishError> {
+        self.count();
+        match &self.faults {
+            None => run(),
+            Some(faults) => faults.run_blocking(self.describe(action, key), run, |e| {
+                self.err(action, key, e)
+            }),
+        }
     }
 
     /// The underlying object store.
@@ -266,31 +339,35 @@ impl RepoStore {
 
     /// The object at `key`, or `None` when there is none.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, PublishError> {
-        self.count();
-        let path = self.path_unchecked(key);
-        if let Some(local) = &self.local {
-            return self.found(StoreAction::Get, key, local.get(&path));
-        }
-        match self.inner.get(&path).await {
-            Ok(result) => result
-                .bytes()
-                .await
-                .map(Some)
-                .map_err(|e| self.err(StoreAction::Get, key, e)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.err(StoreAction::Get, key, e)),
-        }
+        self.request(StoreAction::Get, key, async {
+            let path = self.path_unchecked(key);
+            if let Some(local) = &self.local {
+                return self.found(StoreAction::Get, key, local.get(&path));
+            }
+            match self.inner.get(&path).await {
+                Ok(result) => result
+                    .bytes()
+                    .await
+                    .map(Some)
+                    .map_err(|e| self.err(StoreAction::Get, key, e)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.err(StoreAction::Get, key, e)),
+            }
+        })
+        .await
     }
 
     /// The metadata of `key`, or `None` when there is none.
     pub(crate) async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, PublishError> {
-        self.count();
-        let path = self.path_unchecked(key);
-        let result = match &self.local {
-            Some(local) => local.head(&path),
-            None => self.inner.head(&path).await,
-        };
-        self.found(StoreAction::Head, key, result)
+        self.request(StoreAction::Head, key, async {
+            let path = self.path_unchecked(key);
+            let result = match &self.local {
+                Some(local) => local.head(&path),
+                None => self.inner.head(&path).await,
+            };
+            self.found(StoreAction::Head, key, result)
+        })
+        .await
     }
 
     /// Streams `key` through SHA-256; `None` when there is no such object.
@@ -298,27 +375,29 @@ impl RepoStore {
         &self,
         key: &str,
     ) -> Result<Option<(falco_artifacts_core::Sha256Digest, u64)>, PublishError> {
-        self.count();
         use sha_stream::Hasher;
-        let path = self.path_unchecked(key);
-        if let Some(local) = &self.local {
-            return self.found(StoreAction::Get, key, local.sha256(&path));
-        }
-        let result = match self.inner.get(&path).await {
-            Ok(result) => result,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.err(StoreAction::Get, key, e)),
-        };
-        let mut stream = result.into_stream();
-        let mut hasher = Hasher::default();
-        while let Some(chunk) = stream
-            .try_next()
-            .await
-            .map_err(|e| self.err(StoreAction::Get, key, e))?
-        {
-            hasher.update(&chunk);
-        }
-        Ok(Some(hasher.finish()))
+        self.request(StoreAction::Get, key, async {
+            let path = self.path_unchecked(key);
+            if let Some(local) = &self.local {
+                return self.found(StoreAction::Get, key, local.sha256(&path));
+            }
+            let result = match self.inner.get(&path).await {
+                Ok(result) => result,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(self.err(StoreAction::Get, key, e)),
+            };
+            let mut stream = result.into_stream();
+            let mut hasher = Hasher::default();
+            while let Some(chunk) = stream
+                .try_next()
+                .await
+                .map_err(|e| self.err(StoreAction::Get, key, e))?
+            {
+                hasher.update(&chunk);
+            }
+            Ok(Some(hasher.finish()))
+        })
+        .await
     }
 
     /// Creates `key` unless it exists.
@@ -374,7 +453,21 @@ impl RepoStore {
         payload: PutPayload,
         durable: bool,
     ) -> Result<Created, PublishError> {
-        self.count();
+        self.request(
+            StoreAction::Create,
+            key,
+            self.create_now(key, payload, durable),
+        )
+        .await
+    }
+
+    /// The create of [`RepoStore::create_with`], uncounted.
+    async fn create_now(
+        &self,
+        key: &str,
+        payload: PutPayload,
+        durable: bool,
+    ) -> Result<Created, PublishError> {
         if let Some(local) = &self.local {
             // A create waits for the disk: on tokio's blocking pool when there is one, so that
             // uploads issued together (a full publish) sync in parallel.
@@ -441,24 +534,38 @@ impl RepoStore {
     }
 
     fn write_local(&self, local: &LocalDir, w: &Write<'_>) -> Result<(), PublishError> {
-        self.count();
         match w {
-            Write::Create { key, bytes } => local
-                .create(&self.path_unchecked(key), bytes, true)
-                .map(|_| ())
-                .map_err(|e| self.err(StoreAction::Create, key, e)),
-            Write::Overwrite { key, bytes, twin } => {
-                let to = self.path_unchecked(key);
-                if let Some(from) = twin {
-                    if local.link_over(&self.path_unchecked(from), &to).is_ok() {
-                        return Ok(());
-                    }
-                }
+            Write::Create { key, bytes } => self.request_blocking(StoreAction::Create, key, || {
                 local
-                    .overwrite(&to, bytes)
-                    .map_err(|e| self.err(StoreAction::Overwrite, key, e))
+                    .create(&self.path_unchecked(key), bytes, true)
+                    .map(|_| ())
+                    .map_err(|e| self.err(StoreAction::Create, key, e))
+            }),
+            Write::Overwrite { key, bytes, twin } => {
+                self.request_blocking(StoreAction::Overwrite, key, || {
+                    self.overwrite_local(local, key, *twin, bytes)
+                })
             }
         }
+    }
+
+    /// Replaces `key` on `file://`: a hard link to `twin` when there is one, else a write.
+    fn overwrite_local(
+        &self,
+        local: &LocalDir,
+        key: &str,
+        twin: Option<&str>,
+        bytes: &PutPayload,
+    ) -> Result<(), PublishError> {
+        let to = self.path_unchecked(key);
+        if let Some(from) = twin {
+            if local.link_over(&self.path_unchecked(from), &to).is_ok() {
+                return Ok(());
+            }
+        }
+        local
+            .overwrite(&to, bytes)
+            .map_err(|e| self.err(StoreAction::Overwrite, key, e))
     }
 
     /// Writes `key`, replacing what is there.
@@ -467,17 +574,27 @@ impl RepoStore {
         key: &str,
         payload: PutPayload,
     ) -> Result<(), PublishError> {
-        self.count();
-        if let Some(local) = &self.local {
-            return local
-                .overwrite(&self.path_unchecked(key), &payload)
-                .map_err(|e| self.err(StoreAction::Overwrite, key, e));
-        }
-        self.inner
-            .put_opts(&self.path_unchecked(key), payload, PutOptions::default())
-            .await
-            .map(|_| ())
-            .map_err(|e| self.err(StoreAction::Overwrite, key, e))
+        self.overwrite_with_twin(key, None, payload).await
+    }
+
+    /// Writes `key`, on `file://` as a hard link to `twin` when there is one.
+    async fn overwrite_with_twin(
+        &self,
+        key: &str,
+        twin: Option<&str>,
+        payload: PutPayload,
+    ) -> Result<(), PublishError> {
+        self.request(StoreAction::Overwrite, key, async {
+            if let Some(local) = &self.local {
+                return self.overwrite_local(local, key, twin, &payload);
+            }
+            self.inner
+                .put_opts(&self.path_unchecked(key), payload, PutOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| self.err(StoreAction::Overwrite, key, e))
+        })
+        .await
     }
 
     /// What `key` is now, for a later [`RepoStore::overwrite_if`].
@@ -506,7 +623,32 @@ impl RepoStore {
                 .await
                 .map(|()| Fenced::Unfenced);
         }
-        self.count();
+        let fenced = self
+            .request(
+                StoreAction::Overwrite,
+                key,
+                self.overwrite_if_now(key, payload.clone(), expected),
+            )
+            .await?;
+        match fenced {
+            Some(fenced) => Ok(fenced),
+            None => {
+                self.unconditional.store(true, Ordering::Relaxed);
+                self.overwrite(key, payload)
+                    .await
+                    .map(|()| Fenced::Unfenced)
+            }
+        }
+    }
+
+    /// The write of [`RepoStore::overwrite_if`], uncounted; `None` when the store cannot
+    /// write conditionally.
+    async fn overwrite_if_now(
+        &self,
+        key: &str,
+        payload: PutPayload,
+        expected: &Expected,
+    ) -> Result<Option<Fenced>, PublishError> {
         let path = self.path_unchecked(key);
         if let Some(local) = &self.local {
             let e_tag = match expected {
@@ -514,8 +656,8 @@ impl RepoStore {
                 Expected::Version { e_tag, .. } => e_tag.as_deref(),
             };
             return match local.overwrite_if(&path, &payload, e_tag) {
-                Ok(true) => Ok(Fenced::Written),
-                Ok(false) => Ok(Fenced::Moved),
+                Ok(true) => Ok(Some(Fenced::Written)),
+                Ok(false) => Ok(Some(Fenced::Moved)),
                 Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
             };
         }
@@ -530,18 +672,13 @@ impl RepoStore {
             mode,
             ..PutOptions::default()
         };
-        match self.inner.put_opts(&path, payload.clone(), opts).await {
-            Ok(_) => Ok(Fenced::Written),
+        match self.inner.put_opts(&path, payload, opts).await {
+            Ok(_) => Ok(Some(Fenced::Written)),
             Err(
                 object_store::Error::Precondition { .. }
                 | object_store::Error::AlreadyExists { .. },
-            ) => Ok(Fenced::Moved),
-            Err(object_store::Error::NotImplemented { .. }) => {
-                self.unconditional.store(true, Ordering::Relaxed);
-                self.overwrite(key, payload)
-                    .await
-                    .map(|()| Fenced::Unfenced)
-            }
+            ) => Ok(Some(Fenced::Moved)),
+            Err(object_store::Error::NotImplemented { .. }) => Ok(None),
             Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
         }
     }
@@ -555,44 +692,41 @@ impl RepoStore {
         from: &str,
         payload: PutPayload,
     ) -> Result<(), PublishError> {
-        if let Some(local) = &self.local {
-            let to = self.path_unchecked(key);
-            if local.link_over(&self.path_unchecked(from), &to).is_ok() {
-                self.count();
-                return Ok(());
-            }
-        }
-        self.overwrite(key, payload).await
+        self.overwrite_with_twin(key, Some(from), payload).await
     }
 
     /// Deletes `key`; a missing object is not an error.
     pub(crate) async fn delete(&self, key: &str) -> Result<(), PublishError> {
-        self.count();
-        let path = self.path_unchecked(key);
-        let result = match &self.local {
-            Some(local) => local.delete(&path),
-            None => self.inner.delete(&path).await,
-        };
-        match result {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.err(StoreAction::Delete, key, e)),
-        }
+        self.request(StoreAction::Delete, key, async {
+            let path = self.path_unchecked(key);
+            let result = match &self.local {
+                Some(local) => local.delete(&path),
+                None => self.inner.delete(&path).await,
+            };
+            match result {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.err(StoreAction::Delete, key, e)),
+            }
+        })
+        .await
     }
 
     /// The first path components below the root that hold objects (a listing of one level:
     /// one request on S3 whatever the number of objects below).
     pub(crate) async fn list_groups(&self) -> Result<Vec<String>, PublishError> {
-        self.count();
-        let listed = self
-            .inner
-            .list_with_delimiter((!self.root.as_ref().is_empty()).then_some(&self.root))
-            .await
-            .map_err(|e| self.err(StoreAction::List, "", e))?;
-        Ok(listed
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().map(str::to_owned))
-            .collect())
+        self.request(StoreAction::List, "", async {
+            let listed = self
+                .inner
+                .list_with_delimiter((!self.root.as_ref().is_empty()).then_some(&self.root))
+                .await
+                .map_err(|e| self.err(StoreAction::List, "", e))?;
+            Ok(listed
+                .common_prefixes
+                .iter()
+                .filter_map(|p| p.filename().map(str::to_owned))
+                .collect())
+        })
+        .await
     }
 
     /// Every object under `prefix` (relative to the root), as keys relative to the root.
@@ -600,7 +734,6 @@ impl RepoStore {
         &self,
         prefix: &str,
     ) -> Result<Vec<(String, ObjectMeta)>, PublishError> {
-        self.count();
         let path = if prefix.is_empty() {
             self.root.clone()
         } else {
@@ -608,11 +741,14 @@ impl RepoStore {
         };
         let root = self.root.as_ref();
         let metas: Vec<ObjectMeta> = self
-            .inner
-            .list(Some(&path))
-            .try_collect()
-            .await
-            .map_err(|e| self.err(StoreAction::List, prefix, e))?;
+            .request(StoreAction::List, prefix, async {
+                self.inner
+                    .list(Some(&path))
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.err(StoreAction::List, prefix, e))
+            })
+            .await?;
         Ok(metas
             .into_iter()
             .filter_map(|meta| {

@@ -14,7 +14,7 @@ use falco_artifacts_core::{
     VerifyOptions,
 };
 use falco_artifacts_publish::{
-    AptRepository, BinRepository, GenericRepository, RepoStore, YumRepository,
+    AptRepository, BinRepository, GenericRepository, RepoStore, RepositoryOptions, YumRepository,
 };
 use futures::TryStreamExt as _;
 use object_store::ObjectStoreExt as _;
@@ -25,17 +25,27 @@ use crate::yumclient::rpm;
 
 /// A repository format under contract: how to make one on a store, what one release of it
 /// is, and which repository kind it serves.
-struct Format {
-    name: &'static str,
-    kind: RepoKind,
-    make: fn(RepoStore) -> Arc<dyn Publisher>,
-    release: fn(version: &str, salt: &str) -> Built,
+pub(crate) struct Format {
+    pub(crate) name: &'static str,
+    pub(crate) kind: RepoKind,
+    pub(crate) make: fn(RepoStore, RepositoryOptions) -> Arc<dyn Publisher>,
+    pub(crate) release: fn(version: &str, salt: &str) -> Built,
+}
+
+impl Format {
+    /// Where its repository for `channel` lives in the store.
+    pub(crate) fn dir(&self, channel: &dyn Channel) -> String {
+        match self.name {
+            "generic" => "driver".to_owned(),
+            _ => format!("packages/{}", channel.repository(self.kind)),
+        }
+    }
 }
 
 /// One release's artifacts, and what keeps their files on disk.
-struct Built {
+pub(crate) struct Built {
     _files: Box<dyn std::any::Any>,
-    artifacts: Vec<Arc<dyn Artifact>>,
+    pub(crate) artifacts: Vec<Arc<dyn Artifact>>,
 }
 
 /// `built`'s artifacts, kept alive with it.
@@ -49,14 +59,15 @@ macro_rules! keep {
     }};
 }
 
-const FORMATS: [Format; 4] = [
+pub(crate) const FORMATS: [Format; 4] = [
     Format {
         name: "apt",
         kind: RepoKind::Deb,
-        make: |store| {
+        make: |store, options| {
             Arc::new(
                 AptRepository::builder(store)
                     .with_signer(shared_signer())
+                    .with_options(options)
                     .build()
                     .unwrap(),
             )
@@ -66,10 +77,11 @@ const FORMATS: [Format; 4] = [
     Format {
         name: "yum",
         kind: RepoKind::Rpm,
-        make: |store| {
+        make: |store, options| {
             Arc::new(
                 YumRepository::builder(store)
                     .with_signer(shared_signer())
+                    .with_options(options)
                     .build()
                     .unwrap(),
             )
@@ -79,16 +91,24 @@ const FORMATS: [Format; 4] = [
     Format {
         name: "bin",
         kind: RepoKind::Bin,
-        make: |store| Arc::new(BinRepository::builder(store).build().unwrap()),
+        make: |store, options| {
+            Arc::new(
+                BinRepository::builder(store)
+                    .with_options(options)
+                    .build()
+                    .unwrap(),
+            )
+        },
         release: |version, salt| keep!(tarball(version, "x86_64", salt)),
     },
     Format {
         name: "generic",
         kind: RepoKind::Bin,
-        make: |store| {
+        make: |store, options| {
             Arc::new(
                 GenericRepository::builder(store, "driver")
                     .with_retention(keep2())
+                    .with_options(options)
                     .build()
                     .unwrap(),
             )
@@ -102,7 +122,7 @@ fn keep2() -> Retention {
 }
 
 /// The development channel keeping two versions of `kind`.
-fn dev_keeping_two(kind: RepoKind) -> ChannelConfig {
+pub(crate) fn dev_keeping_two(kind: RepoKind) -> ChannelConfig {
     ChannelConfig::development()
         .to_builder()
         .with_retention(kind, keep2())
@@ -159,13 +179,10 @@ async fn verifies_clean(repo: &dyn Publisher, channel: &dyn Channel, kind: RepoK
 
 /// The contract, for `format` on `store`.
 async fn contract(format: &Format, store: RepoStore) {
-    let repo = (format.make)(store.clone());
+    let repo = (format.make)(store.clone(), RepositoryOptions::default());
     let kind = format.kind;
     let dev = dev_keeping_two(kind);
-    let dir = |channel: &dyn Channel| match format.name {
-        "generic" => "driver".to_owned(),
-        _ => format!("packages/{}", channel.repository(kind)),
-    };
+    let dir = |channel: &dyn Channel| format.dir(channel);
     let v = |n: u32| format!("0.45.0-{n}+abcdef0");
     let first_built = (format.release)(&v(1), "1");
     let first = &first_built.artifacts;

@@ -12,6 +12,7 @@ mod common;
 mod concurrency;
 mod contract;
 mod deferred;
+mod faults;
 mod generic;
 #[cfg(feature = "s3")]
 mod lockrace;

@@ -9,7 +9,6 @@ use falco_artifacts_testkit::MotoS3;
 use crate::bin::{bin, check_all_landed, eight_publishers, publish_and_use};
 use crate::common::{check_index_over_http, s3_options, s3_store, tarball};
 use crate::generic::drivers;
-use crate::protocol::fail_at_every_request;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tarballs_on_s3_are_downloaded_and_verified_from_the_bucket() {
@@ -32,23 +31,6 @@ async fn eight_concurrent_publishers_on_s3_all_land() {
     check_all_landed(&bin(first)).await;
     let index = check_index_over_http(&format!("{}/falco-concurrent/packages/bin", s3.endpoint()));
     assert_eq!(index.files.len(), 24);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn s3_survives_a_crash_at_every_request() {
-    let s3 = MotoS3::start().unwrap();
-    let store = s3_store(&s3, "falco-atomic");
-    let url = format!("{}/falco-atomic/packages/bin-dev", s3.endpoint());
-    let n = fail_at_every_request(
-        Arc::clone(store.object_store()),
-        "",
-        FailMode::From,
-        &|| {
-            check_index_over_http(&url);
-        },
-    )
-    .await;
-    assert!(n >= 10, "only {n} requests were failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
