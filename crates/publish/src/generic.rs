@@ -20,7 +20,7 @@ use crate::options::RepositoryOptions;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{VerifyOptions, VerifyReport};
 
 /// A file for a [`GenericRepository`] and the key it goes under.
@@ -248,10 +248,27 @@ impl GenericRepository {
 
     /// Reads the repository like a client and reports every problem.
     pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, PublishError> {
-        let format = JsonIndex {
+        protocol::verify::verify(&self.format(), &self.repo, options).await
+    }
+
+    /// The orphans of the repository: files no live index and no kept older generation
+    /// names (outside the derived prefix), left by a publish that failed after uploading;
+    /// sorted by key, nothing changed.
+    pub async fn orphans(&self) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::orphans(&self.format(), &self.repo).await
+    }
+
+    /// Deletes the orphans of the repository (found again under its lock, against the index
+    /// live then) and returns them.
+    pub async fn remove_orphans(&self) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::remove(&self.format(), &self.repo).await
+    }
+
+    /// The index format, knowing the derived prefix (not unindexed, never an orphan).
+    fn format(&self) -> JsonIndex<'_> {
+        JsonIndex {
             derived: self.derived.as_deref(),
-        };
-        protocol::verify::verify(&format, &self.repo, options).await
+        }
     }
 
     /// Every object under the repository, in one listing (the store pages it: one request
@@ -446,5 +463,13 @@ impl Publisher for GenericRepository {
         _: RepoKind,
     ) -> Result<Vec<PublishedFile>, CoreError> {
         Ok(self.prune().await?)
+    }
+
+    async fn orphans(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<Orphan>, CoreError> {
+        Ok(GenericRepository::orphans(self).await?)
+    }
+
+    async fn remove_orphans(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<Orphan>, CoreError> {
+        Ok(GenericRepository::remove_orphans(self).await?)
     }
 }
