@@ -13,6 +13,7 @@ mod contract;
 mod deferred;
 mod generic;
 mod maintain;
+mod orphans;
 mod protocol;
 #[cfg(feature = "s3")]
 mod s3;
