@@ -272,7 +272,9 @@ impl GenericRepository {
     }
 
     /// Every object under the repository, in one listing (the store pages it: one request
-    /// per thousand objects on S3), keys relative to the repository.
+    /// per thousand objects on S3) and a read of the top `index.json`, keys relative to the
+    /// repository. Files waiting for deletion after [`GenericRepository::remove`] (or
+    /// retention) are not listed.
     pub async fn list_objects(&self) -> Result<Vec<ListedObject>, PublishError> {
         Ok(self.list_objects_in(&ListScope::All).await?.objects)
     }
@@ -285,8 +287,13 @@ impl GenericRepository {
     }
 
     /// Removes `keys` (relative to the repository) under the lock: the index without them
-    /// goes live first, then the files are deleted. Keys the index does not hold are deleted
-    /// as well (files put there by other tools); keys of no object are ignored.
+    /// goes live, and like pruned files they are deleted once no kept index generation names
+    /// them (by the commit that retires the last generation naming them, which with
+    /// [`RepositoryOptions::index_generations`] `n` is the `n - 1`th publish after this one),
+    /// so a client that read the previous `index.json` still finds them meanwhile. From now
+    /// on they are in no listing ([`GenericRepository::list_objects`]). Keys no index
+    /// generation names (files put there by other tools) are deleted now; keys of no object
+    /// are ignored.
     pub async fn remove(&self, keys: &BTreeSet<String>) -> Result<(), PublishError> {
         for key in keys {
             check_key(key)?;
