@@ -7,9 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use falco_artifacts::core::package::SourceDate;
-use falco_artifacts::core::{
-    Arch, ChildEnv, ReleaseEvent, ReleasePolicy, Sha256Digest, Signer,
-};
+use falco_artifacts::core::{Arch, ChildEnv, ReleaseEvent, ReleasePolicy, Sha256Digest, Signer};
 use falco_artifacts::publish::{FailMode, FailingStore, RepoStore};
 use falco_artifacts::release::{
     load_specs, package_release, Gate, GatePassed, Packaged, Pipeline, PipelineError,
@@ -263,7 +261,10 @@ fn a_corrected_rerun_after_a_failed_publish_is_cleared_by_prune_orphans() {
     for key in &orphans {
         assert!(site.repo.join(key).is_file(), "{key} was not uploaded");
     }
-    assert!(!site.repo.join("packages/deb/dists/stable/InRelease").exists());
+    assert!(!site
+        .repo
+        .join("packages/deb/dists/stable/InRelease")
+        .exists());
 
     let url = format!("file://{}", site.repo.display());
     let key_file = key_file.display().to_string();
@@ -333,7 +334,10 @@ fn a_corrected_rerun_after_a_failed_publish_is_cleared_by_prune_orphans() {
 
     // The dry run lists exactly the orphans, with their sizes, and changes nothing.
     let listed = prune(&[]);
-    assert!(listed.starts_with(&format!("{} orphans (dry run", orphans.len())), "{listed}");
+    assert!(
+        listed.starts_with(&format!("{} orphans (dry run", orphans.len())),
+        "{listed}"
+    );
     let lines: Vec<&str> = listed.lines().skip(1).collect();
     assert_eq!(lines.len(), orphans.len(), "{listed}");
     for (line, key) in lines.iter().zip(&orphans) {
@@ -344,7 +348,10 @@ fn a_corrected_rerun_after_a_failed_publish_is_cleared_by_prune_orphans() {
 
     // Confirmed: the orphans go, nothing else does.
     let deleted = prune(&["--confirm"]);
-    assert!(deleted.starts_with(&format!("{} orphans deleted", orphans.len())), "{deleted}");
+    assert!(
+        deleted.starts_with(&format!("{} orphans deleted", orphans.len())),
+        "{deleted}"
+    );
     let after = tree(&site.repo);
     let gone: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
     assert_eq!(gone, orphans.iter().collect::<Vec<_>>());

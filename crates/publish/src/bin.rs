@@ -199,10 +199,7 @@ impl BinRepository {
 
     /// Deletes the orphans of `channel`'s repository (found again under its lock, against
     /// the index live then) and returns them.
-    pub async fn remove_orphans(
-        &self,
-        channel: &dyn Channel,
-    ) -> Result<Vec<Orphan>, PublishError> {
+    pub async fn remove_orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
         protocol::orphans::remove(&JsonIndex::default(), &self.repo(channel)?).await
     }
 }
@@ -268,7 +265,11 @@ impl Publisher for BinRepository {
         .await?)
     }
 
-    async fn orphans(&self, channel: &dyn Channel, kind: RepoKind) -> Result<Vec<Orphan>, CoreError> {
+    async fn orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
         if kind != RepoKind::Bin {
             return Ok(Vec::new());
         }

@@ -106,8 +106,10 @@ impl FileRepo {
     pub(crate) async fn list_scope(&self, scope: &ListScope) -> Result<Listed, PublishError> {
         // The top file alone holds the deletion queue: no bucket is read.
         let no_bucket = BTreeSet::new();
-        let ((top, _), mut listed) =
-            futures::try_join!(self.read_index_of(Some(&no_bucket)), self.list_all_of(scope))?;
+        let ((top, _), mut listed) = futures::try_join!(
+            self.read_index_of(Some(&no_bucket)),
+            self.list_all_of(scope)
+        )?;
         let waiting = crate::protocol::deferred::waiting(&top.protocol.deferred);
         listed
             .objects

@@ -288,12 +288,15 @@ impl Pipeline {
     ) -> Result<Vec<Orphan>, PipelineError> {
         let mut removed = Vec::new();
         for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
-            removed.extend(publisher.remove_orphans(channel, kind).await.map_err(
-                |source| PipelineError::Orphans {
-                    repository: channel.repository(kind).to_owned(),
-                    source: Box::new(source),
-                },
-            )?);
+            removed.extend(
+                publisher
+                    .remove_orphans(channel, kind)
+                    .await
+                    .map_err(|source| PipelineError::Orphans {
+                        repository: channel.repository(kind).to_owned(),
+                        source: Box::new(source),
+                    })?,
+            );
         }
         Ok(removed)
     }

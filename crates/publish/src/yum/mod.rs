@@ -209,10 +209,7 @@ impl YumRepository {
 
     /// Deletes the orphans of `channel`'s repository (found again under its lock, against
     /// the index live then) and returns them.
-    pub async fn remove_orphans(
-        &self,
-        channel: &dyn Channel,
-    ) -> Result<Vec<Orphan>, PublishError> {
+    pub async fn remove_orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
         protocol::orphans::remove(self, &self.files(channel)?).await
     }
 }
@@ -392,7 +389,11 @@ impl Publisher for YumRepository {
         Ok(self.prune(channel).await?)
     }
 
-    async fn orphans(&self, channel: &dyn Channel, kind: RepoKind) -> Result<Vec<Orphan>, CoreError> {
+    async fn orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
         if kind != RepoKind::Rpm {
             return Ok(Vec::new());
         }

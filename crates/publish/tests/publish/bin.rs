@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use falco_artifacts_core::{
     Arch, Artifact, ArtifactKind, ChannelConfig, Error as CoreError, LocalArtifact, Occupant,
-    Publisher,
-    RepoKind, Retention,
+    Publisher, RepoKind, Retention,
 };
 use falco_artifacts_publish::{
     BinRepository, LockOptions, Problem, RepoStore, RepositoryOptions, VerifyOptions,

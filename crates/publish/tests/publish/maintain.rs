@@ -168,15 +168,27 @@ async fn a_removed_file_stays_while_a_kept_generation_names_it() {
     for (step, key) in later.iter().enumerate() {
         // The previous generation's reader: its buckets and the removed file are there.
         for bucket in &named {
-            assert_eq!(http_get(&url(bucket)).0, 200, "{bucket} after {step} publishes");
+            assert_eq!(
+                http_get(&url(bucket)).0,
+                200,
+                "{bucket} after {step} publishes"
+            );
         }
-        assert_eq!(http_get(&url(KO)).0, 200, "{KO} gone {step} publishes after removal");
+        assert_eq!(
+            http_get(&url(KO)).0,
+            200,
+            "{KO} gone {step} publishes after removal"
+        );
         assert!(repo.index().await.unwrap().get(KO).is_none());
         let report = repo.verify(&VerifyOptions::default()).await.unwrap();
         assert!(report.is_clean(), "{step}: {report:?}");
         repo.publish_files(&[file(key)]).await.unwrap();
     }
-    assert_eq!(http_get(&url(KO)).0, 404, "{KO} outlived every generation naming it");
+    assert_eq!(
+        http_get(&url(KO)).0,
+        404,
+        "{KO} outlived every generation naming it"
+    );
     let report = repo.verify(&VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
 }

@@ -69,7 +69,11 @@ impl Kind {
     }
 
     /// The artifacts of `version`; `salt` changes their bytes.
-    fn artifacts(self, version: &str, salt: &str) -> (Vec<Arc<dyn Artifact>>, Box<dyn std::any::Any>) {
+    fn artifacts(
+        self,
+        version: &str,
+        salt: &str,
+    ) -> (Vec<Arc<dyn Artifact>>, Box<dyn std::any::Any>) {
         match self {
             Kind::Apt => {
                 let built = crate::aptclient::deb(version, "x86_64", salt);
@@ -240,19 +244,25 @@ async fn a_corrected_rerun_after_a_failed_publish(kind: Kind, base: RepoStore) {
     assert!(text.contains("named by no index"), "{text}");
     assert!(text.contains("release prune --orphans"), "{text}");
     assert!(text.contains("--confirm"), "{text}");
-    assert_eq!(site.tree().await, before, "{kind:?}: a refused publish wrote");
+    assert_eq!(
+        site.tree().await,
+        before,
+        "{kind:?}: a refused publish wrote"
+    );
 
     // The dry run: exactly the files of the failed publish, nothing changed.
-    let orphans = site
-        .repo
-        .orphans(&stable, kind.repo_kind())
-        .await
-        .unwrap();
+    let orphans = site.repo.orphans(&stable, kind.repo_kind()).await.unwrap();
     assert_eq!(orphan_keys(&orphans), uploaded, "{kind:?}");
-    assert!(orphans.iter().all(|o| o.size > 0 && o.repository == stable.repository(kind.repo_kind())));
+    assert!(orphans
+        .iter()
+        .all(|o| o.size > 0 && o.repository == stable.repository(kind.repo_kind())));
     assert_eq!(site.tree().await, before, "{kind:?}: the dry run wrote");
     // Another kind's repository has none of them.
-    let other = if kind == Kind::Bin { RepoKind::Deb } else { RepoKind::Bin };
+    let other = if kind == Kind::Bin {
+        RepoKind::Deb
+    } else {
+        RepoKind::Bin
+    };
     assert!(site.repo.orphans(&stable, other).await.unwrap().is_empty());
 
     // Confirmed: they go, and nothing else.
@@ -396,7 +406,9 @@ async fn waiting_and_live_files_are_never_orphans_bin() {
 mod s3 {
     use falco_artifacts_testkit::MotoS3;
 
-    use super::{a_corrected_rerun_after_a_failed_publish, waiting_and_live_files_are_never_orphans, Kind};
+    use super::{
+        a_corrected_rerun_after_a_failed_publish, waiting_and_live_files_are_never_orphans, Kind,
+    };
     use crate::common::s3_store;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
