@@ -83,13 +83,21 @@ enum Cmd {
         #[arg(long, default_value = "stable")]
         channel: String,
     },
-    /// Apply a channel's retention now.
+    /// Apply a channel's retention now; with `--orphans`, list the files a failed publish
+    /// left that no index names instead (deleted only with `--confirm`).
     Prune {
         #[command(flatten)]
         repo: RepoFlags,
         /// `stable`, `dev` or a channel of the configuration.
         #[arg(long, default_value = "dev")]
         channel: String,
+        /// List the orphans of the channel's repositories (a dry run) instead of applying
+        /// retention.
+        #[arg(long)]
+        orphans: bool,
+        /// Delete the orphans listed.
+        #[arg(long, requires = "orphans")]
+        confirm: bool,
     },
     /// Run everything on an embedded default: a sample payload, a generated key, a throwaway
     /// git history, and a `file://` repository under `target/`.
@@ -193,7 +201,20 @@ fn run(command: Cmd) -> Result {
             }
             Ok(())
         }
-        Cmd::Prune { repo, channel } => {
+        Cmd::Prune {
+            repo,
+            channel,
+            orphans: true,
+            confirm,
+        } => {
+            let settings = Settings::load(&repo)?;
+            let channel = settings.channel(&channel)?;
+            let pipeline = settings.pipeline()?;
+            let report = runtime()?.block_on(pipeline.prune_orphans(&channel, confirm))?;
+            print!("{}", report.to_text());
+            Ok(())
+        }
+        Cmd::Prune { repo, channel, .. } => {
             let settings = Settings::load(&repo)?;
             let channel = settings.channel(&channel)?;
             let pruned = runtime()?.block_on(settings.pipeline()?.prune(&channel))?;

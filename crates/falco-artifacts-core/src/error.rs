@@ -1,6 +1,7 @@
 //! The error kinds every publisher converts its failures into, so callers can match on them.
 
 use crate::digest::Sha256Digest;
+use crate::publisher::Occupant;
 
 /// A boxed error from a backend or a parser, kept as the source of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -19,16 +20,18 @@ pub enum Error {
         what: String,
     },
     /// A file exists under the same immutable name with different content.
-    #[error("{repository}/{name} is already published with sha256 {existing}; refusing different content (sha256 {new})")]
+    #[error("{repository}/{name} holds sha256 {existing}; refusing different content (sha256 {new}) under that immutable name: it {occupant}")]
     AlreadyExists {
         /// The repository.
         repository: String,
-        /// The file name.
+        /// The file's key in the repository.
         name: String,
-        /// The digest of what is published.
+        /// The digest of what is stored.
         existing: Sha256Digest,
         /// The digest of what was offered.
         new: Sha256Digest,
+        /// Whether an index names the stored file, which says how to get past it.
+        occupant: Occupant,
     },
     /// A condition the operation relies on did not hold (a lock is held, an index changed).
     #[error("precondition failed: {what}")]

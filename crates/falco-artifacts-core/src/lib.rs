@@ -59,7 +59,7 @@ pub use digest::{
 pub use error::{BoxError, Error};
 pub use git::{head_commit, version_from_git, GitVersionError};
 pub use memory::InMemoryPublisher;
-pub use publisher::{PublishPlan, PublishReport, PublishedFile, Publisher};
+pub use publisher::{Occupant, Orphan, PublishPlan, PublishReport, PublishedFile, Publisher};
 pub use release::{Release, ReleaseEvent, ReleaseEventError, ReleasePolicy};
 pub use sign::{KeyAlgorithm, PgpSigner, SignError, Signer};
 pub use verify::{Problem, VerifyOptions, VerifyReport};

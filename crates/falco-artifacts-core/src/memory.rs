@@ -10,7 +10,7 @@ use crate::artifact::Artifact;
 use crate::channel::{Channel, Overwrite, RepoKind, Retention};
 use crate::digest::Sha256Digest;
 use crate::error::Error;
-use crate::publisher::{PublishPlan, PublishReport, PublishedFile, Publisher};
+use crate::publisher::{Occupant, PublishPlan, PublishReport, PublishedFile, Publisher};
 use crate::verify::{Problem, VerifyOptions, VerifyReport};
 
 /// Files by repository, then by file name, with their bytes.
@@ -149,6 +149,8 @@ impl InMemoryPublisher {
                         name: file.file_name.clone(),
                         existing: old.sha256,
                         new: file.sha256,
+                        // Every file here is indexed: a publish is applied whole.
+                        occupant: Occupant::Published,
                     });
                 }
             }

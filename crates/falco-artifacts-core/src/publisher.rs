@@ -1,5 +1,6 @@
 //! The `Publisher` trait: puts a channel's artifacts into its repositories.
 
+use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,6 +31,52 @@ pub struct PublishedFile {
     pub version: Option<Version>,
     /// Its architecture, if known.
     pub arch: Option<Arch>,
+}
+
+/// What holds a name a publish offers different bytes under, which says how to get past it
+/// (see [`Error::AlreadyExists`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Occupant {
+    /// A published file: the live index names it.
+    Published,
+    /// A file the live index no longer names (pruned by retention, removed) but an older
+    /// index generation, kept for readers that read it a moment ago, still does: it is deleted
+    /// once no kept generation names it.
+    Waiting,
+    /// A file no index names: left by a publish that failed after uploading it (the protocol
+    /// uploads package files before it commits their index).
+    Orphan,
+}
+
+impl fmt::Display for Occupant {
+    /// The end of [`Error::AlreadyExists`]'s message: what the stored file is and what to do.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Occupant::Published => {
+                "is published (the live index names it) and a published file is never replaced: publish a new version"
+            }
+            Occupant::Waiting => {
+                "is no longer in the live index, but an older kept index generation still names it until later publishes retire that generation: publish a new version"
+            }
+            Occupant::Orphan => {
+                "is named by no index, an orphan left by a publish that failed after uploading: delete the repository's orphans (`Publisher::remove_orphans`; the release tool: `release prune --orphans`, a dry run unless given `--confirm`), then publish again"
+            }
+        })
+    }
+}
+
+/// A stored file of a repository that no index names and that waits for no deletion: left
+/// by a publish that failed after uploading it. It blocks a corrected publish of the same
+/// name (see [`Occupant::Orphan`]) until deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// The repository (`deb`, `rpm-dev`, …).
+    pub repository: String,
+    /// Its key, relative to the repository (`stable/falco-0.45.0-x86_64.deb.asc`).
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// What a publish did.
@@ -127,4 +174,25 @@ pub trait Publisher: Send + Sync {
         channel: &dyn Channel,
         kind: RepoKind,
     ) -> Result<Vec<PublishedFile>, Error>;
+
+    /// The [`Orphan`]s of `channel`'s `kind` repository, sorted by key, without changing
+    /// anything. An implementer lists only files that no live index and no kept older index
+    /// generation names (never an index file, a lock, or a file waiting for deletion). The
+    /// default lists none: right for a publisher that writes nothing before its commit.
+    async fn orphans(&self, channel: &dyn Channel, kind: RepoKind) -> Result<Vec<Orphan>, Error> {
+        let _ = (channel, kind);
+        Ok(Vec::new())
+    }
+
+    /// Deletes the [`Orphan`]s of `channel`'s `kind` repository and returns them. An
+    /// implementer finds them again under the repository's lock, against the index live then
+    /// (a publisher may have indexed one since [`orphans`](Publisher::orphans) listed it).
+    async fn remove_orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, Error> {
+        let _ = (channel, kind);
+        Ok(Vec::new())
+    }
 }

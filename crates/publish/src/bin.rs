@@ -14,7 +14,7 @@ use crate::options::RepositoryOptions;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{VerifyOptions, VerifyReport};
 
 /// Release tarballs with their `.sha256` and `.asc`, under `<base>/<channel's bin repository>/
@@ -189,6 +189,19 @@ impl BinRepository {
     ) -> Result<VerifyReport, PublishError> {
         protocol::verify::verify(&JsonIndex::default(), &self.repo(channel)?, options).await
     }
+
+    /// The orphans of `channel`'s repository: tarballs and their `.sha256` and `.asc` no live index and no kept older
+    /// generation names, left by a publish that failed after uploading; sorted by key, nothing
+    /// changed.
+    pub async fn orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::orphans(&JsonIndex::default(), &self.repo(channel)?).await
+    }
+
+    /// Deletes the orphans of `channel`'s repository (found again under its lock, against
+    /// the index live then) and returns them.
+    pub async fn remove_orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::remove(&JsonIndex::default(), &self.repo(channel)?).await
+    }
 }
 
 #[async_trait]
@@ -250,5 +263,27 @@ impl Publisher for BinRepository {
             channel.retention(RepoKind::Bin),
         )
         .await?)
+    }
+
+    async fn orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
+        if kind != RepoKind::Bin {
+            return Ok(Vec::new());
+        }
+        Ok(Self::orphans(self, channel).await?)
+    }
+
+    async fn remove_orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
+        if kind != RepoKind::Bin {
+            return Ok(Vec::new());
+        }
+        Ok(Self::remove_orphans(self, channel).await?)
     }
 }

@@ -140,14 +140,14 @@ impl FileRepo {
     }
 
     /// The commit that makes `files` the next generation after `previous`. The `doomed`
-    /// files wait for deletion while a kept generation names them when `defer` (retention);
-    /// otherwise (an operator's removal) this commit deletes them.
+    /// files (pruned by retention, removed by an operator) wait for deletion while a kept
+    /// generation names them ([`deferred`]).
     pub(crate) fn commit(
         &self,
         previous: &RepoIndex,
         previous_bytes: Option<&Bytes>,
         files: BTreeMap<String, IndexEntry>,
-        (doomed, defer): (&[IndexEntry], bool),
+        doomed: &[IndexEntry],
         now: DateTime<Utc>,
     ) -> Commit {
         let mut by_hash: Vec<String> = previous_bytes
@@ -169,12 +169,7 @@ impl FileRepo {
         // Pruned files and retired buckets are still named by the kept generations before this
         // one: deleted once none of them is kept. Buckets retired by a generation written
         // before deferral are deleted now, like what the live generation's commit deleted.
-        let doomed = doomed.iter().map(|e| e.path.clone());
-        let (stopped, removed): (Vec<String>, Vec<String>) = if defer {
-            (doomed.collect(), Vec::new())
-        } else {
-            (Vec::new(), doomed.collect())
-        };
+        let stopped = doomed.iter().map(|e| e.path.clone());
         let deleted: Vec<String> = previous
             .protocol
             .pruned
@@ -185,15 +180,11 @@ impl FileRepo {
         let deletions = deferred::advance(
             &previous.protocol.deferred,
             &deleted,
-            stopped.into_iter().chain(retired),
+            stopped.chain(retired),
             self.generations,
             |k| names.contains(k) || buckets.iter().any(|b| b.key == k),
         );
         let mut delete: BTreeSet<String> = deletions.delete.into_iter().collect();
-        // Removed keys are due at once, and recorded like due ones for the next commit.
-        let mut due: BTreeSet<String> = deletions.due.into_iter().collect();
-        due.extend(removed);
-        delete.extend(due.iter().cloned());
         delete.extend(dropped);
         let index = RepoIndex {
             format: 1,
@@ -202,7 +193,7 @@ impl FileRepo {
             files,
             buckets,
             protocol: ProtocolState {
-                pruned: due.into_iter().collect(),
+                pruned: deletions.due,
                 by_hash,
                 retired: Vec::new(),
                 deferred: deletions.deferred,
@@ -347,7 +338,7 @@ impl Format for JsonIndex<'_> {
             index,
             top.as_ref(),
             merged.files,
-            (&merged.doomed, true),
+            &merged.doomed,
             merged.now,
         ))
     }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use falco_artifacts_core::{ChannelName, Error as CoreError, RepoKind, Sha256Digest, Version};
+use falco_artifacts_core::{
+    ChannelName, Error as CoreError, Occupant, RepoKind, Sha256Digest, Version,
+};
 
 /// What a store request was doing when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,17 +90,22 @@ pub enum PublishError {
         #[source]
         source: object_store::Error,
     },
-    /// Different bytes under an immutable name.
-    #[error("{repository}/{key} is already published with sha256 {existing}; refusing different content (sha256 {new})")]
+    /// Different bytes under an immutable name. The message names the stored object, says
+    /// whether an index names it ([`Occupant`]) and how to get past it: a published file
+    /// needs a new version, an orphan of a failed publish is deleted with the repository's
+    /// `remove_orphans` (e.g. [`BinRepository::remove_orphans`](crate::BinRepository::remove_orphans)).
+    #[error("{repository}/{key} holds sha256 {existing}; refusing different content (sha256 {new}) under that immutable name: it {occupant}")]
     Conflict {
         /// The repository path.
         repository: String,
         /// The key inside it.
         key: String,
-        /// What is published.
+        /// What is stored.
         existing: Sha256Digest,
         /// What was offered.
         new: Sha256Digest,
+        /// Whether an index names what is stored.
+        occupant: Occupant,
     },
     /// A package version already published under another file name, on a channel whose
     /// versions are immutable.
@@ -341,11 +348,13 @@ impl From<PublishError> for CoreError {
                 key,
                 existing,
                 new,
+                occupant,
             } => CoreError::AlreadyExists {
                 repository,
                 name: key,
                 existing,
                 new,
+                occupant,
             },
             PublishError::LockHeld { .. }
             | PublishError::LockLost { .. }

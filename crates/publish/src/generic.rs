@@ -20,7 +20,7 @@ use crate::options::RepositoryOptions;
 use crate::protocol;
 use crate::protocol::upload::{dedupe, Policy, Staged};
 use crate::store::{check_key, RepoStore};
-use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{VerifyOptions, VerifyReport};
 
 /// A file for a [`GenericRepository`] and the key it goes under.
@@ -248,14 +248,33 @@ impl GenericRepository {
 
     /// Reads the repository like a client and reports every problem.
     pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, PublishError> {
-        let format = JsonIndex {
+        protocol::verify::verify(&self.format(), &self.repo, options).await
+    }
+
+    /// The orphans of the repository: files no live index and no kept older generation
+    /// names (outside the derived prefix), left by a publish that failed after uploading;
+    /// sorted by key, nothing changed.
+    pub async fn orphans(&self) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::orphans(&self.format(), &self.repo).await
+    }
+
+    /// Deletes the orphans of the repository (found again under its lock, against the index
+    /// live then) and returns them.
+    pub async fn remove_orphans(&self) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::remove(&self.format(), &self.repo).await
+    }
+
+    /// The index format, knowing the derived prefix (not unindexed, never an orphan).
+    fn format(&self) -> JsonIndex<'_> {
+        JsonIndex {
             derived: self.derived.as_deref(),
-        };
-        protocol::verify::verify(&format, &self.repo, options).await
+        }
     }
 
     /// Every object under the repository, in one listing (the store pages it: one request
-    /// per thousand objects on S3), keys relative to the repository.
+    /// per thousand objects on S3) and a read of the top `index.json`, keys relative to the
+    /// repository. Files waiting for deletion after [`GenericRepository::remove`] (or
+    /// retention) are not listed.
     pub async fn list_objects(&self) -> Result<Vec<ListedObject>, PublishError> {
         Ok(self.list_objects_in(&ListScope::All).await?.objects)
     }
@@ -268,8 +287,13 @@ impl GenericRepository {
     }
 
     /// Removes `keys` (relative to the repository) under the lock: the index without them
-    /// goes live first, then the files are deleted. Keys the index does not hold are deleted
-    /// as well (files put there by other tools); keys of no object are ignored.
+    /// goes live, and like pruned files they are deleted once no kept index generation names
+    /// them (by the commit that retires the last generation naming them, which with
+    /// [`RepositoryOptions::index_generations`] `n` is the `n - 1`th publish after this one),
+    /// so a client that read the previous `index.json` still finds them meanwhile. From now
+    /// on they are in no listing ([`GenericRepository::list_objects`]). Keys no index
+    /// generation names (files put there by other tools) are deleted now; keys of no object
+    /// are ignored.
     pub async fn remove(&self, keys: &BTreeSet<String>) -> Result<(), PublishError> {
         for key in keys {
             check_key(key)?;
@@ -446,5 +470,13 @@ impl Publisher for GenericRepository {
         _: RepoKind,
     ) -> Result<Vec<PublishedFile>, CoreError> {
         Ok(self.prune().await?)
+    }
+
+    async fn orphans(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<Orphan>, CoreError> {
+        Ok(GenericRepository::orphans(self).await?)
+    }
+
+    async fn remove_orphans(&self, _: &dyn Channel, _: RepoKind) -> Result<Vec<Orphan>, CoreError> {
+        Ok(GenericRepository::remove_orphans(self).await?)
     }
 }

@@ -25,11 +25,15 @@
 //! `.asc`, content-addressed `primary`/`filelists`/`other.xml.gz` written with quick-xml from
 //! headers read through pkg-rpm, unsigned packages signed on publish), [`BinRepository`] (release tarballs, `index.json` + `index.html`) and
 //! [`GenericRepository`] (any keys under a prefix, e.g. prebuilt drivers) implement core's
-//! [`Publisher`](falco_artifacts_core::Publisher). Each has a dry run (`plan`) and a `verify`
-//! that reads the repository like a client and lists every [`Problem`]. The generic repository
-//! also lists its objects ([`ListedObject`]), removes keys under the same protocol (the index
-//! without them is live before any is deleted) and writes files derived from it (a site
-//! index) under its lock.
+//! [`Publisher`](falco_artifacts_core::Publisher). Each has a dry run (`plan`), a `verify`
+//! that reads the repository like a client and lists every [`Problem`], and `orphans` /
+//! `remove_orphans`: the package files a publish that failed after uploading left behind,
+//! which no index names and which block a corrected publish of the same names (its
+//! [`PublishError::Conflict`] says so), listed without changing anything or deleted under
+//! the lock. The generic repository also lists its objects ([`ListedObject`]), removes keys
+//! under the same protocol (the index without them is live first; they are deleted, like
+//! pruned files, once no kept generation names them) and writes files derived from it (a
+//! site index) under its lock.
 //! [`Faults`] counts requests and fails chosen ones, for atomicity tests: consulted by a
 //! [`RepoStore`] ([`RepoStore::with_faults`], every backend) or by the [`FailingStore`] wrapper
 //! of an `ObjectStore`.
@@ -72,6 +76,7 @@
 //! assert!(bin.publish(&stable, &[tarball]).await?.is_noop());
 //! assert_eq!(bin.list(&stable, RepoKind::Bin).await?.len(), 1);
 //! assert!(bin.verify(&stable, &VerifyOptions::default()).await?.is_clean());
+//! assert!(bin.orphans(&stable).await?.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -21,9 +21,11 @@ pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);
 
 impl FileRepo {
     /// Removes `keys` with the commit protocol: under the lock, the index without them goes
-    /// live first, then they are deleted, so no client ever reads an index naming a deleted
-    /// file. Keys the index never held (files put there by other tools) are deleted too, and
-    /// keys of no object are no-ops.
+    /// live; like pruned files, they are deleted by the commit after which no kept index
+    /// generation names them ([`deferred`](crate::protocol::deferred)), so a client that read
+    /// the previous index a moment ago still finds them, and no client ever reads an index
+    /// naming a deleted file. Keys no index generation names (files put there by other tools)
+    /// are deleted now, and keys of no object are no-ops.
     pub(crate) async fn remove(&self, keys: &BTreeSet<String>) -> Result<(), PublishError> {
         if keys.is_empty() {
             return Ok(());
@@ -37,7 +39,13 @@ impl FileRepo {
                 .iter()
                 .cloned()
                 .partition(|e| keys.contains(&e.path));
-            let unindexed = keys.iter().filter(|k| previous.get(k).is_none()).cloned();
+            // Keys waiting for deletion already are still named by a kept generation.
+            let waiting = crate::protocol::deferred::waiting(&previous.protocol.deferred);
+            let unindexed = keys
+                .iter()
+                .filter(|k| previous.get(k).is_none() && !waiting.contains(k.as_str()))
+                .cloned()
+                .collect::<Vec<_>>();
             if doomed.is_empty() {
                 // The index does not change: only files it never named go.
                 for key in unindexed {
@@ -50,8 +58,7 @@ impl FileRepo {
                 &previous,
                 previous_bytes.as_ref(),
                 files,
-                // Removed on purpose: deleted now, not kept for readers of older generations.
-                (&doomed, false),
+                &doomed,
                 Utc::now(),
             );
             commit.delete.extend(unindexed);
@@ -94,8 +101,25 @@ impl FileRepo {
     }
 
     /// The objects of `scope` (keys relative to the repository), and for a scope of
-    /// prefixes the repository's groups.
+    /// prefixes the repository's groups. Files waiting for deletion (removed or pruned, still
+    /// named by a kept older index generation) are left out: they are gone for anyone who
+    /// reads the repository now, and a caller that took them for present would skip
+    /// publishing them again, then lose them to the deferred deletion.
     pub(crate) async fn list_scope(&self, scope: &ListScope) -> Result<Listed, PublishError> {
+        // The top file alone holds the deletion queue: no bucket is read.
+        let no_bucket = BTreeSet::new();
+        let ((top, _), mut listed) = futures::try_join!(
+            self.read_index_of(Some(&no_bucket)),
+            self.list_all_of(scope)
+        )?;
+        let waiting = crate::protocol::deferred::waiting(&top.protocol.deferred);
+        listed
+            .objects
+            .retain(|(key, _)| !waiting.contains(key.as_str()));
+        Ok(listed)
+    }
+
+    async fn list_all_of(&self, scope: &ListScope) -> Result<Listed, PublishError> {
         match scope {
             ListScope::All => Ok(Listed {
                 objects: self.store.list("").await?,

@@ -213,6 +213,28 @@ pub enum PipelineError {
         #[source]
         source: Box<falco_artifacts_core::Error>,
     },
+    /// A repository refused the release while staging because an orphan of an earlier,
+    /// failed publish holds one of its immutable names with other bytes: no index names that
+    /// file, so deleting it loses nothing.
+    #[error("{key} blocks this release: no index names it (an orphan left by a publish that failed after uploading) and this release has other bytes for that immutable name; nothing was published in any repository. List the orphans with `{command}` (a dry run, with this run's key and configuration flags), delete them by adding `--confirm`, then run the release again")]
+    Orphan {
+        /// The blocking object's full key (`packages/deb/stable/falco-0.45.0-x86_64.deb`).
+        key: String,
+        /// The command that lists the orphans.
+        command: String,
+        /// The repository's refusal.
+        #[source]
+        source: Box<falco_artifacts_core::Error>,
+    },
+    /// Finding or deleting a repository's orphans failed.
+    #[error("pruning the orphans of packages/{repository} failed")]
+    Orphans {
+        /// The repository.
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<falco_artifacts_core::Error>,
+    },
     /// A repository failed after others were already live: the release is only partly out.
     #[error(transparent)]
     PartialRelease(Box<PartialRelease>),

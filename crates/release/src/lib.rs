@@ -92,7 +92,7 @@ pub use images::runtime::{RuntimeImagesConfig, VariantConfig};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, BuildFailure, Packaged};
 pub use plan::{plan_release, PlannedDrivers, PlannedFile, ReleasePlan};
-pub use report::{FileStatus, ReportEntry, RunReport};
+pub use report::{FileStatus, OrphansReport, ReportEntry, RunReport};
 pub use resolve::{shell_command, DriversFlags, EventFlags, JobFlags, RepoFlags, Settings};
 pub use run::Pipeline;
 

@@ -117,3 +117,33 @@ impl RunReport {
         out
     }
 }
+
+/// What `prune --orphans` found, and whether it deleted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphansReport {
+    /// The orphans, in repository order, each sorted by key.
+    pub orphans: Vec<falco_artifacts_core::Orphan>,
+    /// Whether they were deleted (otherwise a dry run).
+    pub deleted: bool,
+}
+
+impl OrphansReport {
+    /// One line per orphan (full key and size) under a line saying what was done.
+    pub fn to_text(&self) -> String {
+        let n = self.orphans.len();
+        let mut text = if self.deleted {
+            format!("{n} orphans deleted\n")
+        } else if n == 0 {
+            "0 orphans\n".to_owned()
+        } else {
+            format!("{n} orphans (dry run: nothing deleted; add --confirm to delete them)\n")
+        };
+        for orphan in &self.orphans {
+            text.push_str(&format!(
+                "  packages/{}/{}  {} bytes\n",
+                orphan.repository, orphan.key, orphan.size
+            ));
+        }
+        text
+    }
+}

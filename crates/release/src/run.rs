@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use falco_artifacts_core::{
-    Artifact, Channel, Error as CoreError, PublishedFile, Publisher, Release, RepoKind, Signer,
-    VerifyOptions,
+    Artifact, Channel, Error as CoreError, Occupant, Orphan, PublishedFile, Publisher, Release,
+    RepoKind, Signer, VerifyOptions,
 };
 use falco_artifacts_publish::{
     AptRepository, BinRepository, RepoStore, StoreOptions, YumRepository,
@@ -12,7 +12,7 @@ use falco_artifacts_publish::{
 use object_store::ObjectStoreExt as _;
 
 use crate::error::PartialRelease;
-use crate::report::RunReport;
+use crate::report::{OrphansReport, RunReport};
 use crate::{GatePassed, Packaged, PipelineError};
 
 /// The kinds of repository a release goes to, in the order they are published.
@@ -168,10 +168,7 @@ impl Pipeline {
             publisher
                 .plan(channel, artifacts(kind))
                 .await
-                .map_err(|source| PipelineError::Preflight {
-                    repository: channel.repository(kind).to_owned(),
-                    source: Box::new(source),
-                })?;
+                .map_err(|source| self.refused(channel, kind, source))?;
         }
         let mut live: Vec<&str> = Vec::new();
         for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
@@ -185,6 +182,32 @@ impl Pipeline {
         }
         report.verified = self.verify(channel).await?;
         Ok(report)
+    }
+
+    /// The error of a preflight that `channel`'s `kind` repository refused: an orphan in the
+    /// way is named with the command that clears it.
+    fn refused(&self, channel: &dyn Channel, kind: RepoKind, source: CoreError) -> PipelineError {
+        if let CoreError::AlreadyExists {
+            repository,
+            name,
+            occupant: Occupant::Orphan,
+            ..
+        } = &source
+        {
+            return PipelineError::Orphan {
+                key: format!("{repository}/{name}"),
+                command: format!(
+                    "release prune --orphans --repo {} --channel {}",
+                    self.url,
+                    channel.name()
+                ),
+                source: Box::new(source),
+            };
+        }
+        PipelineError::Preflight {
+            repository: channel.repository(kind).to_owned(),
+            source: Box::new(source),
+        }
     }
 
     /// The error of a publish into `repository` that failed once `live` were live.
@@ -240,6 +263,60 @@ impl Pipeline {
             verified.push(format!("packages/{name}"));
         }
         Ok(verified)
+    }
+
+    /// The orphans of the channel's repositories (files a failed publish uploaded and no
+    /// index names, see [`Publisher::orphans`]), in repository order; nothing is changed.
+    pub async fn orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PipelineError> {
+        let mut found = Vec::new();
+        for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
+            found.extend(publisher.orphans(channel, kind).await.map_err(|source| {
+                PipelineError::Orphans {
+                    repository: channel.repository(kind).to_owned(),
+                    source: Box::new(source),
+                }
+            })?);
+        }
+        Ok(found)
+    }
+
+    /// Deletes the orphans of the channel's repositories, each found again under its
+    /// repository's lock ([`Publisher::remove_orphans`]); returns what was deleted.
+    pub async fn remove_orphans(
+        &self,
+        channel: &dyn Channel,
+    ) -> Result<Vec<Orphan>, PipelineError> {
+        let mut removed = Vec::new();
+        for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
+            removed.extend(
+                publisher
+                    .remove_orphans(channel, kind)
+                    .await
+                    .map_err(|source| PipelineError::Orphans {
+                        repository: channel.repository(kind).to_owned(),
+                        source: Box::new(source),
+                    })?,
+            );
+        }
+        Ok(removed)
+    }
+
+    /// `prune --orphans`: lists the channel's orphans ([`Pipeline::orphans`]), and with
+    /// `confirm` deletes them ([`Pipeline::remove_orphans`]).
+    pub async fn prune_orphans(
+        &self,
+        channel: &dyn Channel,
+        confirm: bool,
+    ) -> Result<OrphansReport, PipelineError> {
+        let orphans = if confirm {
+            self.remove_orphans(channel).await?
+        } else {
+            self.orphans(channel).await?
+        };
+        Ok(OrphansReport {
+            orphans,
+            deleted: confirm,
+        })
     }
 
     /// Applies the channel's retention to its repositories now.

@@ -37,7 +37,7 @@ use crate::protocol::commit::Commit;
 use crate::protocol::upload::{Policy, Staged};
 use crate::protocol::{self, Format};
 use crate::store::RepoStore;
-use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{Problem, VerifyOptions, VerifyReport};
 
 /// How many packages are read and parsed at once.
@@ -207,6 +207,19 @@ impl AptRepository {
         options: &VerifyOptions,
     ) -> Result<VerifyReport, PublishError> {
         protocol::verify::verify(self, &self.files(channel)?, options).await
+    }
+
+    /// The orphans of `channel`'s repository: pool files (`.deb`, `.deb.asc`) no live index and no kept older
+    /// generation names, left by a publish that failed after uploading; sorted by key, nothing
+    /// changed.
+    pub async fn orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::orphans(self, &self.files(channel)?).await
+    }
+
+    /// Deletes the orphans of `channel`'s repository (found again under its lock, against
+    /// the index live then) and returns them.
+    pub async fn remove_orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::remove(self, &self.files(channel)?).await
     }
 }
 
@@ -393,5 +406,27 @@ impl Publisher for AptRepository {
             return Ok(Vec::new());
         }
         Ok(self.prune(channel).await?)
+    }
+
+    async fn orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
+        if kind != RepoKind::Deb {
+            return Ok(Vec::new());
+        }
+        Ok(Self::orphans(self, channel).await?)
+    }
+
+    async fn remove_orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
+        if kind != RepoKind::Deb {
+            return Ok(Vec::new());
+        }
+        Ok(Self::remove_orphans(self, channel).await?)
     }
 }

@@ -10,11 +10,12 @@ pub(crate) mod commit;
 pub(crate) mod deferred;
 pub(crate) mod fence;
 pub(crate) mod lock;
+pub(crate) mod orphans;
 pub(crate) mod upload;
 pub(crate) mod verify;
 
 use async_trait::async_trait;
-use falco_artifacts_core::{PublishReport, PublishedFile, Retention};
+use falco_artifacts_core::{Occupant, PublishReport, PublishedFile, Retention};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
@@ -157,7 +158,12 @@ pub(crate) async fn plan<F: Format>(
 ) -> Result<PublishPlan, PublishError> {
     let live = format.read(repo, None).await?;
     let actions = repo
-        .classify(staged, &format.hint(&live), policy.overwrite)
+        .classify(
+            staged,
+            &format.hint(&live),
+            policy.overwrite,
+            &|key: &str| occupant(format, &live, key),
+        )
         .await?;
     let merged = format.merge(&live, staged, offered, policy.retention);
     let prune = format.pruned(&repo.name, &merged);
@@ -193,8 +199,9 @@ pub(crate) async fn publish<F: Format>(
     let scope = format.scope(staged, offered, policy.retention);
     let hint = format.read(repo, scope.as_ref()).await?;
     format.admit(repository, policy, &hint, offered)?;
+    let occupancy = |key: &str| occupant(format, &hint, key);
     let mut actions = repo
-        .classify(staged, &format.hint(&hint), policy.overwrite)
+        .classify(staged, &format.hint(&hint), policy.overwrite, &occupancy)
         .await?;
     if actions.iter().all(|a| *a == Action::Unchanged)
         && !format.pending(&hint)
@@ -213,7 +220,7 @@ pub(crate) async fn publish<F: Format>(
         });
     }
     // 2. Upload new files under immutable names.
-    repo.upload_new(staged, &mut actions, policy.overwrite)
+    repo.upload_new(staged, &mut actions, policy.overwrite, &occupancy)
         .await?;
     // 3. Take the lock, merge with the live index, commit.
     let guard = LockGuard::acquire(&repo.store, &repo.lock).await?;
@@ -269,6 +276,19 @@ pub(crate) async fn prune<F: Format>(
     }
     .await;
     finish(guard, result).await
+}
+
+/// What holds `key` in `live`: the live index names it (or, for a signature, its package),
+/// a kept older generation does (it waits for deletion), or nothing does.
+pub(crate) fn occupant<F: Format>(format: &F, live: &F::Live, key: &str) -> Occupant {
+    let owner = format.owner(key).unwrap_or(key);
+    if format.hint(live).get(owner).is_some() {
+        Occupant::Published
+    } else if format.waiting(live).contains(key) {
+        Occupant::Waiting
+    } else {
+        Occupant::Orphan
+    }
 }
 
 /// Releases the lock after `result`; a failed publish keeps its own error.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use falco_artifacts_core::{
-    Artifact, DigestSet, DigestingReader, Overwrite, PublishedFile, Retention, Sha256Digest,
+    Artifact, DigestSet, DigestingReader, Occupant, Overwrite, PublishedFile, Retention,
+    Sha256Digest,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
 
@@ -40,6 +41,10 @@ impl Staged {
         }
     }
 }
+
+/// What holds a stored key, by the live index a publish read (see
+/// [`occupant`](super::occupant)).
+pub(crate) type Occupancy<'a> = dyn Fn(&str) -> Occupant + Send + Sync + 'a;
 
 /// The rules a publish follows.
 #[derive(Debug, Clone, Copy)]
@@ -115,16 +120,18 @@ impl FileRepo {
         Ok(self.store.sha256(key).await?.map(|(sha, _)| sha))
     }
 
-    /// Decides per file: new, same bytes, or different bytes (refused when immutable).
+    /// Decides per file: new, same bytes, or different bytes (refused when immutable, the
+    /// error saying what `occupant` says holds the name).
     pub(crate) async fn classify(
         &self,
         staged: &[Staged],
         hint: &RepoIndex,
         overwrite: Overwrite,
+        occupant: &Occupancy<'_>,
     ) -> Result<Vec<Action>, PublishError> {
         let checks: Vec<_> = staged
             .iter()
-            .map(|s| self.classify_one(s, hint, overwrite))
+            .map(|s| self.classify_one(s, hint, overwrite, occupant))
             .collect();
         futures::stream::iter(checks)
             .buffered(CONCURRENCY)
@@ -137,6 +144,7 @@ impl FileRepo {
         s: &Staged,
         hint: &RepoIndex,
         overwrite: Overwrite,
+        occupant: &Occupancy<'_>,
     ) -> Result<Action, PublishError> {
         let Some(meta) = self.store.head(&s.key).await? else {
             return Ok(Action::Upload);
@@ -146,17 +154,23 @@ impl FileRepo {
             Some(sha) if &sha == s.artifact.sha256() => Ok(Action::Unchanged),
             Some(sha) => match overwrite {
                 Overwrite::Replace => Ok(Action::Replace),
-                Overwrite::Immutable => Err(self.conflict(s, sha)),
+                Overwrite::Immutable => Err(self.conflict(s, sha, occupant)),
             },
         }
     }
 
-    fn conflict(&self, s: &Staged, existing: Sha256Digest) -> PublishError {
+    fn conflict(
+        &self,
+        s: &Staged,
+        existing: Sha256Digest,
+        occupant: &Occupancy<'_>,
+    ) -> PublishError {
         PublishError::Conflict {
             repository: self.store.root().to_owned(),
             key: s.key.clone(),
             existing,
             new: *s.artifact.sha256(),
+            occupant: occupant(&s.key),
         }
     }
 
@@ -167,11 +181,12 @@ impl FileRepo {
         staged: &[Staged],
         actions: &mut [Action],
         overwrite: Overwrite,
+        occupant: &Occupancy<'_>,
     ) -> Result<(), PublishError> {
         let uploads: Vec<_> = staged
             .iter()
             .zip(actions.iter())
-            .map(|(s, action)| self.upload_one(s, *action, overwrite))
+            .map(|(s, action)| self.upload_one(s, *action, overwrite, occupant))
             .collect();
         let results: Vec<Action> = futures::stream::iter(uploads)
             .buffered(CONCURRENCY)
@@ -192,6 +207,7 @@ impl FileRepo {
         s: &Staged,
         action: Action,
         overwrite: Overwrite,
+        occupant: &Occupancy<'_>,
     ) -> Result<Action, PublishError> {
         if action != Action::Upload {
             return Ok(action);
@@ -201,7 +217,9 @@ impl FileRepo {
             Created::New => Ok(Action::Upload),
             Created::Exists => match self.store.sha256(&s.key).await? {
                 Some((sha, _)) if &sha == s.artifact.sha256() => Ok(Action::Unchanged),
-                Some((sha, _)) if overwrite == Overwrite::Immutable => Err(self.conflict(s, sha)),
+                Some((sha, _)) if overwrite == Overwrite::Immutable => {
+                    Err(self.conflict(s, sha, occupant))
+                }
                 _ => Ok(Action::Replace),
             },
         }

@@ -1,12 +1,14 @@
 //! Verification, once for every format: the format checks what its top file names (index
 //! files, signatures); then every file the live index names is checked against the store
 //! (present, size, and digest when asked), every stored package file the index does not
-//! name is reported (unless it waits for deletion, still named by a kept generation), and so
-//! is a lock held past its lease.
+//! name is reported (unless it waits for deletion, still named by a kept generation; the
+//! same walk finds the orphans a failed publish leaves), and so is a lock held past its
+//! lease.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use object_store::ObjectMeta;
 
 use super::{lock, Format};
 use crate::engine::FileRepo;
@@ -27,8 +29,6 @@ pub(crate) async fn verify<F: Format>(
     if format.check_top(repo, &mut report.problems).await? {
         let live = format.read_all(repo).await?;
         let index = format.hint(&live);
-        // Pruned files an older kept generation still names wait for deletion: not garbage.
-        let waiting = format.waiting(&live);
         let listed = store.list("").await?;
         let stored: BTreeMap<&str, u64> =
             listed.iter().map(|(k, m)| (k.as_str(), m.size)).collect();
@@ -56,16 +56,10 @@ pub(crate) async fn verify<F: Format>(
                 Some(_) => {}
             }
         }
-        for (key, _) in &listed {
-            if !waiting.contains(key.as_str())
-                && format
-                    .owner(key)
-                    .is_some_and(|owner| index.get(owner).is_none())
-            {
-                report
-                    .problems
-                    .push(Problem::Unindexed { path: key.clone() });
-            }
+        for (key, _) in unindexed(format, &live, &listed) {
+            report
+                .problems
+                .push(Problem::Unindexed { path: key.clone() });
         }
     }
     if let Some(state) = lock::state(store).await? {
@@ -77,4 +71,26 @@ pub(crate) async fn verify<F: Format>(
         }
     }
     Ok(report)
+}
+
+/// The objects of `listed` that are package files of `format` (or their signatures) which
+/// `live` does not name: [`Problem::Unindexed`], and the orphans
+/// [`orphans`](super::orphans) deletes. Pruned files an older kept generation still names
+/// wait for deletion: not garbage.
+pub(crate) fn unindexed<'l, F: Format>(
+    format: &F,
+    live: &F::Live,
+    listed: &'l [(String, ObjectMeta)],
+) -> Vec<&'l (String, ObjectMeta)> {
+    let index = format.hint(live);
+    let waiting = format.waiting(live);
+    listed
+        .iter()
+        .filter(|(key, _)| {
+            !waiting.contains(key.as_str())
+                && format
+                    .owner(key)
+                    .is_some_and(|owner| index.get(owner).is_none())
+        })
+        .collect()
 }

@@ -38,7 +38,7 @@ use crate::protocol::commit::Commit;
 use crate::protocol::upload::{Policy, Staged};
 use crate::protocol::{self, Format};
 use crate::store::RepoStore;
-use falco_artifacts_core::PublishPlan;
+use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{Problem, VerifyOptions, VerifyReport};
 
 /// How many packages are read, parsed and signed at once.
@@ -198,6 +198,19 @@ impl YumRepository {
         options: &VerifyOptions,
     ) -> Result<VerifyReport, PublishError> {
         protocol::verify::verify(self, &self.files(channel)?, options).await
+    }
+
+    /// The orphans of `channel`'s repository: package files (`.rpm`, `.rpm.asc`) no live index and no kept older
+    /// generation names, left by a publish that failed after uploading; sorted by key, nothing
+    /// changed.
+    pub async fn orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::orphans(self, &self.files(channel)?).await
+    }
+
+    /// Deletes the orphans of `channel`'s repository (found again under its lock, against
+    /// the index live then) and returns them.
+    pub async fn remove_orphans(&self, channel: &dyn Channel) -> Result<Vec<Orphan>, PublishError> {
+        protocol::orphans::remove(self, &self.files(channel)?).await
     }
 }
 
@@ -378,5 +391,27 @@ impl Publisher for YumRepository {
             return Ok(Vec::new());
         }
         Ok(self.prune(channel).await?)
+    }
+
+    async fn orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
+        if kind != RepoKind::Rpm {
+            return Ok(Vec::new());
+        }
+        Ok(Self::orphans(self, channel).await?)
+    }
+
+    async fn remove_orphans(
+        &self,
+        channel: &dyn Channel,
+        kind: RepoKind,
+    ) -> Result<Vec<Orphan>, CoreError> {
+        if kind != RepoKind::Rpm {
+            return Ok(Vec::new());
+        }
+        Ok(Self::remove_orphans(self, channel).await?)
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use falco_artifacts_core::{
-    Arch, Artifact, ArtifactKind, ChannelConfig, Error as CoreError, LocalArtifact, Publisher,
-    RepoKind, Retention,
+    Arch, Artifact, ArtifactKind, ChannelConfig, Error as CoreError, LocalArtifact, Occupant,
+    Publisher, RepoKind, Retention,
 };
 use falco_artifacts_publish::{
     BinRepository, LockOptions, Problem, RepoStore, RepositoryOptions, VerifyOptions,
@@ -57,13 +57,20 @@ pub(crate) async fn publish_and_use(store: RepoStore, site_url: &str) {
     assert!(repo.publish(&stable, &all).await.unwrap().is_noop());
     // Immutable: other bytes under a published stable name are refused with both digests.
     let rebuilt = tarball("0.39.0", "x86_64", "b");
-    match repo.publish(&stable, &rebuilt.artifacts).await.unwrap_err() {
+    let refused = repo.publish(&stable, &rebuilt.artifacts).await.unwrap_err();
+    let text = refused.to_string();
+    // A published file, not an orphan: the way out is a new version.
+    assert!(text.contains("publish a new version"), "{text}");
+    assert!(!text.contains("prune --orphans"), "{text}");
+    match refused {
         CoreError::AlreadyExists {
             repository,
             name,
             existing,
             new,
+            occupant,
         } => {
+            assert_eq!(occupant, Occupant::Published);
             assert_eq!(repository, "packages/bin");
             assert_eq!(name, format!("x86_64/{}", amd.name()));
             assert_eq!(existing, amd.tarball.sha256);

@@ -17,6 +17,7 @@ mod generic;
 #[cfg(feature = "s3")]
 mod lockrace;
 mod maintain;
+mod orphans;
 mod protocol;
 #[cfg(feature = "s3")]
 mod s3;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use falco_artifacts_core::{Artifact, ArtifactKind, LocalArtifact};
 use falco_artifacts_publish::{
     DerivedFiles, FailMode, FailingStore, GenericFile, GenericRepository, Problem, PublishError,
-    RepoStore, VerifyOptions,
+    RepoIndex, RepoStore, VerifyOptions,
 };
 use falco_artifacts_testkit::HttpServer;
 
@@ -118,7 +118,17 @@ async fn remove_list_and_derived_files_on_file() {
     let indexed: Vec<&str> = index.files.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(indexed, [O, ARM]);
     assert!(!path.exists());
-    assert!(!site.path().join("driver").join(KO).exists());
+    // The removed indexed file waits for deletion (older kept generations name it), out of
+    // every listing.
+    assert!(site.path().join("driver").join(KO).exists());
+    let listed: Vec<String> = repo
+        .list_objects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert!(!listed.iter().any(|k| k == KO), "{listed:?}");
     let report = repo.verify(&VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
     // Derived files are deleted on request too.
@@ -133,6 +143,54 @@ async fn remove_list_and_derived_files_on_file() {
     .unwrap();
     assert!(!site.path().join("driver/site/7.0.0+driver.json").exists());
     assert!(repo.remove(&keys(&["../escape"])).await.is_err());
+}
+
+/// Issue 16 scenario 3 for removals: a client that read `index.json` just before a removal
+/// still finds every file it names (its buckets and the removed file) while that generation
+/// is kept; the removed file goes with the commit that retires the last generation naming
+/// it (three kept: the second publish after the removal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_file_stays_while_a_kept_generation_names_it() {
+    let site = tempfile::tempdir().unwrap();
+    let http = HttpServer::serve(site.path()).unwrap();
+    let repo = repo(file_store(site.path()));
+    repo.publish_files(&[file(KO), file(O), file(ARM)])
+        .await
+        .unwrap();
+    let url = |key: &str| format!("{}/driver/{}", http.url(), key.replace('+', "%2B"));
+    let (_, top) = http_get(&url("index.json"));
+    let previous: RepoIndex = serde_json::from_slice(&top).unwrap();
+    let named: Vec<String> = previous.buckets.iter().map(|b| b.key.clone()).collect();
+    assert!(!named.is_empty());
+
+    repo.remove(&keys(&[KO])).await.unwrap();
+    let later = ["9.0.0+driver/x86_64/a.ko", "9.0.0+driver/x86_64/b.ko"];
+    for (step, key) in later.iter().enumerate() {
+        // The previous generation's reader: its buckets and the removed file are there.
+        for bucket in &named {
+            assert_eq!(
+                http_get(&url(bucket)).0,
+                200,
+                "{bucket} after {step} publishes"
+            );
+        }
+        assert_eq!(
+            http_get(&url(KO)).0,
+            200,
+            "{KO} gone {step} publishes after removal"
+        );
+        assert!(repo.index().await.unwrap().get(KO).is_none());
+        let report = repo.verify(&VerifyOptions::default()).await.unwrap();
+        assert!(report.is_clean(), "{step}: {report:?}");
+        repo.publish_files(&[file(key)]).await.unwrap();
+    }
+    assert_eq!(
+        http_get(&url(KO)).0,
+        404,
+        "{KO} outlived every generation naming it"
+    );
+    let report = repo.verify(&VerifyOptions::default()).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
 }
 
 /// A removal that dies at any request leaves an index naming only files that exist; running

@@ -22,6 +22,9 @@ fn driver(name: &str, body: &[u8]) -> Arc<dyn Artifact> {
     Arc::new(LocalArtifact::from_bytes(ArtifactKind::KernelModule, name, body.to_vec()).unwrap())
 }
 
+/// One index generation kept: a removal deletes at once and records its keys as pruned,
+/// which the next commit deletes again (with more generations kept, a removed key waits for
+/// deletion instead and this race cannot arise: see `maintain.rs`).
 fn repo(store: RepoStore, poll: Duration) -> GenericRepository {
     GenericRepository::builder(store, "driver")
         .with_options(RepositoryOptions {
@@ -30,7 +33,7 @@ fn repo(store: RepoStore, poll: Duration) -> GenericRepository {
                 wait: Duration::from_secs(60),
                 poll,
             },
-            ..RepositoryOptions::default()
+            index_generations: 1,
         })
         .build()
         .unwrap()
