@@ -10,12 +10,12 @@ use object_store::ObjectMeta;
 
 use crate::cdn;
 use crate::engine::FileRepo;
-use crate::store::ObjectClass;
 use crate::error::PublishError;
 use crate::index::IndexEntry;
 use crate::protocol::finish;
 use crate::protocol::lock::LockGuard;
 use crate::protocol::upload::CONCURRENCY;
+use crate::store::ObjectClass;
 
 /// What a derivation writes (in order) and deletes, and what it hands back.
 pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);

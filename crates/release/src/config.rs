@@ -433,7 +433,10 @@ mod tests {
         assert_eq!(stable.retention(RepoKind::Deb), Retention::KeepAll);
         assert!(matches!(config.gate().unwrap(), Some(Gate::Command { .. })));
         let store = config.store.options();
-        assert_eq!(store.acl, Some(falco_artifacts_publish::CannedAcl::PublicRead));
+        assert_eq!(
+            store.acl,
+            Some(falco_artifacts_publish::CannedAcl::PublicRead)
+        );
         assert_eq!(
             store.encryption,
             Some(falco_artifacts_publish::ServerSideEncryption::S3Managed)

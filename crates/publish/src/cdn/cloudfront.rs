@@ -114,7 +114,11 @@ impl Client {
     }
 
     /// Creates an invalidation of `paths`; its id.
-    pub(crate) async fn create(&self, paths: &[String], reference: &str) -> Result<String, CdnError> {
+    pub(crate) async fn create(
+        &self,
+        paths: &[String],
+        reference: &str,
+    ) -> Result<String, CdnError> {
         let url = &self.url;
         let build = |source: Box<dyn std::error::Error + Send + Sync>| CdnError::Build {
             url: url.clone(),
@@ -126,14 +130,14 @@ impl Client {
             .header(CONTENT_TYPE, "application/xml")
             .body(HttpRequestBody::from(batch(paths, reference)))
             .map_err(|e| build(Box::new(e)))?;
-        let credential = self
-            .credentials
-            .get_credential()
-            .await
-            .map_err(|source| CdnError::Credentials {
-                url: url.clone(),
-                source,
-            })?;
+        let credential =
+            self.credentials
+                .get_credential()
+                .await
+                .map_err(|source| CdnError::Credentials {
+                    url: url.clone(),
+                    source,
+                })?;
         AwsAuthorizer::new(&credential, "cloudfront", SIGNING_REGION)
             .try_authorize(&mut request, None)
             .map_err(|e| build(Box::new(e)))?;
@@ -205,8 +209,14 @@ mod tests {
     fn the_batch_names_every_path_once_escaped() {
         let xml = batch(&["/a&b".into(), "/c".into()], "ref-1");
         assert!(xml.contains("<Quantity>2</Quantity>"), "{xml}");
-        assert!(xml.contains("<Path>/a&amp;b</Path><Path>/c</Path>"), "{xml}");
-        assert!(xml.contains("<CallerReference>ref-1</CallerReference>"), "{xml}");
+        assert!(
+            xml.contains("<Path>/a&amp;b</Path><Path>/c</Path>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<CallerReference>ref-1</CallerReference>"),
+            "{xml}"
+        );
     }
 
     #[test]
@@ -214,7 +224,10 @@ mod tests {
         let ok = br#"<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>I2J0I21PCUYOIK</Id><Status>InProgress</Status></Invalidation>"#;
         assert_eq!(element(ok, b"Id").as_deref(), Some("I2J0I21PCUYOIK"));
         let refused = br#"<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchDistribution</Code><Message>The specified distribution does not exist.</Message></Error></ErrorResponse>"#;
-        assert_eq!(element(refused, b"Code").as_deref(), Some("NoSuchDistribution"));
+        assert_eq!(
+            element(refused, b"Code").as_deref(),
+            Some("NoSuchDistribution")
+        );
         assert_eq!(element(b"<a>", b"Id"), None);
     }
 }

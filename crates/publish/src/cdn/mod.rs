@@ -16,13 +16,13 @@ mod cloudfront;
 mod disabled;
 
 #[cfg(feature = "s3")]
-use cloudfront::Client;
-#[cfg(feature = "s3")]
 pub use cloudfront::CdnError;
-#[cfg(not(feature = "s3"))]
-use disabled::Client;
+#[cfg(feature = "s3")]
+use cloudfront::Client;
 #[cfg(not(feature = "s3"))]
 pub use disabled::CdnError;
+#[cfg(not(feature = "s3"))]
+use disabled::Client;
 
 /// The CloudFront distribution in front of a store, invalidated after each commit
 /// ([`StoreOptions::cloudfront`](crate::StoreOptions::cloudfront); needs the `s3` feature).
@@ -155,10 +155,7 @@ impl Cdn {
                 if let Ok(mut pending) = self.pending.lock() {
                     pending.extend(paths.iter().cloned());
                 }
-                (
-                    None,
-                    Some(InvalidationFailure(std::sync::Arc::new(error))),
-                )
+                (None, Some(InvalidationFailure(std::sync::Arc::new(error))))
             }
         };
         Some(Invalidation {

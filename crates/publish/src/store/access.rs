@@ -38,7 +38,10 @@ const ACLS: [(CannedAcl, &str); 5] = [
     (CannedAcl::PublicRead, "public-read"),
     (CannedAcl::AuthenticatedRead, "authenticated-read"),
     (CannedAcl::BucketOwnerRead, "bucket-owner-read"),
-    (CannedAcl::BucketOwnerFullControl, "bucket-owner-full-control"),
+    (
+        CannedAcl::BucketOwnerFullControl,
+        "bucket-owner-full-control",
+    ),
 ];
 
 impl CannedAcl {

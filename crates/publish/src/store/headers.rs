@@ -183,25 +183,97 @@ mod tests {
         let h = ObjectHeaders::default();
         let digest = "a".repeat(64);
         let cases = [
-            ("deb/stable/falco-0.39.0-x86_64.deb", ObjectClass::Immutable, "application/vnd.debian.binary-package"),
-            ("deb/stable/falco-0.39.0-x86_64.deb.asc", ObjectClass::Immutable, "application/pgp-signature"),
-            ("deb/dists/stable/main/binary-amd64/by-hash/SHA256/abc", ObjectClass::Immutable, "application/octet-stream"),
-            ("deb/dists/stable/main/binary-amd64/Packages.gz", ObjectClass::Mutable, "application/gzip"),
-            ("deb/dists/stable/main/binary-amd64/Packages", ObjectClass::Mutable, "text/plain; charset=utf-8"),
-            ("deb/dists/stable/InRelease", ObjectClass::Mutable, "text/plain; charset=utf-8"),
-            ("deb/dists/stable/Release.gpg", ObjectClass::Mutable, "application/pgp-signature"),
-            ("rpm/repodata/repomd.xml", ObjectClass::Mutable, "application/xml"),
-            ("rpm/repodata/repomd.xml.asc", ObjectClass::Mutable, "application/pgp-signature"),
-            (&format!("rpm/repodata/{digest}-primary.xml.gz"), ObjectClass::Immutable, "application/gzip"),
-            ("rpm/falco-0.39.0-x86_64.rpm", ObjectClass::Immutable, "application/x-rpm"),
-            ("bin/x86_64/falco-0.39.0-x86_64.tar.gz", ObjectClass::Immutable, "application/gzip"),
-            ("bin/x86_64/falco-0.39.0-x86_64.tar.gz.sha256", ObjectClass::Immutable, "text/plain; charset=utf-8"),
+            (
+                "deb/stable/falco-0.39.0-x86_64.deb",
+                ObjectClass::Immutable,
+                "application/vnd.debian.binary-package",
+            ),
+            (
+                "deb/stable/falco-0.39.0-x86_64.deb.asc",
+                ObjectClass::Immutable,
+                "application/pgp-signature",
+            ),
+            (
+                "deb/dists/stable/main/binary-amd64/by-hash/SHA256/abc",
+                ObjectClass::Immutable,
+                "application/octet-stream",
+            ),
+            (
+                "deb/dists/stable/main/binary-amd64/Packages.gz",
+                ObjectClass::Mutable,
+                "application/gzip",
+            ),
+            (
+                "deb/dists/stable/main/binary-amd64/Packages",
+                ObjectClass::Mutable,
+                "text/plain; charset=utf-8",
+            ),
+            (
+                "deb/dists/stable/InRelease",
+                ObjectClass::Mutable,
+                "text/plain; charset=utf-8",
+            ),
+            (
+                "deb/dists/stable/Release.gpg",
+                ObjectClass::Mutable,
+                "application/pgp-signature",
+            ),
+            (
+                "rpm/repodata/repomd.xml",
+                ObjectClass::Mutable,
+                "application/xml",
+            ),
+            (
+                "rpm/repodata/repomd.xml.asc",
+                ObjectClass::Mutable,
+                "application/pgp-signature",
+            ),
+            (
+                &format!("rpm/repodata/{digest}-primary.xml.gz"),
+                ObjectClass::Immutable,
+                "application/gzip",
+            ),
+            (
+                "rpm/falco-0.39.0-x86_64.rpm",
+                ObjectClass::Immutable,
+                "application/x-rpm",
+            ),
+            (
+                "bin/x86_64/falco-0.39.0-x86_64.tar.gz",
+                ObjectClass::Immutable,
+                "application/gzip",
+            ),
+            (
+                "bin/x86_64/falco-0.39.0-x86_64.tar.gz.sha256",
+                ObjectClass::Immutable,
+                "text/plain; charset=utf-8",
+            ),
             ("bin/index.json", ObjectClass::Mutable, "application/json"),
-            ("bin/index.html", ObjectClass::Mutable, "text/html; charset=utf-8"),
-            ("driver/site/7.0.0+driver.json", ObjectClass::Mutable, "application/json"),
-            ("driver/7.0.0+driver/x86_64/falco_ubuntu_5.15.0_1.ko", ObjectClass::Immutable, "application/octet-stream"),
-            ("bin/.publish/lock/00000001", ObjectClass::Internal, "application/octet-stream"),
-            ("deb/.publish/apt-state/x.json", ObjectClass::Internal, "application/json"),
+            (
+                "bin/index.html",
+                ObjectClass::Mutable,
+                "text/html; charset=utf-8",
+            ),
+            (
+                "driver/site/7.0.0+driver.json",
+                ObjectClass::Mutable,
+                "application/json",
+            ),
+            (
+                "driver/7.0.0+driver/x86_64/falco_ubuntu_5.15.0_1.ko",
+                ObjectClass::Immutable,
+                "application/octet-stream",
+            ),
+            (
+                "bin/.publish/lock/00000001",
+                ObjectClass::Internal,
+                "application/octet-stream",
+            ),
+            (
+                "deb/.publish/apt-state/x.json",
+                ObjectClass::Internal,
+                "application/json",
+            ),
         ];
         for (key, class, content_type) in cases {
             assert_eq!(h.class(key), class, "{key}");

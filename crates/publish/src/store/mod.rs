@@ -498,7 +498,11 @@ impl RepoStore {
                 .map_err(|e| self.err(StoreAction::Overwrite, key, e));
         }
         self.inner
-            .put_opts(&self.path_unchecked(key), payload, self.put_options(key, PutMode::Overwrite))
+            .put_opts(
+                &self.path_unchecked(key),
+                payload,
+                self.put_options(key, PutMode::Overwrite),
+            )
             .await
             .map(|_| ())
             .map_err(|e| self.err(StoreAction::Overwrite, key, e))

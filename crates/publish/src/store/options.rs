@@ -139,7 +139,11 @@ pub(super) fn open_s3(
         }
     }
     builder = builder.with_bucket_name(bucket);
-    for (key, value) in options.encryption.iter().flat_map(ServerSideEncryption::config) {
+    for (key, value) in options
+        .encryption
+        .iter()
+        .flat_map(ServerSideEncryption::config)
+    {
         let key: AmazonS3ConfigKey = key.parse().map_err(|e| open_err(Box::new(e)))?;
         builder = builder.with_config(key, value);
     }

@@ -25,7 +25,10 @@ const MUTABLE: &str = "public, max-age=60, must-revalidate";
 
 /// The response headers of `HEAD url`, names lowercased.
 fn head(url: &str) -> Vec<(String, String)> {
-    let out = Command::new(curl()).args(["-sS", "-I", url]).output().unwrap();
+    let out = Command::new(curl())
+        .args(["-sS", "-I", url])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "curl -I {url}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("HTTP/1.1 200"), "HEAD {url}: {text}");
@@ -86,7 +89,15 @@ fn create_distribution(s3: &MotoS3) -> String {
     let url = format!("{}/2020-05-31/distribution", s3.endpoint());
     let answer = aws(
         "cloudfront",
-        &["-X", "POST", "-H", "Content-Type: application/xml", "--data-binary", config, &url],
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/xml",
+            "--data-binary",
+            config,
+            &url,
+        ],
     );
     elements(&answer, "Id").into_iter().next().unwrap()
 }
@@ -168,7 +179,9 @@ async fn every_kind_of_object_on_s3_carries_its_cdn_headers() {
         .unwrap();
 
     let site = format!("{}/falco-cdn/packages", s3.endpoint());
-    let (_, packages) = http_get(&format!("{site}/deb/dists/stable/main/binary-amd64/Packages"));
+    let (_, packages) = http_get(&format!(
+        "{site}/deb/dists/stable/main/binary-amd64/Packages"
+    ));
     let by_hash = format!(
         "deb/dists/stable/main/binary-amd64/by-hash/SHA256/{}",
         Sha256Digest::of_bytes(&packages)
@@ -181,25 +194,69 @@ async fn every_kind_of_object_on_s3_carries_its_cdn_headers() {
         .find(|h| h.ends_with("-primary.xml.gz"))
         .unwrap();
     let cases: Vec<(String, &str, &str)> = vec![
-        ("deb/stable/falco-0.39.0-x86_64.deb".into(), "application/vnd.debian.binary-package", IMMUTABLE),
-        ("deb/stable/falco-0.39.0-x86_64.deb.asc".into(), "application/pgp-signature", IMMUTABLE),
+        (
+            "deb/stable/falco-0.39.0-x86_64.deb".into(),
+            "application/vnd.debian.binary-package",
+            IMMUTABLE,
+        ),
+        (
+            "deb/stable/falco-0.39.0-x86_64.deb.asc".into(),
+            "application/pgp-signature",
+            IMMUTABLE,
+        ),
         (by_hash, "application/octet-stream", IMMUTABLE),
-        ("deb/dists/stable/InRelease".into(), "text/plain; charset=utf-8", MUTABLE),
-        ("deb/dists/stable/Release".into(), "text/plain; charset=utf-8", MUTABLE),
-        ("deb/dists/stable/Release.gpg".into(), "application/pgp-signature", MUTABLE),
-        ("deb/dists/stable/main/binary-amd64/Packages.gz".into(), "application/gzip", MUTABLE),
-        ("rpm/falco-0.39.0-x86_64.rpm".into(), "application/x-rpm", IMMUTABLE),
+        (
+            "deb/dists/stable/InRelease".into(),
+            "text/plain; charset=utf-8",
+            MUTABLE,
+        ),
+        (
+            "deb/dists/stable/Release".into(),
+            "text/plain; charset=utf-8",
+            MUTABLE,
+        ),
+        (
+            "deb/dists/stable/Release.gpg".into(),
+            "application/pgp-signature",
+            MUTABLE,
+        ),
+        (
+            "deb/dists/stable/main/binary-amd64/Packages.gz".into(),
+            "application/gzip",
+            MUTABLE,
+        ),
+        (
+            "rpm/falco-0.39.0-x86_64.rpm".into(),
+            "application/x-rpm",
+            IMMUTABLE,
+        ),
         (format!("rpm/{primary}"), "application/gzip", IMMUTABLE),
         ("rpm/repodata/repomd.xml".into(), "application/xml", MUTABLE),
-        ("rpm/repodata/repomd.xml.asc".into(), "application/pgp-signature", MUTABLE),
-        ("bin/x86_64/falco-0.39.0-x86_64.tar.gz".into(), "application/gzip", IMMUTABLE),
+        (
+            "rpm/repodata/repomd.xml.asc".into(),
+            "application/pgp-signature",
+            MUTABLE,
+        ),
+        (
+            "bin/x86_64/falco-0.39.0-x86_64.tar.gz".into(),
+            "application/gzip",
+            IMMUTABLE,
+        ),
         ("bin/index.json".into(), "application/json", MUTABLE),
         ("bin/index.html".into(), "text/html; charset=utf-8", MUTABLE),
     ];
     for (key, content_type, cache_control) in &cases {
         let headers = head(&format!("{site}/{key}"));
-        assert_eq!(header(&headers, "content-type"), Some(*content_type), "{key}: {headers:?}");
-        assert_eq!(header(&headers, "cache-control"), Some(*cache_control), "{key}: {headers:?}");
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some(*content_type),
+            "{key}: {headers:?}"
+        );
+        assert_eq!(
+            header(&headers, "cache-control"),
+            Some(*cache_control),
+            "{key}: {headers:?}"
+        );
         assert_eq!(
             header(&headers, "x-amz-server-side-encryption"),
             Some("AES256"),
@@ -209,9 +266,15 @@ async fn every_kind_of_object_on_s3_carries_its_cdn_headers() {
     // The canned ACL was applied: anyone may read.
     let acl = aws(
         "s3",
-        &[&format!("{}/falco-cdn/packages/bin/index.json?acl", s3.endpoint())],
+        &[&format!(
+            "{}/falco-cdn/packages/bin/index.json?acl",
+            s3.endpoint()
+        )],
     );
-    assert!(acl.contains("http://acs.amazonaws.com/groups/global/AllUsers"), "{acl}");
+    assert!(
+        acl.contains("http://acs.amazonaws.com/groups/global/AllUsers"),
+        "{acl}"
+    );
     assert!(acl.contains("<Permission>READ</Permission>"), "{acl}");
 }
 
@@ -236,8 +299,14 @@ async fn cloudfront_is_told_exactly_the_mutable_keys_each_commit_changed() {
     let bin_paths: BTreeSet<String> = ["/packages/bin/index.html", "/packages/bin/index.json"]
         .map(str::to_owned)
         .into();
-    assert_eq!(asked.paths.iter().cloned().collect::<BTreeSet<_>>(), bin_paths);
-    assert_eq!(invalidations(&s3, &distribution), [bin_paths.clone()]);
+    assert_eq!(
+        asked.paths.iter().cloned().collect::<BTreeSet<_>>(),
+        bin_paths
+    );
+    assert_eq!(
+        invalidations(&s3, &distribution),
+        std::slice::from_ref(&bin_paths)
+    );
 
     // Nothing to commit: nothing to invalidate.
     let again = bin.publish(&stable, &first.artifacts).await.unwrap();
@@ -251,15 +320,23 @@ async fn cloudfront_is_told_exactly_the_mutable_keys_each_commit_changed() {
         .await
         .unwrap();
     let expected = mutable_paths(&store, "packages/deb").await;
-    assert!(expected.contains("/packages/deb/dists/stable/InRelease"), "{expected:?}");
+    assert!(
+        expected.contains("/packages/deb/dists/stable/InRelease"),
+        "{expected:?}"
+    );
     assert!(
         expected.contains("/packages/deb/dists/stable/main/binary-amd64/Packages.gz"),
         "{expected:?}"
     );
-    assert!(expected.iter().all(|p| !p.contains("by-hash") && !p.ends_with(".deb")));
+    assert!(expected
+        .iter()
+        .all(|p| !p.contains("by-hash") && !p.ends_with(".deb")));
     let asked = report.invalidation.unwrap();
     assert!(asked.succeeded(), "{asked:?}");
-    assert_eq!(asked.paths.iter().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        asked.paths.iter().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
     assert_eq!(invalidations(&s3, &distribution), [bin_paths, expected]);
 }
 
@@ -298,5 +375,4 @@ async fn a_failed_invalidation_is_retried_reported_and_never_undoes_the_publish(
     let index = check_index_over_http(&format!("{}/falco-cdn-fail/packages/bin", s3.endpoint()));
     assert_eq!(index.files.len(), built.artifacts.len());
     assert!(invalidations(&s3, &real).is_empty());
-
 }
