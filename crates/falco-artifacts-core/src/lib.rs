@@ -33,6 +33,7 @@ pub mod compress;
 mod digest;
 mod error;
 mod git;
+mod invalidation;
 mod memory;
 pub mod package;
 mod pkgorder;
@@ -58,6 +59,7 @@ pub use digest::{
 };
 pub use error::{BoxError, Error};
 pub use git::{head_commit, version_from_git, GitVersionError};
+pub use invalidation::{Invalidation, InvalidationFailure};
 pub use memory::InMemoryPublisher;
 pub use publisher::{Occupant, Orphan, PublishPlan, PublishReport, PublishedFile, Publisher};
 pub use release::{Release, ReleaseEvent, ReleaseEventError, ReleasePolicy};

@@ -10,6 +10,7 @@ use crate::artifact::Artifact;
 use crate::channel::{Channel, RepoKind};
 use crate::digest::Sha256Digest;
 use crate::error::Error;
+use crate::invalidation::Invalidation;
 use crate::verify::{VerifyOptions, VerifyReport};
 use crate::version::Version;
 
@@ -88,6 +89,9 @@ pub struct PublishReport {
     pub unchanged: Vec<PublishedFile>,
     /// Files removed by retention.
     pub pruned: Vec<PublishedFile>,
+    /// The CDN invalidation of the mutable names the commit changed, when a CDN is configured
+    /// and the publish committed anything. A failed one leaves the publish standing.
+    pub invalidation: Option<Invalidation>,
 }
 
 impl PublishReport {

@@ -85,7 +85,20 @@
 //!
 //! - `s3`: `s3://bucket/prefix` stores (Amazon S3 and compatible servers, through
 //!   `object_store`'s `aws` feature), configured by [`StoreOptions`] and the `AWS_*`
-//!   environment variables.
+//!   environment variables; also [`CloudFrontOptions`] (CloudFront invalidations after each
+//!   commit, for any store, signed by `object_store`'s SigV4 signer).
+//!
+//! # Objects ready for a CDN
+//!
+//! Every upload carries the `Content-Type` and `Cache-Control` of [`ObjectHeaders`]
+//! ([`StoreOptions::headers`]): a year and `immutable` for package and content-addressed files,
+//! a minute for the mutable names, `no-store` for the protocol's `.publish/` objects. On S3 a
+//! canned ACL ([`CannedAcl`]) and server-side encryption ([`ServerSideEncryption`]) may be set.
+//! With [`StoreOptions::cloudfront`], each commit is followed by one invalidation of exactly
+//! the mutable keys it wrote or deleted (and packages it replaced), retried with backoff; its
+//! outcome is [`PublishReport::invalidation`](falco_artifacts_core::PublishReport::invalidation),
+//! and a failure never fails or undoes the publish. `file://` keeps no headers: the HTTP
+//! server in front of the directory decides them.
 //!
 //! GCS and Azure are not offered yet: nothing here could test them against a real server.
 #![forbid(unsafe_code)]
@@ -94,6 +107,7 @@
 mod apt;
 mod bin;
 mod buckets;
+mod cdn;
 mod engine;
 mod error;
 mod failing;
@@ -110,6 +124,7 @@ mod yum;
 
 pub use apt::{AptRepository, AptRepositoryBuilder, BadStanza};
 pub use bin::{BinRepository, BinRepositoryBuilder};
+pub use cdn::{CdnError, CloudFrontOptions};
 pub use error::{PublishError, StoreAction};
 pub use failing::{FailMode, FailingStore, Faults};
 pub use falco_artifacts_core::{Problem, PublishPlan, VerifyOptions, VerifyReport};
@@ -123,7 +138,10 @@ pub use index::{
 pub use maintain::ListScope;
 pub use options::RepositoryOptions;
 pub use protocol::lock::{LockOptions, LockState};
-pub use store::{RepoStore, StoreOptions};
+pub use store::{
+    CannedAcl, ObjectClass, ObjectHeaders, RepoStore, ServerSideEncryption, StoreOptions,
+    UnknownAcl,
+};
 pub use yum::{BadMetadata, YumRepository, YumRepositoryBuilder};
 
 /// The format-neutral package description and the vocabulary this crate builds on.

@@ -8,6 +8,7 @@ use chrono::Utc;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::ObjectMeta;
 
+use crate::cdn;
 use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::{IndexEntry, INDEX_JSON};
@@ -15,6 +16,7 @@ use crate::protocol::fence::Fence;
 use crate::protocol::finish;
 use crate::protocol::lock::LockGuard;
 use crate::protocol::upload::CONCURRENCY;
+use crate::store::ObjectClass;
 
 /// What a derivation writes (in order) and deletes, and what it hands back.
 pub(crate) type Derived<T> = (Vec<(String, Bytes)>, Vec<String>, T);
@@ -48,10 +50,12 @@ impl FileRepo {
                 .collect::<Vec<_>>();
             if doomed.is_empty() {
                 // The index does not change: only files it never named go.
+                let mut changed = BTreeSet::new();
                 for key in unindexed {
                     self.store.delete(&key).await?;
+                    changed.insert(key);
                 }
-                return Ok(());
+                return Ok(changed);
             }
             let files = kept.into_iter().map(|e| (e.path.clone(), e)).collect();
             let mut commit = self.commit(
@@ -62,10 +66,22 @@ impl FileRepo {
                 Utc::now(),
             );
             commit.delete.extend(unindexed);
-            commit.apply(&self.store, &guard, &fence).await
+            let changed = cdn::changed_keys(&self.store, &commit);
+            commit.apply(&self.store, &guard, &fence).await?;
+            Ok(changed)
         }
         .await;
-        finish(guard, result).await
+        let changed = finish(guard, result).await?;
+        // Reported nowhere: a failure is asked again with the next commit's invalidation.
+        let _ = self.store.invalidate(&self.mutable(changed)).await;
+        Ok(())
+    }
+
+    /// Those of `keys` that are mutable names, which a CDN must forget when they change.
+    fn mutable(&self, keys: BTreeSet<String>) -> BTreeSet<String> {
+        keys.into_iter()
+            .filter(|k| self.store.class(k) == ObjectClass::Mutable)
+            .collect()
     }
 
     /// Under the lock: lists `scope`, lets `derive` decide what to write (in order) and
@@ -85,19 +101,25 @@ impl FileRepo {
         let result = async {
             let (files, delete, value) = derive(self.list_scope(scope).await?)?;
             let last = files.len().saturating_sub(1);
+            let mut changed = BTreeSet::new();
             for (i, (key, bytes)) in files.into_iter().enumerate() {
                 if i == last {
                     guard.check().await?;
                 }
                 self.store.overwrite(&key, bytes.into()).await?;
+                changed.insert(key);
             }
-            for key in &delete {
-                self.store.delete(key).await?;
+            for key in delete {
+                self.store.delete(&key).await?;
+                changed.insert(key);
             }
-            Ok(value)
+            Ok((value, changed))
         }
         .await;
-        finish(guard, result).await
+        let (value, changed) = finish(guard, result).await?;
+        // Reported nowhere: a failure is asked again with the next commit's invalidation.
+        let _ = self.store.invalidate(&self.mutable(changed)).await;
+        Ok(value)
     }
 
     /// The objects of `scope` (keys relative to the repository), and for a scope of

@@ -19,6 +19,12 @@
 //!   endpoint: https://s3.example.com
 //!   region: us-east-1
 //!   path_style: true
+//!   acl: public-read                      # a canned ACL on every upload (optional)
+//!   encryption: AES256                    # or aws:kms (with kms_key_id), optional
+//!   cache_control:                        # defaults: a year immutable / a minute
+//!     mutable: "public, max-age=300"
+//!   cloudfront:                           # invalidated after each commit (optional)
+//!     distribution_id: E2EXAMPLE1
 //! channels:                              # `stable` and `development` (or `dev`) adjust the
 //!   development:                          # built-in channels; any other name is a channel of
 //!     retention: { deb: 50, rpm: 50, bin: 10 }   # your own (`--channel nightly`)
@@ -124,17 +130,108 @@ pub struct StoreConfig {
     /// `endpoint/bucket/key` addressing instead of `bucket.endpoint/key`.
     #[serde(default)]
     pub path_style: bool,
+    /// The canned ACL of every upload (`public-read`).
+    #[serde(default, deserialize_with = "canned_acl")]
+    pub acl: Option<falco_artifacts_publish::CannedAcl>,
+    /// Server-side encryption of every upload.
+    #[serde(default)]
+    pub encryption: Option<EncryptionName>,
+    /// The KMS key of `encryption: aws:kms` (default: the account's).
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// `Cache-Control` overrides.
+    #[serde(default)]
+    pub cache_control: CacheControlConfig,
+    /// A CloudFront distribution invalidated after each commit.
+    #[serde(default)]
+    pub cloudfront: Option<CloudFrontConfig>,
+}
+
+/// `store.encryption`: how S3 encrypts uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum EncryptionName {
+    /// SSE-S3.
+    #[serde(rename = "AES256")]
+    Aes256,
+    /// SSE-KMS.
+    #[serde(rename = "aws:kms")]
+    Kms,
+}
+
+/// `store.cache_control`: the `Cache-Control` of each class of object.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheControlConfig {
+    /// Packages and content-addressed files.
+    #[serde(default)]
+    pub immutable: Option<String>,
+    /// `InRelease`, `Release*`, `Packages*`, `repomd.xml*`, `index.json`, `index.html`, site files.
+    #[serde(default)]
+    pub mutable: Option<String>,
+}
+
+/// `store.cloudfront`: the distribution in front of the repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudFrontConfig {
+    /// The distribution's id.
+    pub distribution_id: String,
+    /// The API's address (default: AWS).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The key prefix the distribution's origin maps to `/`.
+    #[serde(default)]
+    pub origin_path: String,
+}
+
+fn canned_acl<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<falco_artifacts_publish::CannedAcl>, D::Error> {
+    let name: Option<String> = Deserialize::deserialize(d)?;
+    name.map(|n| n.parse().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl StoreConfig {
     /// The publish crate's options for these settings.
     pub fn options(&self) -> falco_artifacts_publish::StoreOptions {
-        falco_artifacts_publish::StoreOptions {
+        use falco_artifacts_publish::{
+            CloudFrontOptions, ObjectHeaders, ServerSideEncryption, StoreOptions,
+        };
+        let defaults = ObjectHeaders::default();
+        let headers = ObjectHeaders {
+            immutable_cache_control: self
+                .cache_control
+                .immutable
+                .clone()
+                .unwrap_or(defaults.immutable_cache_control.clone()),
+            mutable_cache_control: self
+                .cache_control
+                .mutable
+                .clone()
+                .unwrap_or(defaults.mutable_cache_control.clone()),
+            ..defaults
+        };
+        StoreOptions {
             endpoint: self.endpoint.clone(),
             region: self.region.clone(),
             allow_http: self.allow_http,
             path_style: self.path_style,
-            ..falco_artifacts_publish::StoreOptions::default()
+            headers: Some(headers),
+            acl: self.acl,
+            encryption: self.encryption.map(|e| match e {
+                EncryptionName::Aes256 => ServerSideEncryption::S3Managed,
+                EncryptionName::Kms => ServerSideEncryption::Kms {
+                    key_id: self.kms_key_id.clone(),
+                    bucket_key: false,
+                },
+            }),
+            cloudfront: self.cloudfront.as_ref().map(|c| CloudFrontOptions {
+                endpoint: c.endpoint.clone(),
+                origin_path: c.origin_path.clone(),
+                ..CloudFrontOptions::new(c.distribution_id.clone())
+            }),
+            ..StoreOptions::default()
         }
     }
 }
@@ -335,6 +432,19 @@ mod tests {
         let stable = config.apply(ChannelConfig::stable()).unwrap();
         assert_eq!(stable.retention(RepoKind::Deb), Retention::KeepAll);
         assert!(matches!(config.gate().unwrap(), Some(Gate::Command { .. })));
+        let store = config.store.options();
+        assert_eq!(
+            store.acl,
+            Some(falco_artifacts_publish::CannedAcl::PublicRead)
+        );
+        assert_eq!(
+            store.encryption,
+            Some(falco_artifacts_publish::ServerSideEncryption::S3Managed)
+        );
+        let headers = store.headers.unwrap();
+        assert_eq!(headers.mutable_cache_control, "public, max-age=300");
+        assert!(headers.immutable_cache_control.contains("immutable"));
+        assert_eq!(store.cloudfront.unwrap().distribution_id, "E2EXAMPLE1");
     }
 
     fn chain(e: &dyn std::error::Error) -> String {

@@ -82,8 +82,9 @@ use falco_artifacts_core::package::SourceDate;
 use falco_artifacts_core::{Arch, ChildEnv, Release, Signer};
 
 pub use config::{
-    AcceptsName, AllKeyword, ChannelOverride, ChannelRegistry, ChannelsConfig, DriversConfig,
-    GateConfig, Keep, OverwriteName, PipelineConfig, RepoKindName, SigningConfig, StoreConfig,
+    AcceptsName, AllKeyword, CacheControlConfig, ChannelOverride, ChannelRegistry, ChannelsConfig,
+    CloudFrontConfig, DriversConfig, EncryptionName, GateConfig, Keep, OverwriteName,
+    PipelineConfig, RepoKindName, SigningConfig, StoreConfig,
 };
 pub use drivers::{Backend, DriverBuild, DriversFailure, DriversJob, DriversReport};
 pub use error::{PartialRelease, PipelineError};

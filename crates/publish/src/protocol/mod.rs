@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use self::upload::{Action, Policy, Staged};
+use crate::cdn;
 use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::RepoIndex;
@@ -232,16 +233,24 @@ pub(crate) async fn publish<F: Format>(
         repo.settle(staged, &actions).await?;
         let merged = format.merge(&live, staged, offered, policy.retention);
         let pruned = format.pruned(&repo.name, &merged);
-        format
-            .commit(repo, &live, merged)?
-            .apply(&repo.store, &guard, &fence)
-            .await?;
-        Ok(pruned)
+        let commit = format.commit(repo, &live, merged)?;
+        let changed = cdn::changed_keys(&repo.store, &commit);
+        commit.apply(&repo.store, &guard, &fence).await?;
+        Ok((pruned, changed))
     }
     .await;
-    let pruned = finish(guard, result).await?;
+    let (pruned, mut changed) = finish(guard, result).await?;
+    // A package replaced under its name is stale in every cache too.
+    changed.extend(
+        staged
+            .iter()
+            .zip(&actions)
+            .filter(|(_, a)| **a == Action::Replace)
+            .map(|(s, _)| s.key.clone()),
+    );
     let mut report = PublishReport {
         pruned,
+        invalidation: repo.store.invalidate(&changed).await,
         ..PublishReport::default()
     };
     for (s, action) in staged.iter().zip(&actions) {
@@ -266,16 +275,18 @@ pub(crate) async fn prune<F: Format>(
         let merged = format.merge(&live, &[], &[], retention);
         let pruned = format.pruned(&repo.name, &merged);
         if !format.exists(&live) || (pruned.is_empty() && !format.pending(&live)) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), BTreeSet::new()));
         }
-        format
-            .commit(repo, &live, merged)?
-            .apply(&repo.store, &guard, &fence)
-            .await?;
-        Ok(pruned)
+        let commit = format.commit(repo, &live, merged)?;
+        let changed = cdn::changed_keys(&repo.store, &commit);
+        commit.apply(&repo.store, &guard, &fence).await?;
+        Ok((pruned, changed))
     }
     .await;
-    finish(guard, result).await
+    let (pruned, changed) = finish(guard, result).await?;
+    // Reported nowhere: a failure is asked again with the next commit's invalidation.
+    let _ = repo.store.invalidate(&changed).await;
+    Ok(pruned)
 }
 
 /// What holds `key` in `live`: the live index names it (or, for a signature, its package),

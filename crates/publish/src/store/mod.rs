@@ -17,8 +17,12 @@ use crate::error::{PublishError, StoreAction};
 use crate::failing::Faults;
 use crate::local_dir::{LocalDir, Put};
 
+mod access;
+mod headers;
 mod options;
 
+pub use access::{CannedAcl, ServerSideEncryption, UnknownAcl};
+pub use headers::{ObjectClass, ObjectHeaders};
 #[cfg(all(test, feature = "s3"))]
 pub(crate) use options::moto_options;
 use options::open_s3;
@@ -50,6 +54,10 @@ pub struct RepoStore {
     unconditional: Arc<AtomicBool>,
     /// Injected failures, consulted at each request (tests of the protocol's atomicity).
     faults: Option<Arc<Faults>>,
+    /// The headers uploads carry (`None`: the backend's defaults).
+    headers: Option<Arc<ObjectHeaders>>,
+    /// The CDN invalidated after each commit.
+    cdn: Option<Arc<crate::cdn::Cdn>>,
 }
 
 impl fmt::Debug for RepoStore {
@@ -143,6 +151,8 @@ impl RepoStore {
             requests: Arc::default(),
             unconditional: Arc::default(),
             faults: None,
+            headers: None,
+            cdn: None,
         })
     }
 
@@ -159,7 +169,7 @@ impl RepoStore {
             source,
         };
         let parsed = url::Url::parse(url).map_err(|e| open_err(Box::new(e)))?;
-        match parsed.scheme() {
+        let store = match parsed.scheme() {
             "file" => {
                 let dir = parsed.to_file_path().map_err(|()| {
                     open_err("a file:// URL must name an absolute local path".into())
@@ -186,7 +196,73 @@ impl RepoStore {
                 url: url.to_owned(),
                 scheme: scheme.to_owned(),
             }),
+        }?;
+        // `file://` writes go through `LocalDir`, which keeps no headers.
+        let headers = options.headers.clone().filter(|_| store.local.is_none());
+        let cdn = match &options.cloudfront {
+            Some(cloudfront) => Some(
+                crate::cdn::Cdn::new(
+                    cloudfront,
+                    (
+                        options.access_key_id.as_deref(),
+                        options.secret_access_key.as_deref(),
+                    ),
+                )
+                .map_err(open_err)?,
+            ),
+            None => None,
+        };
+        Ok(RepoStore {
+            headers: headers.map(Arc::new),
+            cdn: cdn.map(Arc::new),
+            ..store
+        })
+    }
+
+    /// The same store with `headers` on every upload (`None`: none, the backend's defaults).
+    /// [`RepoStore::from_url_with`] sets [`StoreOptions::headers`]; a store made with
+    /// [`RepoStore::new`] starts without, since not every backend keeps headers
+    /// (`LocalFileSystem` refuses them).
+    ///
+    /// ```
+    /// use falco_artifacts_publish::{ObjectHeaders, RepoStore};
+    ///
+    /// let store = RepoStore::from_url("memory:///")?.with_headers(Some(ObjectHeaders::default()));
+    /// assert!(store.headers().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_headers(self, headers: Option<ObjectHeaders>) -> Self {
+        RepoStore {
+            headers: headers.map(Arc::new),
+            ..self
         }
+    }
+
+    /// The headers uploads carry, if any.
+    pub fn headers(&self) -> Option<&ObjectHeaders> {
+        self.headers.as_deref()
+    }
+
+    /// The class of `key` under this store's header policy (the default one when it has none).
+    pub(crate) fn class(&self, key: &str) -> ObjectClass {
+        let key = self.path_unchecked(key);
+        match &self.headers {
+            Some(headers) => headers.class(key.as_ref()),
+            None => ObjectHeaders::default().class(key.as_ref()),
+        }
+    }
+
+    /// Invalidates `keys` (relative to the root) at the CDN, when one is configured.
+    pub(crate) async fn invalidate(
+        &self,
+        keys: &std::collections::BTreeSet<String>,
+    ) -> Option<falco_artifacts_core::Invalidation> {
+        let cdn = self.cdn.as_ref()?;
+        let full = keys
+            .iter()
+            .map(|k| self.path_unchecked(k).to_string())
+            .collect();
+        cdn.invalidate(&full).await
     }
 
     /// The same store narrowed to `sub` under the current root.
@@ -203,6 +279,8 @@ impl RepoStore {
             requests: Arc::clone(&self.requests),
             unconditional: Arc::clone(&self.unconditional),
             faults: self.faults.clone(),
+            headers: self.headers.clone(),
+            cdn: self.cdn.clone(),
         })
     }
 
@@ -312,6 +390,17 @@ impl RepoStore {
         // versions, `falco_ubuntu_…_26~22.04.1.ko`) into a name no client asks for. Only a key
         // `Path::parse` refuses (checked keys never are) falls back to the encoded form.
         Path::parse(&full).unwrap_or_else(|_| Path::from(full.as_str()))
+    }
+
+    /// The options of a put of `key`, with the headers this store's uploads carry.
+    fn put_options(&self, key: &str, mode: PutMode) -> PutOptions {
+        match &self.headers {
+            Some(headers) => headers.put_options(self.path_unchecked(key).as_ref(), mode),
+            None => PutOptions {
+                mode,
+                ..PutOptions::default()
+            },
+        }
     }
 
     fn err(&self, action: StoreAction, key: &str, source: object_store::Error) -> PublishError {
@@ -488,10 +577,7 @@ impl RepoStore {
                 Err(e) => Err(self.err(StoreAction::Create, key, e)),
             };
         }
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
+        let opts = self.put_options(key, PutMode::Create);
         match self
             .inner
             .put_opts(&self.path_unchecked(key), payload, opts)
@@ -589,7 +675,11 @@ impl RepoStore {
                 return self.overwrite_local(local, key, twin, &payload);
             }
             self.inner
-                .put_opts(&self.path_unchecked(key), payload, PutOptions::default())
+                .put_opts(
+                    &self.path_unchecked(key),
+                    payload,
+                    self.put_options(key, PutMode::Overwrite),
+                )
                 .await
                 .map(|_| ())
                 .map_err(|e| self.err(StoreAction::Overwrite, key, e))
@@ -668,10 +758,7 @@ impl RepoStore {
                 version: version.clone(),
             }),
         };
-        let opts = PutOptions {
-            mode,
-            ..PutOptions::default()
-        };
+        let opts = self.put_options(key, mode);
         match self.inner.put_opts(&path, payload, opts).await {
             Ok(_) => Ok(Some(Fenced::Written)),
             Err(

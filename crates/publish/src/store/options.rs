@@ -2,13 +2,28 @@
 
 use std::fmt;
 
+use crate::cdn::CloudFrontOptions;
 use crate::error::PublishError;
-use crate::store::RepoStore;
+use crate::store::{CannedAcl, ObjectHeaders, RepoStore, ServerSideEncryption};
 
 /// How to reach a store named by URL: endpoint and credentials for S3-compatible servers.
 ///
 /// [`StoreOptions::default`] reads nothing but the URL (and, for `s3://`, the usual `AWS_*`
-/// environment variables) and syncs `file://` writes to disk.
+/// environment variables), syncs `file://` writes to disk, and gives every upload the
+/// CDN-ready headers of [`ObjectHeaders::default`], with no ACL, no encryption setting and no
+/// CDN to invalidate.
+///
+/// ```
+/// use falco_artifacts_publish::{CannedAcl, CloudFrontOptions, ServerSideEncryption, StoreOptions};
+///
+/// let options = StoreOptions {
+///     acl: Some(CannedAcl::PublicRead),
+///     encryption: Some(ServerSideEncryption::S3Managed),
+///     cloudfront: Some(CloudFrontOptions::new("E2EXAMPLE1")),
+///     ..StoreOptions::default()
+/// };
+/// assert!(options.headers.is_some());
+/// ```
 #[derive(Clone)]
 pub struct StoreOptions {
     /// `file://`: fsync every written file and its directory before the write counts as done,
@@ -28,6 +43,18 @@ pub struct StoreOptions {
     pub path_style: bool,
     /// Further `object_store` configuration keys (`aws_session_token`, …), applied last.
     pub extra: Vec<(String, String)>,
+    /// The `Content-Type` and `Cache-Control` of every upload (`None`: the backend's
+    /// defaults). Kept by S3 and `memory://`; `file://` keeps none: the HTTP server in front
+    /// of the directory decides there.
+    pub headers: Option<ObjectHeaders>,
+    /// `s3://`: the canned ACL of every upload (`x-amz-acl`). It is a default header of the
+    /// store's requests, so it is signed; S3 applies it to writes.
+    pub acl: Option<CannedAcl>,
+    /// `s3://`: how S3 encrypts uploads at rest.
+    pub encryption: Option<ServerSideEncryption>,
+    /// A CloudFront distribution to invalidate after each commit (needs the `s3` feature,
+    /// whatever the store's scheme); signed with the keys above or the `AWS_*` environment.
+    pub cloudfront: Option<CloudFrontOptions>,
 }
 
 impl Default for StoreOptions {
@@ -41,6 +68,10 @@ impl Default for StoreOptions {
             allow_http: false,
             path_style: false,
             extra: Vec::new(),
+            headers: Some(ObjectHeaders::default()),
+            acl: None,
+            encryption: None,
+            cloudfront: None,
         }
     }
 }
@@ -62,6 +93,10 @@ impl fmt::Debug for StoreOptions {
                 "extra",
                 &self.extra.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("headers", &self.headers)
+            .field("acl", &self.acl)
+            .field("encryption", &self.encryption)
+            .field("cloudfront", &self.cloudfront)
             .finish()
     }
 }
@@ -74,6 +109,7 @@ pub(super) fn open_s3(
     options: &StoreOptions,
 ) -> Result<RepoStore, PublishError> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::{ClientOptions, HeaderMap, HeaderValue};
     use std::sync::Arc;
 
     let open_err = |source: Box<dyn std::error::Error + Send + Sync>| PublishError::OpenStore {
@@ -84,7 +120,33 @@ pub(super) fn open_s3(
         .host_str()
         .filter(|b| !b.is_empty())
         .ok_or_else(|| open_err("an s3:// URL must name a bucket: s3://bucket/prefix".into()))?;
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let mut client = ClientOptions::new();
+    if let Some(acl) = options.acl {
+        // A default header is part of every request before it is signed (S3 refuses unsigned
+        // `x-amz-*` headers); `object_store` has no per-put ACL.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-acl", HeaderValue::from_static(acl.as_str()));
+        client = client.with_default_headers(headers);
+    }
+    // `AmazonS3Builder::from_env`, on top of those client options (setting them afterwards
+    // would drop what the environment configured).
+    let mut builder = AmazonS3Builder::new().with_client_options(client);
+    for (key, value) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            if let Ok(config) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                builder = builder.with_config(config, value);
+            }
+        }
+    }
+    builder = builder.with_bucket_name(bucket);
+    for (key, value) in options
+        .encryption
+        .iter()
+        .flat_map(ServerSideEncryption::config)
+    {
+        let key: AmazonS3ConfigKey = key.parse().map_err(|e| open_err(Box::new(e)))?;
+        builder = builder.with_config(key, value);
+    }
     if let Some(endpoint) = &options.endpoint {
         builder = builder.with_endpoint(endpoint);
     }

@@ -8,6 +8,8 @@ mod apt;
 mod aptbuckets;
 mod aptclient;
 mod bin;
+#[cfg(feature = "s3")]
+mod cdn;
 mod common;
 mod concurrency;
 mod contract;
