@@ -22,8 +22,6 @@ pub enum StoreAction {
     Delete,
     /// Listing objects under a prefix.
     List,
-    /// Making earlier writes durable (`file://`).
-    Sync,
 }
 
 impl std::fmt::Display for StoreAction {
@@ -35,7 +33,6 @@ impl std::fmt::Display for StoreAction {
             StoreAction::Overwrite => "overwrite",
             StoreAction::Delete => "delete",
             StoreAction::List => "list",
-            StoreAction::Sync => "sync",
         })
     }
 }
