@@ -22,6 +22,8 @@ pub enum StoreAction {
     Delete,
     /// Listing objects under a prefix.
     List,
+    /// Making earlier writes durable (`file://`).
+    Sync,
 }
 
 impl std::fmt::Display for StoreAction {
@@ -33,6 +35,7 @@ impl std::fmt::Display for StoreAction {
             StoreAction::Overwrite => "overwrite",
             StoreAction::Delete => "delete",
             StoreAction::List => "list",
+            StoreAction::Sync => "sync",
         })
     }
 }

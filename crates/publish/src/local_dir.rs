@@ -244,6 +244,16 @@ impl LocalDir {
         self.sync_parent(&dest).map_err(generic)
     }
 
+    /// Makes every write to this directory's filesystem durable, unsynced creates among them
+    /// (one `syncfs`: the file data, the inodes and the directory entries of all of them).
+    pub(crate) fn sync(&self) -> Result<(), object_store::Error> {
+        if !self.fsync {
+            return Ok(());
+        }
+        let dir = File::open(&self.dir).map_err(generic)?;
+        rustix::fs::syncfs(&dir).map_err(|e| generic(e.into()))
+    }
+
     /// Writes `location` only if its e-tag is still `expected` (`None`: only if there is no
     /// such file); `false` when it had changed and nothing was written. The check and the
     /// rename are one step against every other conditional writer: both happen under an

@@ -193,6 +193,12 @@ impl FileRepo {
             .try_collect()
             .await?;
         actions.copy_from_slice(&results);
+        // The new files go live with the next index: durable before it, by one filesystem
+        // sync for the whole batch (on `file://`: 10,000 packages cost one `syncfs`, not
+        // 20,000 `fsync`s of files and directories).
+        if results.contains(&Action::Upload) {
+            self.store.sync().await?;
+        }
         Ok(())
     }
 
@@ -207,7 +213,7 @@ impl FileRepo {
             return Ok(action);
         }
         let bytes = read_artifact(Arc::clone(&s.artifact)).await?;
-        match self.store.create(&s.key, bytes.into()).await? {
+        match self.store.create_unsynced(&s.key, bytes.into()).await? {
             Created::New => Ok(Action::Upload),
             Created::Exists => match self.store.sha256(&s.key).await? {
                 Some((sha, _)) if &sha == s.artifact.sha256() => Ok(Action::Unchanged),
