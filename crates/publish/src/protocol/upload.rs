@@ -20,6 +20,9 @@ use crate::store::Created;
 
 /// How many store requests run at once while checking and uploading files.
 pub(crate) const CONCURRENCY: usize = 8;
+/// Above this many new files, an upload is made durable by one sync of the store's
+/// filesystem instead of a sync per file.
+const BATCH_SYNC: usize = 64;
 
 /// An artifact and the key it is published under.
 #[derive(Debug, Clone)]
@@ -183,20 +186,22 @@ impl FileRepo {
         overwrite: Overwrite,
         occupant: &Occupancy<'_>,
     ) -> Result<(), PublishError> {
+        let batched = actions.iter().filter(|a| **a == Action::Upload).count() > BATCH_SYNC;
         let uploads: Vec<_> = staged
             .iter()
             .zip(actions.iter())
-            .map(|(s, action)| self.upload_one(s, *action, overwrite, occupant))
+            .map(|(s, action)| self.upload_one(s, *action, overwrite, occupant, batched))
             .collect();
         let results: Vec<Action> = futures::stream::iter(uploads)
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
         actions.copy_from_slice(&results);
-        // The new files go live with the next index: durable before it, by one filesystem
-        // sync for the whole batch (on `file://`: 10,000 packages cost one `syncfs`, not
-        // 20,000 `fsync`s of files and directories).
-        if results.contains(&Action::Upload) {
+        // The new files go live with the next index, so they are durable before it. A large
+        // batch is synced at once, by one sync of the filesystem (on `file://`: 10,000 packages
+        // cost one `syncfs`, not 20,000 `fsync`s); a small one file by file, because a
+        // `syncfs` also waits for everything else dirty on that filesystem.
+        if batched && results.contains(&Action::Upload) {
             self.store.sync().await?;
         }
         Ok(())
@@ -208,12 +213,18 @@ impl FileRepo {
         action: Action,
         overwrite: Overwrite,
         occupant: &Occupancy<'_>,
+        batched: bool,
     ) -> Result<Action, PublishError> {
         if action != Action::Upload {
             return Ok(action);
         }
         let bytes = read_artifact(Arc::clone(&s.artifact)).await?;
-        match self.store.create_unsynced(&s.key, bytes.into()).await? {
+        let created = if batched {
+            self.store.create_unsynced(&s.key, bytes.into()).await?
+        } else {
+            self.store.create(&s.key, bytes.into()).await?
+        };
+        match created {
             Created::New => Ok(Action::Upload),
             Created::Exists => match self.store.sha256(&s.key).await? {
                 Some((sha, _)) if &sha == s.artifact.sha256() => Ok(Action::Unchanged),
