@@ -9,17 +9,22 @@ use futures::TryStreamExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{
-    ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
-};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::error::{PublishError, StoreAction};
 use crate::failing::Faults;
 use crate::local_dir::{LocalDir, Put};
 
+pub(crate) use conditional::{Expected, Fenced};
+pub(crate) use key::check_key;
+
 mod access;
+mod conditional;
 mod headers;
+mod key;
 mod options;
+mod request;
+mod sha_stream;
 
 pub use access::{CannedAcl, ServerSideEncryption, UnknownAcl};
 pub use headers::{ObjectClass, ObjectHeaders};
@@ -85,56 +90,6 @@ pub(crate) enum Created {
     New,
     /// An object was already there; nothing was written.
     Exists,
-}
-
-/// The state of an object a conditional write expects to replace: what fences a late writer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Expected {
-    /// There was no object.
-    Absent,
-    /// The object as it was, by e-tag and version.
-    Version {
-        /// Its e-tag.
-        e_tag: Option<String>,
-        /// Its version, on stores that keep versions.
-        version: Option<String>,
-    },
-}
-
-/// What a conditional write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fenced {
-    /// Written over the expected object.
-    Written,
-    /// The object had changed: nothing was written.
-    Moved,
-    /// The store cannot write conditionally: written without the check.
-    Unfenced,
-}
-
-/// Checks that `key` is a relative key of non-empty segments, none `.` or `..`.
-pub(crate) fn check_key(key: &str) -> Result<(), PublishError> {
-    let invalid = |reason| PublishError::InvalidKey {
-        key: key.to_owned(),
-        reason,
-    };
-    if key.is_empty() {
-        return Err(invalid("empty"));
-    }
-    if key.starts_with('/') {
-        return Err(invalid("absolute; keys are relative to the repository"));
-    }
-    for segment in key.split('/') {
-        match segment {
-            "" => return Err(invalid("has an empty segment")),
-            "." | ".." => return Err(invalid("has a '.' or '..' segment")),
-            _ if segment.contains('#') || segment.chars().any(char::is_control) => {
-                return Err(invalid("has '#' or a control character"))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 impl RepoStore {
@@ -326,53 +281,6 @@ impl RepoStore {
     /// ```
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
-    }
-
-    fn count(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// What the log of [`Faults`] says of a request.
-    fn describe(&self, action: StoreAction, key: &str) -> String {
-        let path = if key.is_empty() {
-            self.root.clone()
-        } else {
-            self.path_unchecked(key)
-        };
-        format!("{action} {path}")
-    }
-
-    /// Counts one request and makes it, unless injected faults fail it first (or after).
-    async fn request<T>(
-        &self,
-        action: StoreAction,
-        key: &str,
-        run: impl std::future::Future<Output = Result<T, PublishError>>,
-    ) -> Result<T, PublishError> {
-        self.count();
-        match &self.faults {
-            None => run.await,
-            Some(faults) => {
-                let fail = |e| self.err(action, key, e);
-                faults.run(self.describe(action, key), run, fail).await
-            }
-        }
-    }
-
-    /// [`RepoStore::request`] for a request made on the calling thread.
-    fn request_blocking<T>(
-        &self,
-        action: StoreAction,
-        key: &str,
-        run: impl FnOnce() -> Result<T, PublishError>,
-    ) -> Result<T, PublishError> {
-        self.count();
-        match &self.faults {
-            None => run(),
-            Some(faults) => faults.run_blocking(self.describe(action, key), run, |e| {
-                self.err(action, key, e)
-            }),
-        }
     }
 
     /// The underlying object store.
@@ -687,89 +595,6 @@ impl RepoStore {
         .await
     }
 
-    /// What `key` is now, for a later [`RepoStore::overwrite_if`].
-    pub(crate) async fn expect(&self, key: &str) -> Result<Expected, PublishError> {
-        Ok(match self.head(key).await? {
-            None => Expected::Absent,
-            Some(meta) => Expected::Version {
-                e_tag: meta.e_tag,
-                version: meta.version,
-            },
-        })
-    }
-
-    /// Writes `key` only if it is still as `expected` said: a conditional put (`If-Match` on
-    /// S3, a generation match elsewhere, a locked compare on `file://`). A store that cannot
-    /// write conditionally gets a plain write ([`Fenced::Unfenced`]).
-    pub(crate) async fn overwrite_if(
-        &self,
-        key: &str,
-        payload: PutPayload,
-        expected: &Expected,
-    ) -> Result<Fenced, PublishError> {
-        if self.local.is_none() && self.unconditional.load(Ordering::Relaxed) {
-            return self
-                .overwrite(key, payload)
-                .await
-                .map(|()| Fenced::Unfenced);
-        }
-        let fenced = self
-            .request(
-                StoreAction::Overwrite,
-                key,
-                self.overwrite_if_now(key, payload.clone(), expected),
-            )
-            .await?;
-        match fenced {
-            Some(fenced) => Ok(fenced),
-            None => {
-                self.unconditional.store(true, Ordering::Relaxed);
-                self.overwrite(key, payload)
-                    .await
-                    .map(|()| Fenced::Unfenced)
-            }
-        }
-    }
-
-    /// The write of [`RepoStore::overwrite_if`], uncounted; `None` when the store cannot
-    /// write conditionally.
-    async fn overwrite_if_now(
-        &self,
-        key: &str,
-        payload: PutPayload,
-        expected: &Expected,
-    ) -> Result<Option<Fenced>, PublishError> {
-        let path = self.path_unchecked(key);
-        if let Some(local) = &self.local {
-            let e_tag = match expected {
-                Expected::Absent => None,
-                Expected::Version { e_tag, .. } => e_tag.as_deref(),
-            };
-            return match local.overwrite_if(&path, &payload, e_tag) {
-                Ok(true) => Ok(Some(Fenced::Written)),
-                Ok(false) => Ok(Some(Fenced::Moved)),
-                Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
-            };
-        }
-        let mode = match expected {
-            Expected::Absent => PutMode::Create,
-            Expected::Version { e_tag, version } => PutMode::Update(UpdateVersion {
-                e_tag: e_tag.clone(),
-                version: version.clone(),
-            }),
-        };
-        let opts = self.put_options(key, mode);
-        match self.inner.put_opts(&path, payload, opts).await {
-            Ok(_) => Ok(Some(Fenced::Written)),
-            Err(
-                object_store::Error::Precondition { .. }
-                | object_store::Error::AlreadyExists { .. },
-            ) => Ok(Some(Fenced::Moved)),
-            Err(object_store::Error::NotImplemented { .. }) => Ok(None),
-            Err(e) => Err(self.err(StoreAction::Overwrite, key, e)),
-        }
-    }
-
     /// Writes `key` with the bytes of the content-addressed object at `from` (which holds
     /// `payload`): on `file://` a hard link, so the bytes are not written twice; elsewhere an
     /// ordinary write.
@@ -851,135 +676,5 @@ impl RepoStore {
     }
 }
 
-/// SHA-256 over a stream of chunks, through core's digesting writer.
-mod sha_stream {
-    use std::io::Write as _;
-
-    use falco_artifacts_core::{DigestSet, DigestingWriter, Sha256Digest};
-
-    pub(super) struct Hasher(DigestingWriter<std::io::Sink>);
-
-    impl Default for Hasher {
-        fn default() -> Self {
-            Hasher(DigestingWriter::new(std::io::sink(), DigestSet::SHA256))
-        }
-    }
-
-    impl Hasher {
-        pub(super) fn update(&mut self, chunk: &[u8]) {
-            // Writing to a sink cannot fail.
-            let _ = self.0.write_all(chunk);
-        }
-
-        pub(super) fn finish(self) -> (Sha256Digest, u64) {
-            let (_, digests) = self.0.finish();
-            (digests.sha256, digests.size)
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_checked() {
-        for bad in ["", "/abs", "a//b", "a/../b", "./a", "a#1"] {
-            assert!(check_key(bad).is_err(), "{bad:?}");
-        }
-        check_key("packages/bin/x86_64/falco-0.45.0-1+abcdef0-x86_64.tar.gz").unwrap();
-    }
-
-    #[test]
-    fn unknown_and_disabled_schemes_are_named() {
-        let err = RepoStore::from_url("ftp://example.com/x").unwrap_err();
-        assert!(
-            matches!(err, PublishError::UnsupportedScheme { .. }),
-            "{err}"
-        );
-        #[cfg(not(feature = "s3"))]
-        assert!(matches!(
-            RepoStore::from_url("s3://bucket/x").unwrap_err(),
-            PublishError::SchemeDisabled { feature: "s3", .. }
-        ));
-    }
-
-    #[tokio::test]
-    async fn create_is_create_if_absent_on_the_local_filesystem() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = RepoStore::from_url(&format!("file://{}", dir.path().display()))
-            .unwrap()
-            .at("repo")
-            .unwrap();
-        assert_eq!(
-            store.create("a/b", "one".into()).await.unwrap(),
-            Created::New
-        );
-        assert_eq!(
-            store.create("a/b", "two".into()).await.unwrap(),
-            Created::Exists
-        );
-        assert_eq!(store.get("a/b").await.unwrap().unwrap(), "one");
-        let listed = store.list("").await.unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].0, "a/b");
-        store.overwrite("a/b", "three".into()).await.unwrap();
-        assert_eq!(store.get("a/b").await.unwrap().unwrap(), "three");
-        assert_eq!(store.head("a/b").await.unwrap().unwrap().size, 5);
-        assert_eq!(
-            store.sha256("a/b").await.unwrap().unwrap().0,
-            falco_artifacts_core::Sha256Digest::of_bytes(b"three")
-        );
-        // No staging file is left beside it.
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("repo/a"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["b"]);
-        store.delete("a/b").await.unwrap();
-        store.delete("a/b").await.unwrap();
-        assert!(store.get("a/b").await.unwrap().is_none());
-        assert!(store.head("a/b").await.unwrap().is_none());
-        assert!(store.sha256("a/b").await.unwrap().is_none());
-        // The emptied directories go with the last file, the store's own directory stays.
-        assert!(!dir.path().join("repo").exists());
-        assert!(dir.path().exists());
-        // Writing the bytes already there writes nothing; a copy of a content-addressed
-        // object is a second name for the same file.
-        use std::os::unix::fs::MetadataExt as _;
-        store.create("x/by-hash", "same".into()).await.unwrap();
-        let inode = |p: &str| std::fs::metadata(dir.path().join("repo").join(p)).unwrap();
-        store
-            .overwrite_as_copy_of("x/canonical", "x/by-hash", "same".into())
-            .await
-            .unwrap();
-        assert_eq!(inode("x/canonical").ino(), inode("x/by-hash").ino());
-        assert_eq!(inode("x/by-hash").nlink(), 2);
-        let before = inode("x/canonical").ino();
-        store.overwrite("x/canonical", "same".into()).await.unwrap();
-        assert_eq!(
-            inode("x/canonical").ino(),
-            before,
-            "identical bytes were rewritten"
-        );
-        store.overwrite("x/canonical", "new!".into()).await.unwrap();
-        assert_ne!(inode("x/canonical").ino(), before);
-        assert_eq!(store.get("x/by-hash").await.unwrap().unwrap(), "same");
-        assert_eq!(
-            store.create("x/by-hash", "other".into()).await.unwrap(),
-            Created::Exists
-        );
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("repo/x"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert!(names.iter().all(|n| !n.contains('#')), "{names:?}");
-        assert!(store.requests() > 10);
-        store.delete("x/by-hash").await.unwrap();
-        store.delete("x/canonical").await.unwrap();
-        // A directory is not an object.
-        std::fs::create_dir_all(dir.path().join("repo/d/e")).unwrap();
-        assert!(store.get("d").await.unwrap().is_none());
-        assert!(store.head("d").await.unwrap().is_none());
-    }
-}
+mod tests;
