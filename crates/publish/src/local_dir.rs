@@ -28,6 +28,18 @@ const STORE: &str = "LocalFileSystem";
 /// (a collision only means trying the next number).
 static NEXT_STAGE: AtomicU64 = AtomicU64::new(0);
 
+/// Whether `payload`, possibly in several chunks, is exactly `bytes`.
+pub(crate) fn same_bytes(payload: &PutPayload, bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    for chunk in payload.iter() {
+        match rest.split_at_checked(chunk.len()) {
+            Some((head, tail)) if head == chunk.as_ref() => rest = tail,
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 /// A local directory holding a store's objects.
 #[derive(Debug)]
 pub(crate) struct LocalDir {
@@ -215,14 +227,7 @@ impl LocalDir {
         let Ok(existing) = std::fs::read(&path) else {
             return false;
         };
-        let mut rest = existing.as_slice();
-        for chunk in payload.iter() {
-            match rest.split_at_checked(chunk.len()) {
-                Some((head, tail)) if head == chunk.as_ref() => rest = tail,
-                _ => return false,
-            }
-        }
-        rest.is_empty()
+        same_bytes(payload, &existing)
     }
 
     /// Writes `location`, replacing what is there (nothing is written when it already holds

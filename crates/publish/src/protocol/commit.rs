@@ -4,6 +4,7 @@ use bytes::Bytes;
 use object_store::PutPayload;
 
 use crate::error::PublishError;
+use crate::local_dir::same_bytes;
 use crate::protocol::fence::Fence;
 use crate::protocol::lock::LockGuard;
 use crate::store::{Fenced, RepoStore, Write};
@@ -142,15 +143,5 @@ impl Commit {
 
 /// Whether `file.key` holds exactly `file`'s bytes.
 async fn holds(store: &RepoStore, file: &IndexFile) -> bool {
-    let Ok(Some(stored)) = store.get(&file.key).await else {
-        return false;
-    };
-    let mut rest = stored.as_ref();
-    for chunk in file.bytes.iter() {
-        match rest.split_at_checked(chunk.len()) {
-            Some((head, tail)) if head == chunk.as_ref() => rest = tail,
-            _ => return false,
-        }
-    }
-    rest.is_empty()
+    matches!(store.get(&file.key).await, Ok(Some(stored)) if same_bytes(&file.bytes, &stored))
 }
