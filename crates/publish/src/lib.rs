@@ -108,6 +108,7 @@ mod apt;
 mod bin;
 mod buckets;
 mod cdn;
+mod chunked;
 mod engine;
 mod error;
 mod failing;

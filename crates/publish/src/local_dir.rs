@@ -7,8 +7,10 @@
 //! read and written here directly instead, with the same on-disk conventions as
 //! `LocalFileSystem` (which still serves listings and anything this module does not do): a
 //! write goes to `<name>#<digits>` first (a name listings skip), then is renamed over the
-//! destination, or hard-linked to it for create-if-absent, so a reader never sees half a file;
-//! with fsync on, the file and its directory are synced before the write counts as done.
+//! destination; a create-if-absent writes an unnamed file and links it to its name
+//! ([`anonymous`]), or where there are no unnamed files hard-links a staged one, so a reader
+//! never sees half a file; with fsync on, the file and its directory are synced before the
+//! write counts as done.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read as _, Write as _};
@@ -20,6 +22,8 @@ use chrono::{DateTime, Utc};
 use falco_artifacts_core::{DigestSet, DigestingWriter, Sha256Digest};
 use object_store::path::Path;
 use object_store::{ObjectMeta, PutPayload};
+
+mod anonymous;
 
 /// The store name errors carry, as `LocalFileSystem` names itself.
 const STORE: &str = "LocalFileSystem";
@@ -319,9 +323,22 @@ impl LocalDir {
         if std::fs::symlink_metadata(&dest).is_ok() {
             return Ok(Put::Exists);
         }
-        let staging = self.stage(location, payload, sync).map_err(generic)?;
-        let linked = std::fs::hard_link(&staging, &dest);
-        let _ = std::fs::remove_file(&staging);
+        let linked = match anonymous::create(&dest, payload, sync) {
+            Some(Err(e)) if e.kind() == ErrorKind::NotFound => {
+                self.create_parents(&dest).map_err(generic)?;
+                anonymous::create(&dest, payload, sync)
+            }
+            linked => linked,
+        };
+        let linked = match linked {
+            Some(linked) => linked,
+            None => {
+                let staging = self.stage(location, payload, sync).map_err(generic)?;
+                let linked = std::fs::hard_link(&staging, &dest);
+                let _ = std::fs::remove_file(&staging);
+                linked
+            }
+        };
         match linked {
             Ok(()) => {
                 if sync {

@@ -40,9 +40,6 @@ use crate::store::RepoStore;
 use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{Problem, VerifyOptions, VerifyReport};
 
-/// How many packages are read and parsed at once.
-const READ_CONCURRENCY: usize = 8;
-
 /// Paths inside one APT repository.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {

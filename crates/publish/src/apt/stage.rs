@@ -6,10 +6,9 @@ use std::sync::Arc;
 use falco_artifacts_core::{
     Artifact, ArtifactKind, Channel, DigestSet, DigestingReader, Digests, RepoKind,
 };
-use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::packages::Stanza;
-use super::{AptRepository, READ_CONCURRENCY};
+use super::AptRepository;
 use crate::error::PublishError;
 use crate::protocol::upload::Staged;
 use crate::store::check_key;
@@ -23,33 +22,28 @@ pub(crate) struct DebInfo {
 }
 
 /// Reads a `.deb` artifact: MD5 and SHA-256 of its bytes, its control fields.
-async fn read_deb(
+fn read_deb(
     artifact: Arc<dyn Artifact>,
 ) -> Result<(Digests, falco_artifacts_pkg_deb::Control), PublishError> {
-    tokio::task::spawn_blocking(move || {
-        let name = artifact.file_name().to_owned();
-        let read_err = |source| PublishError::ReadArtifact {
-            name: name.clone(),
-            source,
-        };
-        let mut bytes = Vec::with_capacity(usize::try_from(artifact.size()).unwrap_or(0));
-        let mut reader =
-            DigestingReader::new(artifact.open().map_err(read_err)?, DigestSet::WITH_MD5);
-        reader.read_to_end(&mut bytes).map_err(read_err)?;
-        let digests = reader.finish();
-        if &digests.sha256 != artifact.sha256() {
-            return Err(PublishError::ArtifactChanged {
-                name,
-                expected: *artifact.sha256(),
-                actual: digests.sha256,
-            });
-        }
-        let deb = falco_artifacts_pkg_deb::DebReader::new(&bytes[..])
-            .map_err(|source| PublishError::NotADeb { name, source })?;
-        Ok((digests, deb.control().clone()))
-    })
-    .await
-    .map_err(PublishError::Task)?
+    let name = artifact.file_name().to_owned();
+    let read_err = |source| PublishError::ReadArtifact {
+        name: name.clone(),
+        source,
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(artifact.size()).unwrap_or(0));
+    let mut reader = DigestingReader::new(artifact.open().map_err(read_err)?, DigestSet::WITH_MD5);
+    reader.read_to_end(&mut bytes).map_err(read_err)?;
+    let digests = reader.finish();
+    if &digests.sha256 != artifact.sha256() {
+        return Err(PublishError::ArtifactChanged {
+            name,
+            expected: *artifact.sha256(),
+            actual: digests.sha256,
+        });
+    }
+    let deb = falco_artifacts_pkg_deb::DebReader::new(&bytes[..])
+        .map_err(|source| PublishError::NotADeb { name, source })?;
+    Ok((digests, deb.control().clone()))
 }
 
 impl AptRepository {
@@ -61,7 +55,6 @@ impl AptRepository {
     ) -> Result<(Vec<Staged>, Vec<DebInfo>), PublishError> {
         let served = self.deb_arches();
         let mut staged = Vec::new();
-        let mut reads = Vec::new();
         let mut deb_artifacts = Vec::new();
         for artifact in artifacts {
             let name = artifact.file_name();
@@ -84,7 +77,6 @@ impl AptRepository {
             let key = self.layout.pool(name);
             check_key(&key)?;
             if artifact.kind() == ArtifactKind::Deb {
-                reads.push(read_deb(Arc::clone(artifact)));
                 deb_artifacts.push(Arc::clone(artifact));
             }
             staged.push(Staged {
@@ -93,10 +85,10 @@ impl AptRepository {
             });
         }
         // Reading and parsing packages is the expensive part: on several threads.
-        let read: Vec<_> = futures::stream::iter(reads)
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let read = crate::chunked::map_in_chunks(deb_artifacts.clone(), read_deb)
+            .await?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         let mut debs = Vec::with_capacity(read.len());
         for (artifact, (digests, control)) in deb_artifacts.iter().zip(read) {
             debs.push(self.describe(artifact.as_ref(), &digests, &control, &served)?);

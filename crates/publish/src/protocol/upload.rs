@@ -13,6 +13,7 @@ use falco_artifacts_core::{
 };
 use futures::{StreamExt as _, TryStreamExt as _};
 
+use crate::chunked::map_in_chunks;
 use crate::engine::FileRepo;
 use crate::error::PublishError;
 use crate::index::RepoIndex;
@@ -66,29 +67,31 @@ pub(crate) enum Action {
 
 /// Reads an artifact's bytes off the async threads, checking them against its digest.
 pub(crate) async fn read_artifact(artifact: Arc<dyn Artifact>) -> Result<Bytes, PublishError> {
-    tokio::task::spawn_blocking(move || {
-        let name = artifact.file_name().to_owned();
-        let read_err = |source| PublishError::ReadArtifact {
-            name: name.clone(),
-            source,
-        };
-        let capacity = usize::try_from(artifact.size()).unwrap_or(0);
-        let mut bytes = Vec::with_capacity(capacity);
-        let mut reader =
-            DigestingReader::new(artifact.open().map_err(read_err)?, DigestSet::SHA256);
-        reader.read_to_end(&mut bytes).map_err(read_err)?;
-        let actual = reader.finish().sha256;
-        if &actual != artifact.sha256() {
-            return Err(PublishError::ArtifactChanged {
-                name,
-                expected: *artifact.sha256(),
-                actual,
-            });
-        }
-        Ok(Bytes::from(bytes))
-    })
-    .await
-    .map_err(PublishError::Task)?
+    tokio::task::spawn_blocking(move || read_artifact_now(artifact.as_ref()))
+        .await
+        .map_err(PublishError::Task)?
+}
+
+/// [`read_artifact`] on the calling thread.
+fn read_artifact_now(artifact: &dyn Artifact) -> Result<Bytes, PublishError> {
+    let name = artifact.file_name().to_owned();
+    let read_err = |source| PublishError::ReadArtifact {
+        name: name.clone(),
+        source,
+    };
+    let capacity = usize::try_from(artifact.size()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut reader = DigestingReader::new(artifact.open().map_err(read_err)?, DigestSet::SHA256);
+    reader.read_to_end(&mut bytes).map_err(read_err)?;
+    let actual = reader.finish().sha256;
+    if &actual != artifact.sha256() {
+        return Err(PublishError::ArtifactChanged {
+            name,
+            expected: *artifact.sha256(),
+            actual,
+        });
+    }
+    Ok(Bytes::from(bytes))
 }
 
 /// Drops exact duplicates; refuses one key with two contents.
@@ -187,10 +190,22 @@ impl FileRepo {
         occupant: &Occupancy<'_>,
     ) -> Result<(), PublishError> {
         let batched = actions.iter().filter(|a| **a == Action::Upload).count() > BATCH_SYNC;
+        let created = if batched && self.store.is_local() {
+            self.create_local_batch(staged, actions).await?
+        } else {
+            vec![false; staged.len()]
+        };
         let uploads: Vec<_> = staged
             .iter()
             .zip(actions.iter())
-            .map(|(s, action)| self.upload_one(s, *action, overwrite, occupant, batched))
+            .zip(created)
+            .map(|((s, action), created)| async move {
+                if created {
+                    return Ok(Action::Upload);
+                }
+                self.upload_one(s, *action, overwrite, occupant, batched)
+                    .await
+            })
             .collect();
         let results: Vec<Action> = futures::stream::iter(uploads)
             .buffered(CONCURRENCY)
@@ -205,6 +220,34 @@ impl FileRepo {
             self.store.sync().await?;
         }
         Ok(())
+    }
+
+    /// A large batch into `file://`: each file read and created on the blocking pool, in a
+    /// few long jobs for the whole batch ([`map_in_chunks`]); which files were created. A
+    /// name found taken is left to [`FileRepo::upload_one`], whose create finds it again and
+    /// classifies what holds it.
+    async fn create_local_batch(
+        &self,
+        staged: &[Staged],
+        actions: &[Action],
+    ) -> Result<Vec<bool>, PublishError> {
+        let uploads: Vec<Option<Staged>> = staged
+            .iter()
+            .zip(actions)
+            .map(|(s, action)| (*action == Action::Upload).then(|| s.clone()))
+            .collect();
+        let store = self.store.clone();
+        map_in_chunks(uploads, move |upload: Option<Staged>| {
+            let Some(s) = upload else { return Ok(false) };
+            let bytes = read_artifact_now(s.artifact.as_ref())?;
+            match store.create_unsynced_blocking(&s.key, &bytes.into()) {
+                Some(created) => Ok(created? == Created::New),
+                None => Ok(false),
+            }
+        })
+        .await?
+        .into_iter()
+        .collect()
     }
 
     async fn upload_one(

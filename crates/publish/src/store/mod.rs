@@ -458,6 +458,28 @@ impl RepoStore {
         .await
     }
 
+    /// [`RepoStore::create_unsynced`] on the calling thread, for a batch of uploads made on
+    /// the blocking pool; `None` off `file://`, where a create is a network request.
+    pub(crate) fn create_unsynced_blocking(
+        &self,
+        key: &str,
+        payload: &PutPayload,
+    ) -> Option<Result<Created, PublishError>> {
+        let local = self.local.as_ref()?;
+        Some(self.request_blocking(StoreAction::Create, key, || {
+            match local.create(&self.path_unchecked(key), payload, false) {
+                Ok(Put::Written) => Ok(Created::New),
+                Ok(Put::Exists) => Ok(Created::Exists),
+                Err(e) => Err(self.err(StoreAction::Create, key, e)),
+            }
+        }))
+    }
+
+    /// Whether requests are made on local files (`file://`) rather than over a network.
+    pub(crate) fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
     /// The create of [`RepoStore::create_with`], uncounted.
     async fn create_now(
         &self,

@@ -41,8 +41,6 @@ use crate::store::RepoStore;
 use falco_artifacts_core::{Orphan, PublishPlan};
 use falco_artifacts_core::{Problem, VerifyOptions, VerifyReport};
 
-/// How many packages are read, parsed and signed at once.
-const READ_CONCURRENCY: usize = 8;
 /// The top file, relative to the repository.
 pub(crate) const REPOMD: &str = "repodata/repomd.xml";
 /// Its detached, ASCII-armored signature (what dnf's `repo_gpgcheck` reads).

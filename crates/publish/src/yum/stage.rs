@@ -9,10 +9,9 @@ use falco_artifacts_core::{
     Artifact, ArtifactKind, Channel, LocalArtifact, RepoKind, Sha256Digest, Signer,
 };
 use falco_artifacts_pkg_rpm::RpmInfo;
-use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::record::Record;
-use super::{YumRepository, READ_CONCURRENCY};
+use super::YumRepository;
 use crate::error::PublishError;
 use crate::protocol::upload::Staged;
 use crate::store::{check_key, RepoStore};
@@ -93,35 +92,31 @@ fn like(artifact: &dyn Artifact, bytes: Arc<[u8]>) -> Result<Arc<dyn Artifact>, 
     Ok(Arc::new(signed))
 }
 
-async fn read_rpm(
+fn read_rpm(
     artifact: Arc<dyn Artifact>,
     signer: Option<Arc<dyn Signer>>,
 ) -> Result<Read, PublishError> {
-    tokio::task::spawn_blocking(move || {
-        let name = artifact.file_name().to_owned();
-        let bytes = read_bytes(artifact.as_ref())?;
-        let info = parse(&name, &bytes)?;
-        match signer {
-            Some(signer) if info.signatures.is_empty() => {
-                let signed: Arc<[u8]> = sign(&name, &bytes, signer.as_ref())?.into();
-                let info = parse(&name, &signed)?;
-                Ok(Read {
-                    artifact: like(artifact.as_ref(), Arc::clone(&signed))?,
-                    bytes: signed,
-                    info,
-                    signed_here: true,
-                })
-            }
-            _ => Ok(Read {
-                artifact,
-                bytes: bytes.into(),
+    let name = artifact.file_name().to_owned();
+    let bytes = read_bytes(artifact.as_ref())?;
+    let info = parse(&name, &bytes)?;
+    match signer {
+        Some(signer) if info.signatures.is_empty() => {
+            let signed: Arc<[u8]> = sign(&name, &bytes, signer.as_ref())?.into();
+            let info = parse(&name, &signed)?;
+            Ok(Read {
+                artifact: like(artifact.as_ref(), Arc::clone(&signed))?,
+                bytes: signed,
                 info,
-                signed_here: false,
-            }),
+                signed_here: true,
+            })
         }
-    })
-    .await
-    .map_err(PublishError::Task)?
+        _ => Ok(Read {
+            artifact,
+            bytes: bytes.into(),
+            info,
+            signed_here: false,
+        }),
+    }
 }
 
 /// A package signed here whose key already holds the same package signed earlier (the
@@ -188,16 +183,17 @@ impl YumRepository {
                 });
             }
             if artifact.kind() == ArtifactKind::Rpm {
-                reads.push(read_rpm(Arc::clone(artifact), self.signer.clone()));
+                reads.push(Arc::clone(artifact));
             } else {
                 others.push(Arc::clone(artifact));
             }
         }
         // Reading, parsing and signing packages is the expensive part: on several threads.
-        let read: Vec<Read> = futures::stream::iter(reads)
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let signer = self.signer.clone();
+        let read = crate::chunked::map_in_chunks(reads, move |a| read_rpm(a, signer.clone()))
+            .await?
+            .into_iter()
+            .collect::<Result<Vec<Read>, _>>()?;
         let mut staged = Vec::new();
         let mut rpms = Vec::new();
         let mut signed_here = BTreeSet::new();

@@ -37,7 +37,7 @@ pub(crate) struct Subject<'a> {
 /// What verify may report after a failed publish: files uploaded but not yet indexed, the
 /// lock of a publisher that died, and the states core documents as an unfinished publish that
 /// clients do not see (APT's canonical names or signatures behind or ahead of `InRelease`).
-fn explained_by_an_unfinished_publish(problem: &Problem) -> bool {
+pub(crate) fn explained_by_an_unfinished_publish(problem: &Problem) -> bool {
     matches!(
         problem,
         Problem::Unindexed { .. }

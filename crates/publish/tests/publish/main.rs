@@ -7,6 +7,7 @@
 mod apt;
 mod aptbuckets;
 mod aptclient;
+mod batch;
 mod bin;
 #[cfg(feature = "s3")]
 mod cdn;
