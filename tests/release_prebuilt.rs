@@ -319,6 +319,45 @@ fn a_development_build_as_cpack_renders_it_is_published() {
         .unwrap();
     assert!(report.is_noop(), "{}", report.to_text());
 
+    // An RPM signed by another key: `keep` publishes it as it is, `replace` signs it with ours.
+    let foreign = built.path().join("foreign.rpm");
+    std::fs::copy(&files.rpm[0], &foreign).unwrap();
+    let other = falco_artifacts::core::PgpSigner::generate(
+        "Other <o@example.com>",
+        falco_artifacts::core::KeyAlgorithm::Ed25519,
+    )
+    .unwrap();
+    falco_artifacts::rpm::resign_file(&foreign, &other).unwrap();
+    let only_rpm = PrebuiltFiles {
+        rpm: vec![foreign.clone()],
+        ..PrebuiltFiles::default()
+    };
+    for (mode, kept) in [(RpmSignature::Keep, true), (RpmSignature::Replace, false)] {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", elsewhere.path().display());
+        let pipeline = Pipeline::new(&url, Arc::clone(&signer)).unwrap();
+        let report = rt
+            .block_on(publish_prebuilt(&job(only_rpm.clone(), mode), &pipeline))
+            .unwrap();
+        let published = report
+            .files
+            .iter()
+            .find(|f| f.file_name == "falco-0.45.0-36+1307474-x86_64.rpm")
+            .unwrap();
+        let same = published.sha256 == sha256_hex(&std::fs::read(&foreign).unwrap());
+        assert_eq!(same, kept, "{mode:?}");
+        let path = published
+            .url
+            .trim_start_matches("file://")
+            .replace("%2B", "+");
+        let checked = rpm_checksig(Path::new(&path), &public);
+        assert_eq!(
+            checked.contains("signatures OK"),
+            !kept,
+            "{mode:?}: {checked}"
+        );
+    }
+
     // The 0.45.0 release's packages are not this build's: refused before the repository is read.
     let stable = PrebuiltFiles {
         deb: vec![dpkg_deb(built.path(), "0.45.0", "amd64")],
@@ -343,4 +382,54 @@ fn a_development_build_as_cpack_renders_it_is_published() {
         "{err:?}"
     );
     assert!(tree(repo.path()) == before);
+}
+
+/// The configuration's `prebuilt:` section names the files (relative to it) and the RPM
+/// signature mode; flags override both.
+#[test]
+fn the_configuration_lists_the_files_and_flags_override_it() {
+    let repo = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let site = ReleaseSite::new(
+        &url,
+        "arches: [x86_64]\nprebuilt:\n  deb: [falco.deb]\n  rpm: [falco.rpm]\n  \
+         rpm_signature: require\n",
+    );
+    let built = tempfile::tempdir().unwrap();
+    std::fs::rename(
+        dpkg_deb(built.path(), "0.45.0", "amd64"),
+        site.path("falco.deb"),
+    )
+    .unwrap();
+    std::fs::rename(rpmbuild(built.path(), "0.45.0"), site.path("falco.rpm")).unwrap();
+    let before = tree(repo.path());
+
+    let err = refusal(&publish(&site, "0.45.0", &[], &[]));
+    assert!(
+        err.contains(&site.path("falco.rpm").display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("no header signature"), "{err}");
+    assert!(tree(repo.path()) == before);
+
+    // Files given as flags replace the configuration's list.
+    let arm = dpkg_deb(built.path(), "0.45.0", "arm64");
+    let err = refusal(&publish(&site, "0.45.0", &[&arm], &[]));
+    assert!(err.contains(&arm.display().to_string()), "{err}");
+    assert!(tree(repo.path()) == before);
+
+    let done = report(&publish(
+        &site,
+        "0.45.0",
+        &[],
+        &["--rpm-signature", "replace"],
+    ));
+    assert_eq!(
+        entry(&done, "falco-0.45.0-x86_64.deb")["status"],
+        "uploaded"
+    );
+    assert_eq!(
+        entry(&done, "falco-0.45.0-x86_64.rpm")["status"],
+        "uploaded"
+    );
 }

@@ -134,7 +134,8 @@ pub(crate) fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// `rpm -K` of `rpm` in a throwaway rpm database holding only `public_key`; its output.
+/// `rpm -K` of `rpm` in a throwaway rpm database holding only `public_key`; its output
+/// (`digests signatures OK` when the signature is good and by that key).
 pub(crate) fn rpm_checksig(rpm: &Path, public_key: &str) -> String {
     let rpm_tool = require_tool("rpm", "Debian package rpm").unwrap();
     let db = tempfile::tempdir().unwrap();
@@ -159,6 +160,11 @@ pub(crate) fn rpm_checksig(rpm: &Path, public_key: &str) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "rpm -K {}: {text}", rpm.display());
+    assert_eq!(
+        out.status.success(),
+        text.contains("signatures OK"),
+        "rpm -K {}: {text}",
+        rpm.display()
+    );
     text
 }

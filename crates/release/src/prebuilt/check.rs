@@ -121,6 +121,10 @@ impl Check<'_> {
             path: path.to_owned(),
             why,
         };
+        // It is published as `.tar.gz`, so it must be one.
+        if !is_gzip(path) {
+            return Err(layout("it is not gzip-compressed".to_owned()));
+        }
         let mut top: Option<&str> = None;
         for entry in &entries {
             let first = entry.path.trim_start_matches("./");
@@ -231,6 +235,16 @@ impl Check<'_> {
             signed,
         }
     }
+}
+
+/// Whether the file starts with the gzip magic bytes (it was listed already, so it opens).
+fn is_gzip(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == [0x1f, 0x8b]
 }
 
 /// `falco-0.45.0-36+1307474` → (`falco`, `0.45.0-36+1307474`): the version starts at the
