@@ -4,16 +4,17 @@
 //!
 //! `demo` runs everything on an embedded default; `plan` prints what a release event would
 //! produce; `run` gates, packages, publishes and verifies a real release (flags or a YAML
-//! configuration file, see `falco_artifacts::release::PipelineConfig`); `drivers`, `index`,
-//! `verify` and `prune` are the repository operations on their own.
+//! configuration file, see `falco_artifacts::release::PipelineConfig`); `publish` does the
+//! same with packages built elsewhere (CPack's); `drivers`, `index`, `verify` and `prune` are
+//! the repository operations on their own.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use falco_artifacts::release::{
-    demo, run_release_with_progress, shell_command, DriversFlags, EventFlags, JobFlags, RepoFlags,
-    Settings,
+    demo, publish_prebuilt_with_progress, run_release_with_progress, shell_command, DriversFlags,
+    EventFlags, JobFlags, PrebuiltFlags, RepoFlags, Settings,
 };
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -55,6 +56,22 @@ enum Cmd {
         repo: RepoFlags,
         #[command(flatten)]
         job: JobFlags,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish packages built elsewhere (CPack's DEB, RPM, TGZ): read each file's name,
+    /// version and arch, refuse what is not the release's, sign copies, then publish and
+    /// verify like `run`.
+    Publish {
+        #[command(flatten)]
+        event: EventFlags,
+        #[command(flatten)]
+        repo: RepoFlags,
+        #[command(flatten)]
+        job: JobFlags,
+        #[command(flatten)]
+        files: PrebuiltFlags,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -172,6 +189,25 @@ fn run(command: Cmd) -> Result {
             let report = runtime()?.block_on(run_release_with_progress(&job, &pipeline, |step| {
                 spinner.set_message(step.to_owned())
             }));
+            spinner.finish_and_clear();
+            let report = report?;
+            print(json, &report, report.to_text())
+        }
+        Cmd::Publish {
+            event,
+            repo,
+            job,
+            files,
+            json,
+        } => {
+            let (job, pipeline) = Settings::load(&repo)?.publish_job(&event, &job, &files)?;
+            let pipeline = pipeline.with_resume_command(shell_command(std::env::args()));
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            let report =
+                runtime()?.block_on(publish_prebuilt_with_progress(&job, &pipeline, |step| {
+                    spinner.set_message(step.to_owned())
+                }));
             spinner.finish_and_clear();
             let report = report?;
             print(json, &report, report.to_text())

@@ -1,6 +1,7 @@
 //! Running the release example from the top-level tests.
 #![allow(dead_code, reason = "each test binary uses part of these helpers")]
 
+pub(crate) mod prebuilt;
 pub(crate) mod site;
 
 use std::path::PathBuf;

@@ -51,4 +51,4 @@ pub use extract::{extract, ExtractOptions, ExtractReport};
 pub use falco_artifacts_core::compress::{Codec, Compression, UnknownCodec};
 pub use packager::TarballPackager;
 pub use reader::{list_entries, list_file, EntryKind, TarEntry};
-pub use writer::{Tarball, TarballBuilder};
+pub use writer::{sha256sum_line, Tarball, TarballBuilder};

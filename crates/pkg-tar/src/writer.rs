@@ -81,6 +81,18 @@ impl Tarball {
     }
 }
 
+/// The `<name>.sha256` beside a tarball: one `sha256sum` line, which `sha256sum -c` checks.
+///
+/// ```
+/// use falco_artifacts_core::Sha256Digest;
+///
+/// let line = falco_artifacts_pkg_tar::sha256sum_line(&Sha256Digest::of_bytes(b""), "f.tar.gz");
+/// assert!(line.starts_with("e3b0c442") && line.ends_with("  f.tar.gz\n"));
+/// ```
+pub fn sha256sum_line(sha256: &Sha256Digest, name: &str) -> String {
+    format!("{sha256}  {name}\n")
+}
+
 /// Removes the temporary files of a build that did not finish.
 struct Partial(Vec<PathBuf>);
 
@@ -227,7 +239,7 @@ impl<'a> TarballBuilder<'a> {
             .map_err(|e| e.into_error())
             .and_then(|f| f.sync_all())
             .map_err(write_err(&path))?;
-        fs::write(&temps[1], format!("{}  {name}\n", digests.sha256))
+        fs::write(&temps[1], sha256sum_line(&digests.sha256, &name))
             .map_err(write_err(&checksum_path))?;
         if let (Some(signer), Some(sig_path)) = (self.signer, &signature_path) {
             let mut data = File::open(&temps[0]).map_err(write_err(&path))?;

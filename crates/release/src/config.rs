@@ -42,6 +42,11 @@
 //!   work_dir: build/drivers
 //!   workers: 2
 //!   require_https: true                   # refuse plain-http kernelurls
+//! prebuilt:                               # `release publish`: packages built elsewhere
+//!   deb: [build/falco-0.45.0-x86_64.deb]
+//!   rpm: [build/falco-0.45.0-x86_64.rpm]
+//!   tarball: [build/falco-0.45.0-x86_64.tar.gz]
+//!   rpm_signature: replace                # keep, or require (refuse unsigned RPMs)
 //! images:                                 # optional
 //!   name: falcosecurity/falco
 //!   registry: registry.example.com
@@ -112,6 +117,10 @@ pub struct PipelineConfig {
     /// Container images; no images are built without this section.
     #[serde(default)]
     pub images: Option<crate::ImagesConfig>,
+    /// The packages built elsewhere that `release publish` publishes when no file flag is
+    /// given.
+    #[serde(default)]
+    pub prebuilt: crate::PrebuiltFlags,
 }
 
 /// The `store:` section: S3 settings (all optional; AWS itself needs none).
@@ -325,6 +334,11 @@ impl PipelineConfig {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
+            }
+        }
+        for p in config.prebuilt.paths_mut() {
+            if p.is_relative() {
+                *p = base.join(&*p);
             }
         }
         for field in config

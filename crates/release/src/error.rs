@@ -349,6 +349,9 @@ pub enum PipelineError {
         #[source]
         source: InvalidSigningKey,
     },
+    /// A package built elsewhere was refused (nothing uploaded) or could not be signed.
+    #[error(transparent)]
+    Prebuilt(Box<crate::PrebuiltError>),
     /// A file could not be read or written.
     #[error("{path}", path = path.display())]
     Io {
@@ -358,6 +361,12 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::PrebuiltError> for PipelineError {
+    fn from(e: crate::PrebuiltError) -> Self {
+        PipelineError::Prebuilt(Box::new(e))
+    }
 }
 
 /// A release live in some repositories and not in others, and how to complete it.

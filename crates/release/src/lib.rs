@@ -12,6 +12,10 @@
 //! ([`run_release_with_progress`] tells a progress display each step) of every file with its digest and URL. Publishing the
 //! same release again uploads nothing and says so ([`RunReport::is_noop`]).
 //!
+//! Packages built elsewhere (CPack) take the same gate, protocol and report instead of the
+//! packagers: [`publish_prebuilt`] reads each file's name, version and arch, refuses what does
+//! not belong to the release, and signs copies as the packagers sign what they build.
+//!
 //! # Example
 //!
 //! Resolving flags and a configuration file the way the `release` binary does:
@@ -71,6 +75,7 @@ mod gate;
 mod images;
 mod package;
 mod plan;
+mod prebuilt;
 mod report;
 mod resolve;
 mod run;
@@ -93,8 +98,14 @@ pub use images::runtime::{RuntimeImagesConfig, VariantConfig};
 pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, BuildFailure, Packaged};
 pub use plan::{plan_release, PlannedDrivers, PlannedFile, ReleasePlan};
+pub use prebuilt::{
+    publish_prebuilt, publish_prebuilt_with_progress, PrebuiltError, PrebuiltFiles, PublishJob,
+    RpmSignature,
+};
 pub use report::{FileStatus, OrphansReport, ReportEntry, RunReport};
-pub use resolve::{shell_command, DriversFlags, EventFlags, JobFlags, RepoFlags, Settings};
+pub use resolve::{
+    shell_command, DriversFlags, EventFlags, JobFlags, PrebuiltFlags, RepoFlags, Settings,
+};
 pub use run::Pipeline;
 
 /// Everything one release run needs.

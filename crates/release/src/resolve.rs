@@ -17,7 +17,8 @@ use falco_artifacts_driver_grid::build::DriverkitMode;
 
 use crate::{
     plan_release, Backend, ChannelRegistry, DriverBuild, DriversJob, Gate, Pipeline,
-    PipelineConfig, PipelineError, ReleaseJob, ReleasePlan,
+    PipelineConfig, PipelineError, PrebuiltFiles, PublishJob, ReleaseJob, ReleasePlan,
+    RpmSignature,
 };
 
 /// The configuration file and the flags that override it for every subcommand.
@@ -95,6 +96,61 @@ pub struct JobFlags {
     /// falls back to a fixed date so that two plans of one event print the same).
     #[cfg_attr(feature = "cli", arg(skip))]
     pub source_date: Option<SourceDate>,
+}
+
+/// The packages `publish` takes, built elsewhere; also the configuration's `prebuilt:`
+/// section (paths relative to the configuration file). Files given as flags replace every
+/// file the configuration lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+#[serde(deny_unknown_fields)]
+pub struct PrebuiltFlags {
+    /// `.deb` files (`dpkg-deb -b`, CPack's DEB generator).
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE", num_args = 1..))]
+    #[serde(default)]
+    pub deb: Vec<PathBuf>,
+    /// `.rpm` files (`rpmbuild -bb`, CPack's RPM generator).
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE", num_args = 1..))]
+    #[serde(default)]
+    pub rpm: Vec<PathBuf>,
+    /// Release tarballs (`<name>-<version>-<arch>.tar.gz`, CPack's TGZ generator).
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE", num_args = 1..))]
+    #[serde(default)]
+    pub tarball: Vec<PathBuf>,
+    /// What happens to a signature an `.rpm` already has (default `replace`).
+    #[cfg_attr(feature = "cli", arg(long, value_enum))]
+    #[serde(default)]
+    pub rpm_signature: Option<RpmSignature>,
+}
+
+impl From<PrebuiltFiles> for PrebuiltFlags {
+    fn from(files: PrebuiltFiles) -> Self {
+        PrebuiltFlags {
+            deb: files.deb,
+            rpm: files.rpm,
+            tarball: files.tarball,
+            rpm_signature: None,
+        }
+    }
+}
+
+impl PrebuiltFlags {
+    /// The files named, without the signature option.
+    pub fn files(&self) -> PrebuiltFiles {
+        PrebuiltFiles {
+            deb: self.deb.clone(),
+            rpm: self.rpm.clone(),
+            tarball: self.tarball.clone(),
+        }
+    }
+
+    /// Every path, to resolve against a configuration file's directory.
+    pub(crate) fn paths_mut(&mut self) -> impl Iterator<Item = &mut PathBuf> {
+        self.deb
+            .iter_mut()
+            .chain(self.rpm.iter_mut())
+            .chain(self.tarball.iter_mut())
+    }
 }
 
 /// What `drivers` takes; unset fields come from the configuration's `drivers:` section.
@@ -307,28 +363,13 @@ impl Settings {
         flags: &JobFlags,
     ) -> Result<(ReleaseJob, Pipeline), PipelineError> {
         let release = self.release(event)?;
-        let gate = match (&flags.gate_command, &flags.evidence) {
-            (Some(command), _) => Some(Gate::command(
-                &command
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-            )?),
-            (None, Some(file)) => Some(Gate::Evidence(file.clone())),
-            (None, None) => self.config.gate()?,
-        };
+        let gate = self.gate(flags)?;
         let manifest = self.manifest(&JobFlags {
             fallback_manifest: None,
             ..flags.clone()
         })?;
         let pipeline = self.pipeline()?;
-        let source_date = match flags.source_date {
-            Some(date) => date,
-            None => SourceDate::from_env()?,
-        };
-        let signer = self
-            .signer()?
-            .with_signature_time(source_date.system_time());
+        let (source_date, signer) = self.dated_signer(flags)?;
         let job = ReleaseJob {
             release,
             manifest,
@@ -337,15 +378,85 @@ impl Settings {
             gate,
             commit: flags.commit.clone(),
             env: self.config.child_env()?,
-            work_dir: flags
-                .work_dir
-                .clone()
-                .or_else(|| self.config.work_dir.clone())
-                .unwrap_or_else(|| PathBuf::from("build/release")),
+            work_dir: self.work_dir(flags),
             images: self.config.images.clone(),
-            signer: Arc::new(signer),
+            signer,
         };
         Ok((job, pipeline))
+    }
+
+    /// The job of `publish` (packages built elsewhere: `files`, else the configuration's
+    /// `prebuilt:` files) and the repositories it publishes into. `flags` gives the gate,
+    /// the commit, the work directory and the source date (the signatures' time, so that the
+    /// same files give the same signed bytes); its manifest is not read.
+    pub fn publish_job(
+        &self,
+        event: &EventFlags,
+        flags: &JobFlags,
+        files: &PrebuiltFlags,
+    ) -> Result<(PublishJob, Pipeline), PipelineError> {
+        let release = self.release(event)?;
+        let gate = self.gate(flags)?;
+        let pipeline = self.pipeline()?;
+        let (_, signer) = self.dated_signer(flags)?;
+        let configured = &self.config.prebuilt;
+        let chosen = if files.files().is_empty() {
+            configured.files()
+        } else {
+            files.files()
+        };
+        let job = PublishJob {
+            release,
+            files: chosen,
+            rpm_signature: files
+                .rpm_signature
+                .or(configured.rpm_signature)
+                .unwrap_or_default(),
+            arches: self.arches(),
+            gate,
+            commit: flags.commit.clone(),
+            env: self.config.child_env()?,
+            work_dir: self.work_dir(flags),
+            signer,
+        };
+        Ok((job, pipeline))
+    }
+
+    /// The gate: a flag's command or evidence, else the configuration's.
+    fn gate(&self, flags: &JobFlags) -> Result<Option<Gate>, PipelineError> {
+        match (&flags.gate_command, &flags.evidence) {
+            (Some(command), _) => Ok(Some(Gate::command(
+                &command
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )?)),
+            (None, Some(file)) => Ok(Some(Gate::Evidence(file.clone()))),
+            (None, None) => self.config.gate(),
+        }
+    }
+
+    /// The source date (the flag's, else `SOURCE_DATE_EPOCH`) and the key signing at it.
+    fn dated_signer(
+        &self,
+        flags: &JobFlags,
+    ) -> Result<(SourceDate, Arc<dyn falco_artifacts_core::Signer>), PipelineError> {
+        let source_date = match flags.source_date {
+            Some(date) => date,
+            None => SourceDate::from_env()?,
+        };
+        let signer = self
+            .signer()?
+            .with_signature_time(source_date.system_time());
+        Ok((source_date, Arc::new(signer)))
+    }
+
+    fn work_dir(&self, flags: &JobFlags) -> PathBuf {
+        flags
+            .work_dir
+            .clone()
+            .or_else(|| self.config.work_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("build/release"))
     }
 
     /// The job of `drivers`.

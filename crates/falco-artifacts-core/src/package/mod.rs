@@ -51,7 +51,10 @@ use std::sync::Arc;
 
 pub use links::{first_escaping_link, link_escapes_root};
 pub use manifest::{load_manifest, load_manifest_str, ManifestError, ManifestOptions};
-pub use packager::{create_out_dir, describe, detached_signature, Packager, PackagerError};
+pub use packager::{
+    create_out_dir, describe, describe_file, detached_signature, detached_signature_named,
+    PackageFile, Packager, PackagerError,
+};
 pub use paths::{relative_target_stays_inside, InstallPath, InvalidInstallPath};
 pub use source_date::{SourceDate, SourceDateError};
 pub use validate::SpecError;

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Format, PackageSpec};
+use crate::arch::Arch;
 use crate::artifact::{Artifact, ArtifactError, ArtifactKind, LocalArtifact};
 use crate::channel::RepoKind;
 use crate::sign::{SignError, Signer};
+use crate::version::Version;
 
 /// Writes the package of a [`PackageSpec`] in one format and describes what it wrote.
 ///
@@ -119,12 +121,7 @@ pub fn describe<E>(
     format: Format,
     path: &Path,
 ) -> Result<Arc<dyn Artifact>, PackagerError<E>> {
-    let artifact =
-        LocalArtifact::from_path(kind, path).map_err(|source| PackagerError::Describe {
-            path: path.to_owned(),
-            source,
-        })?;
-    Ok(of_release(artifact, spec, format))
+    describe_file(kind, &PackageFile::of(spec, format), path)
 }
 
 /// A detached armored signature of the file at `path`, `<file name>.asc`, described like
@@ -136,20 +133,81 @@ pub fn detached_signature<E>(
     format: Format,
     path: &Path,
 ) -> Result<Arc<dyn Artifact>, PackagerError<E>> {
-    let mut file = std::fs::File::open(path).map_err(|source| PackagerError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let asc = signer
-        .sign_detached_armored(&mut file)
-        .map_err(|source| PackagerError::Sign {
-            path: path.to_owned(),
-            source,
-        })?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| spec.file_name(format));
+    detached_signature_named(signer, &PackageFile::of(spec, format), path, &name)
+}
+
+/// What a package file belongs to: the version, arch and format that [`describe`] and
+/// [`detached_signature`] take from a [`PackageSpec`], for a package built elsewhere (read
+/// from the file itself) that has no spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFile {
+    /// The release version.
+    pub version: Version,
+    /// The architecture.
+    pub arch: Arch,
+    /// The format, which names the repository.
+    pub format: Format,
+}
+
+impl PackageFile {
+    fn of(spec: &PackageSpec, format: Format) -> Self {
+        PackageFile {
+            version: spec.version.clone(),
+            arch: spec.arch,
+            format,
+        }
+    }
+}
+
+/// [`describe`] for a package known by its [`PackageFile`] rather than a spec.
+///
+/// ```
+/// use falco_artifacts_core::package::{describe_file, Format, PackageFile, PackagerError};
+/// use falco_artifacts_core::{Arch, Artifact, ArtifactKind, RepoKind};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("falco-0.45.0-x86_64.deb");
+/// std::fs::write(&path, b"!<arch>\n")?;
+/// let file = PackageFile { version: "0.45.0".parse()?, arch: Arch::X86_64, format: Format::Deb };
+/// let deb = describe_file::<std::convert::Infallible>(ArtifactKind::Deb, &file, &path)?;
+/// assert_eq!(deb.repository(), Some(RepoKind::Deb));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn describe_file<E>(
+    kind: ArtifactKind,
+    file: &PackageFile,
+    path: &Path,
+) -> Result<Arc<dyn Artifact>, PackagerError<E>> {
+    let artifact =
+        LocalArtifact::from_path(kind, path).map_err(|source| PackagerError::Describe {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(of_release(artifact, file))
+}
+
+/// [`detached_signature`] for a package known by its [`PackageFile`]: `<name>.asc` of the
+/// file at `path`, described like it.
+pub fn detached_signature_named<E>(
+    signer: &dyn Signer,
+    file: &PackageFile,
+    path: &Path,
+    name: &str,
+) -> Result<Arc<dyn Artifact>, PackagerError<E>> {
+    let mut reader = std::fs::File::open(path).map_err(|source| PackagerError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let asc = signer
+        .sign_detached_armored(&mut reader)
+        .map_err(|source| PackagerError::Sign {
+            path: path.to_owned(),
+            source,
+        })?;
     let artifact = LocalArtifact::from_bytes(
         ArtifactKind::Signature,
         format!("{name}.asc"),
@@ -159,16 +217,16 @@ pub fn detached_signature<E>(
         path: path.to_owned(),
         source,
     })?;
-    Ok(of_release(artifact, spec, format))
+    Ok(of_release(artifact, file))
 }
 
-/// `artifact` as one file of `spec`'s `format` package: its version, arch and repository.
-fn of_release(artifact: LocalArtifact, spec: &PackageSpec, format: Format) -> Arc<dyn Artifact> {
+/// `artifact` as one file of a `file.format` package: its version, arch and repository.
+fn of_release(artifact: LocalArtifact, file: &PackageFile) -> Arc<dyn Artifact> {
     Arc::new(
         artifact
-            .with_version(spec.version.clone())
-            .with_arch(spec.arch)
-            .with_repository(format.repository()),
+            .with_version(file.version.clone())
+            .with_arch(file.arch)
+            .with_repository(file.format.repository()),
     )
 }
 
