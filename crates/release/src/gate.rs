@@ -54,6 +54,29 @@ impl GatePassed {
 /// The shortest commit prefix accepted to name the released commit.
 const MIN_PREFIX: usize = 7;
 
+/// Makes `dir` (and its parents), naming it on failure.
+pub(crate) fn make_dir(dir: &Path) -> Result<(), PipelineError> {
+    std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
+/// The first step of every release job (`run`, `publish`): its work directory made, then its
+/// gate passed, the log in `gate.log` there. No gate is [`PipelineError::GateNotRun`].
+pub(crate) fn pass_gate(
+    work_dir: &Path,
+    gate: Option<&Gate>,
+    commit: Option<&str>,
+    env: &ChildEnv,
+    progress: &mut impl FnMut(&str),
+) -> Result<GatePassed, PipelineError> {
+    make_dir(work_dir)?;
+    let gate = gate.ok_or(PipelineError::GateNotRun)?;
+    progress("gate: running the tests");
+    gate.check(&work_dir.join("gate.log"), commit, env)
+}
+
 impl Gate {
     /// A command gate from a shell-like word list (`["cargo", "test"]`).
     pub fn command(words: &[String]) -> Result<Gate, PipelineError> {

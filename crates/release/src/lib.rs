@@ -165,16 +165,12 @@ pub async fn run_release_with_progress(
     pipeline: &Pipeline,
     mut progress: impl FnMut(&str),
 ) -> Result<RunReport, PipelineError> {
-    std::fs::create_dir_all(&job.work_dir).map_err(|source| PipelineError::Io {
-        path: job.work_dir.clone(),
-        source,
-    })?;
-    let gate = job.gate.as_ref().ok_or(PipelineError::GateNotRun)?;
-    progress("gate: running the tests");
-    let passed = gate.check(
-        &job.work_dir.join("gate.log"),
+    let passed = crate::gate::pass_gate(
+        &job.work_dir,
+        job.gate.as_ref(),
         job.commit.as_deref(),
         &job.env,
+        &mut progress,
     )?;
     progress("loading the manifests");
     let specs = load_specs(&job.release, &job.manifest, &job.arches, job.source_date)?;

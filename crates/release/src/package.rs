@@ -107,10 +107,7 @@ pub fn package_release(
     signer: &dyn Signer,
     dir: &Path,
 ) -> Result<Packaged, PipelineError> {
-    std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    crate::gate::make_dir(dir)?;
     let mut out = Packaged {
         dir: dir.to_owned(),
         ..Packaged::default()

@@ -134,16 +134,12 @@ pub async fn publish_prebuilt_with_progress(
     pipeline: &Pipeline,
     mut progress: impl FnMut(&str),
 ) -> Result<RunReport, PipelineError> {
-    std::fs::create_dir_all(&job.work_dir).map_err(|source| PipelineError::Io {
-        path: job.work_dir.clone(),
-        source,
-    })?;
-    let gate = job.gate.as_ref().ok_or(PipelineError::GateNotRun)?;
-    progress("gate: running the tests");
-    let passed = gate.check(
-        &job.work_dir.join("gate.log"),
+    let passed = crate::gate::pass_gate(
+        &job.work_dir,
+        job.gate.as_ref(),
         job.commit.as_deref(),
         &job.env,
+        &mut progress,
     )?;
     progress("reading and checking the packages");
     let checked = check_all(&job.release, &job.files, &job.arches, job.rpm_signature)?;
@@ -171,10 +167,7 @@ fn prepare(
     signer: &dyn Signer,
     dir: &Path,
 ) -> Result<Packaged, PipelineError> {
-    std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    crate::gate::make_dir(dir)?;
     let mut out = Packaged {
         dir: dir.to_owned(),
         ..Packaged::default()
