@@ -10,8 +10,8 @@
 # (`unshare --net`, root), so the loopback interface carries only the traffic between the
 # publisher and moto; bytes are lo's counter (/proc/net/dev: both directions, with TCP/IP
 # headers) before and after, requests are the lines of moto's request log. Ours' wall time is
-# the publish alone, timed by the example: its packages are built first (not timed), and the
-# peer is handed those same packages already built and signed.
+# the publish alone, timed by the example (the process line around it includes packing): its
+# packages are built first, and the peer is handed those same packages already built and signed.
 run_release() {
   if [ -z "${BENCH_RELEASE_NETNS:-}" ]; then
     release_deps
@@ -48,7 +48,8 @@ run_release() {
   local n=$((versions + 1)) bytes0 bytes1 req0 req1
   echo "release: one development version, ${new_mb} MiB payload, DEB + RPM + tarball for x86_64 and aarch64"
   bytes0=$(release_lo_bytes); req0=$(release_requests "$log")
-  "$bin/release-bench" publish "${ours[@]}" "$work/new-release/falco.yaml" "$key" "$work" "$n" >"$work/ours.out"
+  measure "falco-artifacts release-bench (pack + publish)" bash -c \
+    "$bin/release-bench publish ${ours[*]} $work/new-release/falco.yaml $key $work $n >$work/ours.out"
   bytes1=$(release_lo_bytes); req1=$(release_requests "$log")
   local ours_secs ours_bytes=$((bytes1 - bytes0)) ours_req=$((req1 - req0))
   ours_secs=$(awk '{ print $3 }' "$work/ours.out")
