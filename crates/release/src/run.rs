@@ -142,6 +142,11 @@ impl Pipeline {
     /// [`PipelineError::PartialRelease`] naming what is live, what is not, and the command
     /// that completes it (publishing is idempotent: a re-run keeps what is live and does the
     /// rest).
+    ///
+    /// The verification after publishing checks every indexed file's presence and size
+    /// against one listing, the signed top files and the locks, but reads no package: hashing
+    /// the whole channel would download every version it keeps to add one. [`Pipeline::verify`]
+    /// (`release verify`) is the full check, digests included.
     pub async fn publish(
         &self,
         release: &Release,
@@ -180,7 +185,10 @@ impl Pipeline {
             live.push(repository);
             report.add(&self.url, &published);
         }
-        report.verified = self.verify(channel).await?;
+        let sizes = VerifyOptions {
+            check_hashes: false,
+        };
+        report.verified = self.verify_with(channel, &sizes).await?;
         Ok(report)
     }
 
@@ -241,14 +249,24 @@ impl Pipeline {
         }))
     }
 
-    /// Verifies the channel's repositories; an error lists what is wrong.
+    /// Verifies the channel's repositories, reading every indexed file to check its digest;
+    /// an error lists what is wrong.
     pub async fn verify(&self, channel: &dyn Channel) -> Result<Vec<String>, PipelineError> {
-        let options = VerifyOptions::default();
+        self.verify_with(channel, &VerifyOptions::default()).await
+    }
+
+    /// [`Pipeline::verify`] with `options` (`check_hashes: false`: sizes only, no package
+    /// read).
+    pub async fn verify_with(
+        &self,
+        channel: &dyn Channel,
+        options: &VerifyOptions,
+    ) -> Result<Vec<String>, PipelineError> {
         let mut verified = Vec::new();
         for (kind, publisher) in KINDS.into_iter().zip(&self.publishers) {
             let name = channel.repository(kind);
             let check = publisher
-                .verify(channel, kind, &options)
+                .verify(channel, kind, options)
                 .await
                 .map_err(|source| PipelineError::Publish {
                     repository: name.to_owned(),
