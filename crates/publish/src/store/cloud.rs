@@ -146,3 +146,79 @@ pub(super) fn open_azure(
         feature: "azure",
     })
 }
+
+/// The options that reach an Azurite server started by the testkit, for unit tests.
+#[cfg(all(test, feature = "azure"))]
+pub(crate) fn azurite_options(azurite: &falco_artifacts_testkit::Azurite) -> StoreOptions {
+    StoreOptions {
+        endpoint: Some(azurite.endpoint()),
+        access_key_id: Some(azurite.account().into()),
+        secret_access_key: Some(azurite.account_key().into()),
+        allow_http: true,
+        ..StoreOptions::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn a_gs_url_without_a_bucket_is_refused_naming_the_url() {
+        let err = RepoStore::from_url("gs:///prefix").unwrap_err();
+        assert!(
+            matches!(&err, PublishError::OpenStore { url, .. } if url == "gs:///prefix"),
+            "{err:?}"
+        );
+    }
+
+    #[cfg(feature = "azure")]
+    #[test]
+    fn an_az_url_without_a_container_is_refused_naming_the_url() {
+        let err = RepoStore::from_url("az:///prefix").unwrap_err();
+        assert!(
+            matches!(&err, PublishError::OpenStore { url, .. } if url == "az:///prefix"),
+            "{err:?}"
+        );
+    }
+
+    #[cfg(feature = "azure")]
+    #[test]
+    fn an_az_url_roots_the_store_at_its_path() {
+        let options = StoreOptions {
+            endpoint: Some("http://127.0.0.1:9/devstoreaccount1".into()),
+            access_key_id: Some("devstoreaccount1".into()),
+            secret_access_key: Some("a2V5".into()),
+            allow_http: true,
+            ..StoreOptions::default()
+        };
+        let store = RepoStore::from_url_with("az://releases/falco/repo", &options).unwrap();
+        assert_eq!(store.root(), "falco/repo");
+    }
+
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn a_gs_url_roots_the_store_at_its_path() {
+        let options = StoreOptions {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            allow_http: true,
+            anonymous: true,
+            ..StoreOptions::default()
+        };
+        let store = RepoStore::from_url_with("gs://releases/falco", &options).unwrap();
+        assert_eq!(store.root(), "falco");
+    }
+
+    #[test]
+    fn debug_redacts_the_account_key() {
+        let options = StoreOptions {
+            secret_access_key: Some("account-key-bytes".into()),
+            anonymous: true,
+            ..StoreOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("account-key-bytes"), "{shown}");
+        assert!(shown.contains("anonymous: true"), "{shown}");
+    }
+}

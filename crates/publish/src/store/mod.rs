@@ -28,6 +28,8 @@ mod request;
 mod sha_stream;
 
 pub use access::{CannedAcl, ServerSideEncryption, UnknownAcl};
+#[cfg(all(test, feature = "azure"))]
+pub(crate) use cloud::azurite_options;
 use cloud::{open_azure, open_gcs};
 pub use headers::{ObjectClass, ObjectHeaders};
 #[cfg(all(test, feature = "s3"))]
