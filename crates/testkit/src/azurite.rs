@@ -29,6 +29,17 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`Azurite::endpoint`] already names the account.
 ///
 /// Dropping it stops the server and removes its temporary directory.
+///
+/// ```no_run
+/// use falco_artifacts_testkit::Azurite;
+///
+/// let azurite = Azurite::start()?;
+/// azurite.create_public_container("falco-downloads")?;
+/// // An `az://falco-downloads` store reaches it with endpoint `azurite.endpoint()`, account
+/// // `azurite.account()` and key `azurite.account_key()`; anyone reads its blobs:
+/// assert!(azurite.get_public_blob("falco-downloads", "index.json")?.is_none());
+/// # Ok::<(), falco_artifacts_testkit::TestkitError>(())
+/// ```
 #[derive(Debug)]
 pub struct Azurite {
     service: Service,

@@ -18,6 +18,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// `127.0.0.1:PORT`, so objects are also served at `{endpoint}/{bucket}/{object}`.
 ///
 /// Dropping it stops the server and removes its temporary directory.
+///
+/// ```no_run
+/// use falco_artifacts_testkit::FakeGcs;
+///
+/// let gcs = FakeGcs::start()?;
+/// gcs.create_bucket("falco-downloads")?;
+/// assert_eq!(gcs.upload("falco-downloads", "a/b.txt", b"x", true)?, 200);
+/// assert_eq!(gcs.get_object("falco-downloads", "a/b.txt")?.as_deref(), Some(&b"x"[..]));
+/// # Ok::<(), falco_artifacts_testkit::TestkitError>(())
+/// ```
 #[derive(Debug)]
 pub struct FakeGcs {
     service: Service,
@@ -98,7 +108,9 @@ impl FakeGcs {
 
     /// Stores `body` at `bucket`/`object` through the JSON API's media upload; with
     /// `if_absent`, only when no such object exists (`ifGenerationMatch=0`). Returns the HTTP
-    /// status: 200 when stored, 412 when `if_absent` found the object there.
+    /// status: 200 when stored, 412 when `if_absent` found the object there (the build the
+    /// PyPI wheel 0.1.1 ships ignores the condition and answers 200: see the publish crate's
+    /// `gcs` tests).
     pub fn upload(
         &self,
         bucket: &str,
