@@ -17,6 +17,7 @@ use common::run_with;
 
 const PASSPHRASE: &str = "sentinel-passphrase-b5e1";
 const S3_SECRET: &str = "sentinel-s3-secret-Zq8v";
+const AZURE_SECRET: &str = "sentinel-azure-account-key-Wp3k";
 const PASSWORD: &str = "sentinel-registry-password-3c9d";
 const TOKEN: &str = "sentinel-token-71fe";
 /// Body text of a broken armored key: a loader that quotes what it could not read leaks it.
@@ -66,6 +67,7 @@ fn no_secret_reaches_an_error_a_report_a_log_or_debug_output() {
     let secrets = [
         PASSPHRASE,
         S3_SECRET,
+        AZURE_SECRET,
         PASSWORD,
         TOKEN,
         KEY_MATERIAL,
@@ -86,6 +88,7 @@ fn no_secret_reaches_an_error_a_report_a_log_or_debug_output() {
         ("FALCO_AUDIT_PASSPHRASE", PASSPHRASE),
         ("AWS_ACCESS_KEY_ID", "AKIAAUDIT"),
         ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+        ("AZURE_STORAGE_ACCOUNT_KEY", AZURE_SECRET),
         ("REGISTRY_PASSWORD", PASSWORD),
         ("REGISTRY_TOKEN", TOKEN),
         ("SOURCE_DATE_EPOCH", "1700000000"),

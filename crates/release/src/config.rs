@@ -15,7 +15,7 @@
 //! gate:
 //!   command: [make, test]                 # or: evidence: test-results.json
 //! pass_env: [CCACHE_DIR]                  # more variables the gate and builds may see
-//! store:                                  # S3-compatible endpoints only
+//! store:                                  # S3-compatible, GCS or Azure endpoints
 //!   endpoint: https://s3.example.com
 //!   region: us-east-1
 //!   path_style: true
@@ -77,7 +77,8 @@ use crate::{Gate, PipelineError};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Repository root URL (`file:///…`, `s3://bucket/prefix`).
+    /// Repository root URL (`file:///…`, `s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix`).
     #[serde(default)]
     pub repository: Option<String>,
     /// The package manifest.
@@ -107,8 +108,10 @@ pub struct PipelineConfig {
     /// Per-channel overrides.
     #[serde(default)]
     pub channels: ChannelsConfig,
-    /// How to reach an S3 repository (endpoint, region, addressing); credentials come from
-    /// the usual `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` environment.
+    /// How to reach an S3, GCS or Azure repository (endpoint, region, addressing);
+    /// credentials come from the usual environment: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+    /// `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_APPLICATION_CREDENTIALS`,
+    /// `AZURE_STORAGE_ACCOUNT_NAME`/`AZURE_STORAGE_ACCOUNT_KEY`.
     #[serde(default)]
     pub store: StoreConfig,
     /// The drivers step's defaults.
@@ -123,11 +126,14 @@ pub struct PipelineConfig {
     pub prebuilt: crate::PrebuiltFlags,
 }
 
-/// The `store:` section: S3 settings (all optional; AWS itself needs none).
+/// The `store:` section: S3, GCS and Azure settings (all optional; the clouds themselves
+/// need none).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// An S3-compatible endpoint (`http://127.0.0.1:9000`).
+    /// Where the service answers: an S3-compatible endpoint (`http://127.0.0.1:9000`), a GCS
+    /// API base URL (`http://127.0.0.1:4443`), an Azure account's blob URL
+    /// (`http://127.0.0.1:10000/devstoreaccount1`).
     #[serde(default)]
     pub endpoint: Option<String>,
     /// The region.
@@ -139,6 +145,9 @@ pub struct StoreConfig {
     /// `endpoint/bucket/key` addressing instead of `bucket.endpoint/key`.
     #[serde(default)]
     pub path_style: bool,
+    /// Unsigned requests, no credentials: an emulator that checks none (fake-gcs-server).
+    #[serde(default)]
+    pub anonymous: bool,
     /// The canned ACL of every upload (`public-read`).
     #[serde(default, deserialize_with = "canned_acl")]
     pub acl: Option<falco_artifacts_publish::CannedAcl>,
@@ -226,6 +235,7 @@ impl StoreConfig {
             region: self.region.clone(),
             allow_http: self.allow_http,
             path_style: self.path_style,
+            anonymous: self.anonymous,
             headers: Some(headers),
             acl: self.acl,
             encryption: self.encryption.map(|e| match e {

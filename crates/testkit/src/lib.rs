@@ -1,8 +1,10 @@
-//! Starts the real services falco-artifacts' tests talk to — an S3 server, a container engine,
+//! Starts the real services falco-artifacts' tests talk to — an S3 server, Azure Blob Storage
+//! (Azurite) and Google Cloud Storage (fake-gcs-server) emulators, a container engine,
 //! a container registry, a static HTTP server — on 127.0.0.1 and free ports, plus a throwaway
 //! GnuPG home and a headless `chromium` ([`Chromium`]) for pages, and stops them again on drop.
 //!
-//! Each helper runs the program users would run (`moto_server`, `dockerd`, `docker-registry`,
+//! Each helper runs the program users would run (`moto_server`, `azurite-blob`,
+//! `fake-gcs-server`, `dockerd`, `docker-registry`,
 //! `python3 -m http.server`, `gpg`), waits until it answers, and checks the behaviour tests rely
 //! on. When a program is missing the helper returns [`TestkitError::MissingTool`] naming the
 //! Debian or PyPI package to install; it never skips. Each service's output goes to a log file
@@ -37,11 +39,13 @@
 use std::time::Duration;
 
 mod apt;
+mod azurite;
 mod chromium;
 mod client;
 mod dnf;
 mod docker;
 mod error;
+mod fake_gcs;
 pub mod fuzz;
 mod gpg;
 pub mod hostile_tar;
@@ -54,10 +58,12 @@ mod tool;
 pub mod trees;
 
 pub use apt::AptSandbox;
+pub use azurite::Azurite;
 pub use chromium::Chromium;
 pub use dnf::DnfSandbox;
 pub use docker::{ApiResponse, DockerEngine};
 pub use error::TestkitError;
+pub use fake_gcs::FakeGcs;
 pub use gpg::{GpgHome, GpgVerification};
 pub use http::HttpServer;
 pub use moto::MotoS3;

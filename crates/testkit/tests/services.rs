@@ -7,7 +7,9 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use falco_artifacts_testkit::{DockerEngine, GpgHome, HttpServer, MotoS3, Registry, TestkitError};
+use falco_artifacts_testkit::{
+    Azurite, DockerEngine, FakeGcs, GpgHome, HttpServer, MotoS3, Registry, TestkitError,
+};
 
 fn get(url: &str, authorization: Option<&str>) -> (u16, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -70,6 +72,47 @@ fn moto_s3_honours_conditional_creates_and_round_trips_objects() {
     );
     assert_eq!(s3.get_object("testkit-roundtrip", "absent").unwrap(), None);
     drop(s3);
+    assert_stopped(pid, port);
+}
+
+/// Start-up already proved `If-None-Match: *` and `If-Match` (the self-check).
+#[test]
+fn azurite_serves_public_containers_and_stops() {
+    let azurite = started(Azurite::start());
+    let (pid, port) = (azurite.pid(), azurite.port());
+    assert_eq!(
+        azurite.endpoint(),
+        format!("http://127.0.0.1:{port}/devstoreaccount1")
+    );
+    azurite.create_public_container("testkit-public").unwrap();
+    azurite.create_container("testkit-private").unwrap();
+    assert_eq!(
+        azurite.get_public_blob("testkit-public", "absent").unwrap(),
+        None
+    );
+    drop(azurite);
+    assert_stopped(pid, port);
+}
+
+#[test]
+fn fake_gcs_round_trips_objects_and_stops() {
+    let gcs = started(FakeGcs::start());
+    let (pid, port) = (gcs.pid(), gcs.port());
+    assert_eq!(gcs.endpoint(), format!("http://127.0.0.1:{port}"));
+    gcs.create_bucket("testkit-roundtrip").unwrap();
+    let body: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    assert_eq!(
+        gcs.upload("testkit-roundtrip", "dir/falco 1.0.tgz", &body, false)
+            .unwrap(),
+        200
+    );
+    assert_eq!(
+        gcs.get_object("testkit-roundtrip", "dir/falco 1.0.tgz")
+            .unwrap(),
+        Some(body)
+    );
+    assert_eq!(gcs.get_object("testkit-roundtrip", "absent").unwrap(), None);
+    drop(gcs);
     assert_stopped(pid, port);
 }
 

@@ -19,6 +19,7 @@ pub(crate) use conditional::{Expected, Fenced};
 pub(crate) use key::check_key;
 
 mod access;
+mod cloud;
 mod conditional;
 mod headers;
 mod key;
@@ -27,6 +28,9 @@ mod request;
 mod sha_stream;
 
 pub use access::{CannedAcl, ServerSideEncryption, UnknownAcl};
+#[cfg(all(test, feature = "azure"))]
+pub(crate) use cloud::azurite_options;
+use cloud::{open_azure, open_gcs};
 pub use headers::{ObjectClass, ObjectHeaders};
 #[cfg(all(test, feature = "s3"))]
 pub(crate) use options::moto_options;
@@ -112,7 +116,8 @@ impl RepoStore {
     }
 
     /// Opens the store a URL names, with default options: `file:///srv/www` (created if
-    /// missing), `memory:///`, or `s3://bucket/prefix` with the `s3` feature.
+    /// missing), `memory:///`, `s3://bucket/prefix` with the `s3` feature, `gs://bucket/prefix`
+    /// with `gcs`, `az://container/prefix` with `azure`.
     pub fn from_url(url: &str) -> Result<Self, PublishError> {
         Self::from_url_with(url, &StoreOptions::default())
     }
@@ -141,12 +146,8 @@ impl RepoStore {
             }
             "memory" => RepoStore::new(Arc::new(InMemory::new()), parsed.path()),
             "s3" | "s3a" => open_s3(url, &parsed, options),
-            scheme @ ("gs" | "az" | "abfs" | "abfss" | "azure") => {
-                Err(PublishError::UnsupportedScheme {
-                    url: url.to_owned(),
-                    scheme: scheme.to_owned(),
-                })
-            }
+            "gs" => open_gcs(url, &parsed, options),
+            "az" | "azure" | "abfs" | "abfss" => open_azure(url, &parsed, options),
             scheme => Err(PublishError::UnsupportedScheme {
                 url: url.to_owned(),
                 scheme: scheme.to_owned(),

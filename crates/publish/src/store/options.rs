@@ -1,4 +1,5 @@
-//! How a store is reached: [`StoreOptions`], and opening `s3://` URLs with them.
+//! How a store is reached: [`StoreOptions`], and opening `s3://` URLs with them (`gs://` and
+//! `az://`: `cloud.rs`).
 
 use std::fmt;
 
@@ -6,10 +7,11 @@ use crate::cdn::CloudFrontOptions;
 use crate::error::PublishError;
 use crate::store::{CannedAcl, ObjectHeaders, RepoStore, ServerSideEncryption};
 
-/// How to reach a store named by URL: endpoint and credentials for S3-compatible servers.
+/// How to reach a store named by URL: endpoint and credentials for S3-compatible servers,
+/// Google Cloud Storage and Azure Blob Storage (and their emulators).
 ///
-/// [`StoreOptions::default`] reads nothing but the URL (and, for `s3://`, the usual `AWS_*`
-/// environment variables), syncs `file://` writes to disk, and gives every upload the
+/// [`StoreOptions::default`] reads nothing but the URL (and the usual `AWS_*`, `GOOGLE_*` or
+/// `AZURE_*` environment variables of `s3://`, `gs://` and `az://`), syncs `file://` writes to disk, and gives every upload the
 /// CDN-ready headers of [`ObjectHeaders::default`], with no ACL, no encryption setting and no
 /// CDN to invalidate.
 ///
@@ -29,16 +31,22 @@ pub struct StoreOptions {
     /// `file://`: fsync every written file and its directory before the write counts as done,
     /// so the commit order survives a power loss, not only a crash (on by default).
     pub fsync: bool,
-    /// An S3-compatible endpoint (`http://127.0.0.1:9000`); `None` for AWS itself.
+    /// Where the service answers; `None` for the cloud itself. `s3://`: an S3-compatible
+    /// endpoint (`http://127.0.0.1:9000`); `gs://`: the API base URL (fake-gcs-server's
+    /// `http://127.0.0.1:4443`); `az://`: the account's blob URL (Azurite's
+    /// `http://127.0.0.1:10000/devstoreaccount1`).
     pub endpoint: Option<String>,
     /// The region to sign for.
     pub region: Option<String>,
-    /// The access key id.
+    /// The access key id; for `az://`, the storage account's name.
     pub access_key_id: Option<String>,
-    /// The secret access key.
+    /// The secret access key; for `az://`, the storage account's access key.
     pub secret_access_key: Option<String>,
     /// Allow plain `http://` endpoints (loopback test servers).
     pub allow_http: bool,
+    /// Send requests unsigned, with no credentials: a public bucket, or an emulator that
+    /// checks none (fake-gcs-server).
+    pub anonymous: bool,
     /// Address buckets as `endpoint/bucket/key` rather than `bucket.endpoint/key`.
     pub path_style: bool,
     /// Further `object_store` configuration keys (`aws_session_token`, …), applied last.
@@ -66,6 +74,7 @@ impl Default for StoreOptions {
             access_key_id: None,
             secret_access_key: None,
             allow_http: false,
+            anonymous: false,
             path_style: false,
             extra: Vec::new(),
             headers: Some(ObjectHeaders::default()),
@@ -88,6 +97,7 @@ impl fmt::Debug for StoreOptions {
                 &self.secret_access_key.as_ref().map(|_| "<redacted>"),
             )
             .field("allow_http", &self.allow_http)
+            .field("anonymous", &self.anonymous)
             .field("path_style", &self.path_style)
             .field(
                 "extra",
@@ -161,6 +171,7 @@ pub(super) fn open_s3(
     }
     builder = builder
         .with_allow_http(options.allow_http)
+        .with_skip_signature(options.anonymous)
         .with_virtual_hosted_style_request(!options.path_style);
     for (key, value) in &options.extra {
         let key: AmazonS3ConfigKey = key.parse().map_err(|e| open_err(Box::new(e)))?;

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use falco_artifacts_core::package::{load_manifest_str, ManifestOptions};
 use falco_artifacts_core::{Artifact, KeyAlgorithm, PgpSigner, Sha256Digest, Signer};
 use falco_artifacts_pkg_tar::{Tarball, TarballBuilder};
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 use falco_artifacts_publish::StoreOptions;
 use falco_artifacts_publish::{RepoIndex, RepoStore};
 #[cfg(feature = "s3")]
@@ -106,6 +106,39 @@ pub(crate) fn s3_options(s3: &MotoS3) -> StoreOptions {
 pub(crate) fn s3_store(s3: &MotoS3, bucket: &str) -> RepoStore {
     s3.create_public_bucket(bucket).unwrap();
     RepoStore::from_url_with(&format!("s3://{bucket}"), &s3_options(s3)).unwrap()
+}
+
+/// The options that reach an Azurite server: its development account, path-style endpoint.
+#[cfg(feature = "azure")]
+pub(crate) fn azure_options(azurite: &falco_artifacts_testkit::Azurite) -> StoreOptions {
+    StoreOptions {
+        endpoint: Some(azurite.endpoint()),
+        access_key_id: Some(azurite.account().into()),
+        secret_access_key: Some(azurite.account_key().into()),
+        allow_http: true,
+        ..StoreOptions::default()
+    }
+}
+
+/// A container anyone may read, like a public download container, and a store on it.
+#[cfg(feature = "azure")]
+pub(crate) fn azure_store(
+    azurite: &falco_artifacts_testkit::Azurite,
+    container: &str,
+) -> RepoStore {
+    azurite.create_public_container(container).unwrap();
+    RepoStore::from_url_with(&format!("az://{container}"), &azure_options(azurite)).unwrap()
+}
+
+/// The options that reach a fake-gcs-server: its base URL, unsigned requests.
+#[cfg(feature = "gcs")]
+pub(crate) fn gcs_options(gcs: &falco_artifacts_testkit::FakeGcs) -> StoreOptions {
+    StoreOptions {
+        endpoint: Some(gcs.endpoint()),
+        allow_http: true,
+        anonymous: true,
+        ..StoreOptions::default()
+    }
 }
 
 pub(crate) fn curl() -> PathBuf {

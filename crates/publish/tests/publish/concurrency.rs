@@ -86,13 +86,13 @@ struct Release {
 }
 
 /// A format in the race: its repository kind, a repository on a store, and a release.
-struct Format {
+pub(crate) struct Format {
     kind: RepoKind,
     make: fn(RepoStore, RepositoryOptions) -> Arc<dyn Publisher>,
     build: fn(&'static str, &str) -> Release,
 }
 
-const APT: Format = Format {
+pub(crate) const APT: Format = Format {
     kind: RepoKind::Deb,
     make: |store, options| {
         Arc::new(
@@ -153,7 +153,7 @@ fn release_of(round: usize, k: usize) -> (&'static str, String) {
 
 /// One reading cycle of a client: the digests of every package it downloaded, each checked
 /// against the index it read; an error is the client's own output.
-type Cycle = Box<dyn FnMut() -> Result<Vec<Sha256Digest>, String> + Send>;
+pub(crate) type Cycle = Box<dyn FnMut() -> Result<Vec<Sha256Digest>, String> + Send>;
 
 /// Every publish and prune of the race, in the order they started: `None` while running,
 /// then whether it changed the repository (made a commit). Tells how many commits may have
@@ -284,7 +284,7 @@ impl Reader {
 }
 
 /// What a race measured, printed by each test.
-struct Measured {
+pub(crate) struct Measured {
     elapsed: Duration,
     /// Package files deleted from the store by the end.
     deleted: usize,
@@ -296,7 +296,7 @@ struct Measured {
 }
 
 impl Measured {
-    fn print(&self, what: &str) {
+    pub(crate) fn print(&self, what: &str) {
         eprintln!(
             "{what}: {:?}, {} commits, {} packages deleted, reader cycles {:?}, \
              at most {} commits during one cycle",
@@ -307,7 +307,7 @@ impl Measured {
 
 /// Runs the race for `format` on repositories made by `store()` whose publishers look at a
 /// held lock every `poll`, read by each of `cycles` in a loop of its own.
-async fn race(
+pub(crate) async fn race(
     format: &Format,
     store: impl Fn() -> RepoStore,
     poll: Duration,
@@ -548,7 +548,7 @@ async fn race(
 
 /// A reading cycle of real `apt-get`: `update` (signature and hashes of every index
 /// checked), then `download` of every package the lists name, in one run (each hash checked).
-fn apt_reader(repo_url: &str) -> Cycle {
+pub(crate) fn apt_reader(repo_url: &str) -> Cycle {
     let apt = AptSandbox::new(repo_url);
     Box::new(move || {
         let apt = apt.client();

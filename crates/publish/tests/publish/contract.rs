@@ -304,3 +304,10 @@ async fn every_format_keeps_the_contract_on_s3() {
     let s3 = falco_artifacts_testkit::MotoS3::start().unwrap();
     every_format(|name| crate::common::s3_store(&s3, &format!("contract-{name}"))).await;
 }
+
+#[cfg(feature = "azure")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_format_keeps_the_contract_on_azure() {
+    let azurite = falco_artifacts_testkit::Azurite::start().unwrap();
+    every_format(|name| crate::common::azure_store(&azurite, &format!("contract-{name}"))).await;
+}

@@ -325,3 +325,26 @@ async fn bin_on_s3_survives_a_crash_at_every_request() {
     };
     run(bin, store, Duration::from_secs(2), FailMode::From, &check).await;
 }
+
+/// Every format, failing once and dying at every request, on one Azurite (Node serves the
+/// runs' requests concurrently); bin and generic are downloaded from the public container
+/// like a client.
+#[cfg(feature = "azure")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_format_on_azure_survives_a_failure_at_every_request() {
+    let azurite = falco_artifacts_testkit::Azurite::start().unwrap();
+    let modes: Vec<_> = TRANSIENT.into_iter().chain(CRASH).collect();
+    every_format(&modes, Duration::from_secs(2), |format, mode| {
+        let container = format!("faults-{}-{mode}", format.name);
+        let store = crate::common::azure_store(&azurite, &container);
+        let url = format!("{}/{container}", azurite.endpoint());
+        let check: Box<dyn Fn(&str)> = match format.name {
+            "bin" | "generic" => Box::new(move |dir: &str| {
+                check_index_over_http(&format!("{url}/{dir}"));
+            }),
+            _ => Box::new(|_: &str| {}),
+        };
+        (store, check)
+    })
+    .await;
+}

@@ -1,5 +1,6 @@
 //! Issue 16, proof item (b): the repository lock through the real S3 API (`moto_server`,
-//! object_store's `aws` client), on a multi-threaded runtime, with many holders and with
+//! object_store's `aws` client) and Azure Blob API (Azurite, its `azure` client), on a
+//! multi-threaded runtime, with many holders and with
 //! listings and gets of the repository and of the lock's own slots interleaving with every
 //! acquisition and release.
 
@@ -13,20 +14,17 @@ use falco_artifacts_publish::{
     DerivedFiles, GenericFile, GenericRepository, ListScope, LockOptions, RepoStore,
     RepositoryOptions, VerifyOptions,
 };
-use falco_artifacts_testkit::MotoS3;
 use futures::TryStreamExt as _;
 use object_store::ObjectStoreExt as _;
-
-use crate::common::{s3_options, s3_store};
 
 const BUCKET: &str = "falco-lock-race";
 const HOLDERS: usize = 8;
 const ROUNDS: usize = 3;
 const COUNTER: &str = "site/counter/";
 
-fn repo(s3: &MotoS3) -> GenericRepository {
-    let store = RepoStore::from_url_with(&format!("s3://{BUCKET}"), &s3_options(s3)).unwrap();
-    GenericRepository::builder(store, "driver")
+/// A repository on a store of its own (a client of its own) opened by `open`.
+fn repo(open: &(impl Fn() -> RepoStore + ?Sized)) -> GenericRepository {
+    GenericRepository::builder(open(), "driver")
         .with_derived_prefix("site")
         .with_options(RepositoryOptions {
             lock: LockOptions {
@@ -69,10 +67,30 @@ fn counter(keys: impl IntoIterator<Item = String>) -> u64 {
 /// they list, all the time. No two `write_derived` sections overlap, every increment read a
 /// different value (no lost update), the counter ends at the number of increments, and the
 /// index holds exactly what was published and not removed.
+#[cfg(feature = "s3")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_lock_on_s3_excludes_every_other_holder_while_lists_and_gets_interleave() {
-    let s3 = MotoS3::start().unwrap();
-    let raw = s3_store(&s3, BUCKET);
+    let s3 = falco_artifacts_testkit::MotoS3::start().unwrap();
+    let raw = crate::common::s3_store(&s3, BUCKET);
+    let options = crate::common::s3_options(&s3);
+    let open = move || RepoStore::from_url_with(&format!("s3://{BUCKET}"), &options).unwrap();
+    lock_race(raw, Arc::new(open), "s3").await;
+}
+
+/// Proof item (b) on Azure Blob Storage: Azurite, `If-None-Match: *` creates.
+#[cfg(feature = "azure")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_lock_on_azure_excludes_every_other_holder_while_lists_and_gets_interleave() {
+    let azurite = falco_artifacts_testkit::Azurite::start().unwrap();
+    let raw = crate::common::azure_store(&azurite, BUCKET);
+    let options = crate::common::azure_options(&azurite);
+    let open = move || RepoStore::from_url_with(&format!("az://{BUCKET}"), &options).unwrap();
+    lock_race(raw, Arc::new(open), "azure").await;
+}
+
+/// The race of proof item (b) on the store `raw` is, each holder and reader through its own
+/// store from `open`.
+async fn lock_race(raw: RepoStore, open: Arc<dyn Fn() -> RepoStore + Send + Sync>, backend: &str) {
     let inside = Arc::new(AtomicUsize::new(0));
     let bases = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(AtomicBool::new(false));
@@ -80,7 +98,7 @@ async fn the_lock_on_s3_excludes_every_other_holder_while_lists_and_gets_interle
 
     let mut readers = Vec::new();
     for _ in 0..2 {
-        let (repo, raw, done) = (repo(&s3), raw.clone(), Arc::clone(&done));
+        let (repo, raw, done) = (repo(&*open), raw.clone(), Arc::clone(&done));
         readers.push(tokio::spawn(async move {
             let objects = raw.object_store();
             let lock = object_store::path::Path::from("driver/.publish/lock");
@@ -106,7 +124,7 @@ async fn the_lock_on_s3_excludes_every_other_holder_while_lists_and_gets_interle
 
     let mut holders = Vec::new();
     for h in 0..HOLDERS {
-        let (repo, inside, bases) = (repo(&s3), Arc::clone(&inside), Arc::clone(&bases));
+        let (repo, inside, bases) = (repo(&*open), Arc::clone(&inside), Arc::clone(&bases));
         holders.push(tokio::spawn(async move {
             let mut published = BTreeSet::new();
             let (mut increments, mut acquisitions) = (0, 0);
@@ -184,7 +202,7 @@ async fn the_lock_on_s3_excludes_every_other_holder_while_lists_and_gets_interle
         (0..increments).collect::<Vec<u64>>(),
         "every increment read the one before it"
     );
-    let repo = repo(&s3);
+    let repo = repo(&*open);
     let site: Vec<String> = repo
         .list_objects_in(&ListScope::Under(vec!["site".into()]))
         .await
@@ -209,7 +227,7 @@ async fn the_lock_on_s3_excludes_every_other_holder_while_lists_and_gets_interle
     let report = repo.verify(&VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     eprintln!(
-        "lock on s3: {acquisitions} acquisitions by {HOLDERS} holders, {looks} reader looks, \
+        "lock on {backend}: {acquisitions} acquisitions by {HOLDERS} holders, {looks} reader looks, \
          {elapsed:?}"
     );
 }

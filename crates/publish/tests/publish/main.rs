@@ -1,5 +1,6 @@
 //! The publish crate against real stores and real clients: repositories on `file://` (served
-//! over loopback HTTP by Python's `http.server`) and on S3 (`moto_server`), downloaded with
+//! over loopback HTTP by Python's `http.server`), on S3 (`moto_server`), on Azure Blob Storage
+//! (Azurite) and Google Cloud Storage (fake-gcs-server), downloaded with
 //! `curl`, checked with `sha256sum -c` and `gpg --verify`, under concurrency and injected
 //! store failures.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any error")]
@@ -7,6 +8,8 @@
 mod apt;
 mod aptbuckets;
 mod aptclient;
+#[cfg(feature = "azure")]
+mod azure;
 mod batch;
 mod bin;
 #[cfg(feature = "s3")]
@@ -16,8 +19,10 @@ mod concurrency;
 mod contract;
 mod deferred;
 mod faults;
+#[cfg(feature = "gcs")]
+mod gcs;
 mod generic;
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "azure"))]
 mod lockrace;
 mod maintain;
 mod orphans;

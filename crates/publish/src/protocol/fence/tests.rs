@@ -166,3 +166,14 @@ async fn scenario_5_a_late_top_write_fails_instead_of_overwriting_on_s3() {
     let store = RepoStore::from_url_with("s3://fenced/repo", &options).unwrap();
     fencing_holds(store).await;
 }
+
+/// The same on Azure Blob Storage (Azurite): `If-Match` on the blob's ETag.
+#[cfg(feature = "azure")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_5_a_late_top_write_fails_instead_of_overwriting_on_azure() {
+    let azurite = falco_artifacts_testkit::Azurite::start().unwrap();
+    azurite.create_container("fenced").unwrap();
+    let options = crate::store::azurite_options(&azurite);
+    let store = RepoStore::from_url_with("az://fenced/repo", &options).unwrap();
+    fencing_holds(store).await;
+}

@@ -233,3 +233,20 @@ async fn contenders_on_moto_each_hold_it_alone() {
     assert_eq!(state.seq, 63, "32 takes and 32 releases: slots 0 to 63");
     assert!(!state.held);
 }
+
+/// Scenario 4 on Azure Blob Storage (Azurite): slots created with `If-None-Match: *`.
+#[cfg(feature = "azure")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contenders_on_azurite_each_hold_it_alone() {
+    let azurite = falco_artifacts_testkit::Azurite::start().unwrap();
+    azurite.create_container("falco-lock").unwrap();
+    let options = crate::store::azurite_options(&azurite);
+    let stores = (0..8)
+        .map(|_| RepoStore::from_url_with("az://falco-lock/repo", &options).unwrap())
+        .collect();
+    contend(stores, 4, Duration::from_millis(5)).await;
+    let store = RepoStore::from_url_with("az://falco-lock/repo", &options).unwrap();
+    let state = state(&store).await.unwrap().unwrap();
+    assert_eq!(state.seq, 63, "32 takes and 32 releases: slots 0 to 63");
+    assert!(!state.held);
+}
