@@ -72,6 +72,7 @@ mod images;
 mod package;
 mod plan;
 mod report;
+mod resign;
 mod resolve;
 mod run;
 
@@ -94,6 +95,7 @@ pub use images::{publish_images, ImagesConfig, ImagesReport};
 pub use package::{load_specs, package_release, BuildFailure, Packaged};
 pub use plan::{plan_release, PlannedDrivers, PlannedFile, ReleasePlan};
 pub use report::{FileStatus, OrphansReport, ReportEntry, RunReport};
+pub use resign::ResignRun;
 pub use resolve::{shell_command, DriversFlags, EventFlags, JobFlags, RepoFlags, Settings};
 pub use run::Pipeline;
 
