@@ -260,11 +260,11 @@ pub enum PipelineError {
     /// The public key bundle could not be written at the repository root.
     #[error("writing the public key bundle {key} failed")]
     KeyBundle {
-        /// Its key in the store.
+        /// Its key under the repository root.
         key: String,
         /// Why.
         #[source]
-        source: Box<object_store::Error>,
+        source: Box<falco_artifacts_publish::PublishError>,
     },
     /// A repository's retention failed.
     #[error("retention of packages/{repository} failed")]

@@ -7,7 +7,6 @@ use falco_artifacts_core::{Channel, RepoKind, Signer, KEY_BUNDLE};
 use falco_artifacts_publish::{
     AptRepository, BinRepository, PublishError, ResignReport, YumRepository,
 };
-use object_store::{ObjectStoreExt as _, PutPayload};
 use serde::Serialize;
 
 use crate::{Pipeline, PipelineError};
@@ -85,20 +84,16 @@ impl Pipeline {
         let Some(bundle) = &self.key_bundle else {
             return Ok(None);
         };
+        self.store
+            .put_site_file(KEY_BUNDLE, bundle.clone().into_bytes())
+            .await
+            .map_err(|source| PipelineError::KeyBundle {
+                key: KEY_BUNDLE.to_owned(),
+                source: Box::new(source),
+            })?;
         let key = format!("{}/{KEY_BUNDLE}", self.store.root().trim_end_matches('/'))
             .trim_start_matches('/')
             .to_owned();
-        self.store
-            .object_store()
-            .put(
-                &object_store::path::Path::from(key.as_str()),
-                PutPayload::from(bundle.clone().into_bytes()),
-            )
-            .await
-            .map_err(|source| PipelineError::KeyBundle {
-                key: key.clone(),
-                source: Box::new(source),
-            })?;
         Ok(Some(key))
     }
 

@@ -145,8 +145,9 @@ pub(crate) trait Format: Send + Sync {
 
     /// Replaces the embedded signature of the package file `key` (its stored `bytes`) with
     /// one by `signer`, without touching what it signs, returning the new bytes and the
-    /// package as the next index describes it; `None` when the format's packages carry no
-    /// signature of their own (a `.deb`, a tarball: only their `.asc` is made again).
+    /// package as the next index describes it (the re-sign's merge sees the package through
+    /// that offer only; the protocol writes the bytes); `None` when the format's packages
+    /// carry no signature of their own (a `.deb`, a tarball: only their `.asc` is made again).
     fn resign_package(
         &self,
         _key: &str,

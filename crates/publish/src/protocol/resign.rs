@@ -83,10 +83,16 @@ fn detached(
 
 /// Re-signs the live generation of `repo` with `signer`, under its lock, as one commit: every
 /// package the index names is read; the format replaces its embedded signature when it has
-/// one ([`Format::resign_package`]); its `.asc`, when one is stored, is made again over the
-/// (new) bytes; the next generation, merged with what changed and nothing dropped, is
-/// committed (its top files signed by the format's signer: the same key). Rewritten files are
-/// written before the index that names them. An empty repository is left alone.
+/// one ([`Format::resign_package`]; the package is then rewritten at once, and the merge sees
+/// it through its offer only); its `.asc`, when one is stored, is made again over the (new)
+/// bytes; the next generation, merged with the new signatures and offers and nothing dropped,
+/// is committed (its top files signed by the format's signer: the same key). Everything
+/// rewritten is written before the top files that name it. An empty repository is left alone.
+///
+/// A re-sign that fails half-way leaves the packages it rewrote under an index naming their
+/// old checksums (dnf sees a mismatch for those): running it again converges, since it reads
+/// and signs whatever is stored. The lease is checked before each package: a repository whose
+/// re-sign takes longer than [`LockOptions::lease`](crate::LockOptions) needs a longer one.
 pub(crate) async fn resign<F: Format>(
     format: &F,
     repo: &FileRepo,
@@ -117,30 +123,22 @@ pub(crate) async fn resign<F: Format>(
             .iter()
             .filter(|e| e.kind != FileKind::Signature && !e.path.ends_with(".asc"));
         for entry in packages {
+            // A long re-sign must not write on once its lease is gone.
+            guard.check().await?;
             let asc_key = format!("{}.asc", entry.path);
             let has_asc = repo.store.head(&asc_key).await?.is_some();
-            let Some(bytes) = repo.store.get(&entry.path).await? else {
+            let Some(mut current) = repo.store.get(&entry.path).await? else {
                 return Err(PublishError::ResignMissing {
                     key: format!("{}/{}", repo.store.root(), entry.path),
                 });
             };
-            let mut current = bytes;
             if let Some((bytes, offer)) = format.resign_package(&entry.path, &current, signer)? {
-                let artifact =
-                    LocalArtifact::from_bytes(ArtifactKind::Rpm, &entry.name, bytes.to_vec())
-                        .map_err(|source| PublishError::InvalidKey {
-                            key: format!("{} ({source})", entry.path),
-                            reason: "not a usable artifact file name",
-                        })?;
-                staged.push(Staged {
-                    key: entry.path.clone(),
-                    artifact: std::sync::Arc::new(artifact),
-                });
+                // Written now, one package at a time, so that a large repository is never
+                // held in memory; still before any index names it, under the lock.
+                repo.store
+                    .overwrite(&entry.path, PutPayload::from(bytes.clone()))
+                    .await?;
                 offered.push(offer);
-                rewritten.push(IndexFile {
-                    key: entry.path.clone(),
-                    bytes: PutPayload::from(bytes.clone()),
-                });
                 report.packages.push(entry.path.clone());
                 current = bytes;
             }
@@ -157,8 +155,7 @@ pub(crate) async fn resign<F: Format>(
         let merged = format.merge(&live, &staged, &offered, Retention::KeepAll);
         let mut commit = format.commit(repo, &live, merged)?;
         report.index_files = commit.written_keys();
-        // Before the canonical index names: the index that names new bytes goes live after
-        // them.
+        // The new signatures go with the canonical names, before the top files.
         commit.canonical.splice(0..0, rewritten);
         let mut changed = cdn::changed_keys(&repo.store, &commit);
         // Rewritten under their names: stale in every cache too.
