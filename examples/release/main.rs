@@ -5,8 +5,8 @@
 //! `demo` runs everything on an embedded default; `plan` prints what a release event would
 //! produce; `run` gates, packages, publishes and verifies a real release (flags or a YAML
 //! configuration file, see `falco_artifacts::release::PipelineConfig`); `publish` does the
-//! same with packages built elsewhere (CPack's); `drivers`, `index`, `verify` and `prune` are
-//! the repository operations on their own.
+//! same with packages built elsewhere (CPack's); `drivers`, `index`, `verify`, `prune` and
+//! `resign` are the repository operations on their own.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,6 +115,20 @@ enum Cmd {
         /// Delete the orphans listed.
         #[arg(long, requires = "orphans")]
         confirm: bool,
+    },
+    /// Re-sign a channel's published repositories in place with its key (a key rotation:
+    /// `--key-file new.asc`), stable included: every `.asc`, every rpm header signature,
+    /// `InRelease`/`Release.gpg`, `repomd.xml.asc`; payloads are never rebuilt. Writes the
+    /// public key bundle at the root.
+    Resign {
+        #[command(flatten)]
+        repo: RepoFlags,
+        /// `stable`, `dev` or a channel of the configuration.
+        #[arg(long)]
+        channel: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run everything on an embedded default: a sample payload, a generated key, a throwaway
     /// git history, and a `file://` repository under `target/`.
@@ -259,6 +273,17 @@ fn run(command: Cmd) -> Result {
                 println!("  {}/{}", file.repository, file.file_name);
             }
             Ok(())
+        }
+        Cmd::Resign {
+            repo,
+            channel,
+            json,
+        } => {
+            let settings = Settings::load(&repo)?;
+            let pipeline = settings.channel_pipeline(&channel)?;
+            let channel = settings.channel(&channel)?;
+            let report = runtime()?.block_on(pipeline.resign(&channel))?;
+            print(json, &report, report.to_text())
         }
         Cmd::Demo { out } => {
             let out = out.unwrap_or_else(|| {

@@ -11,6 +11,11 @@ pub(crate) fn read(text: &str) -> Option<RawConfig> {
     if text.contains('\t') || text.starts_with('\u{feff}') || text.chars().any(not_yaml_printable) {
         return None;
     }
+    // YAML 1.1's other line breaks (NEL, LS, PS): libyaml ends a line there, so a scalar
+    // holding one is two lines to serde_yaml and one to a reader splitting at `\n`.
+    if text.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return None;
+    }
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))

@@ -71,6 +71,9 @@ fn found_by_fuzzing() {
     // An integer past 64 bits: serde_yaml refuses the document, the fast reader kept text.
     agree(b"kernelversion: 1\nkernelrelease: 5.14.21-150500.53-default\ntarget: 177777777777777777777764\n");
     agree(b"kernelversion: 0x1ffffffffffffffff\nkernelrelease: 5.4\ntarget: sles\n");
+    // NEL (U+0085) inside a plain scalar: a line break to libyaml, which then finds a key
+    // without its `:` on the next line.
+    agree("kernelversion: 1\nkernelrelease: 5.4\ntarget: fedora\noutput:\n  probe: output/10.\u{85}n2.0/x.o\n".as_bytes());
 }
 
 #[test]

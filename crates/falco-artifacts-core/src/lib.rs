@@ -34,6 +34,7 @@ mod digest;
 mod error;
 mod git;
 mod invalidation;
+mod keyring;
 mod memory;
 pub mod package;
 mod pkgorder;
@@ -60,6 +61,7 @@ pub use digest::{
 pub use error::{BoxError, Error};
 pub use git::{head_commit, version_from_git, GitVersionError};
 pub use invalidation::{Invalidation, InvalidationFailure};
+pub use keyring::{public_key_bundle, KEY_BUNDLE};
 pub use memory::InMemoryPublisher;
 pub use publisher::{Occupant, Orphan, PublishPlan, PublishReport, PublishedFile, Publisher};
 pub use release::{Release, ReleaseEvent, ReleaseEventError, ReleasePolicy};

@@ -26,6 +26,21 @@ pub enum SignError {
         #[source]
         source: Box<pgp::errors::Error>,
     },
+    /// An armored public key (for a key bundle) could not be parsed.
+    #[error("cannot parse the OpenPGP public key(s) from {origin}")]
+    ParsePublicKey {
+        /// Where the key came from (a file path, a configuration entry).
+        origin: String,
+        /// The parser's error.
+        #[source]
+        source: Box<pgp::errors::Error>,
+    },
+    /// A text given as public keys holds none.
+    #[error("{origin} holds no OpenPGP public key")]
+    NoPublicKey {
+        /// Where the text came from.
+        origin: String,
+    },
     /// The key file could not be read.
     #[error("cannot read the OpenPGP secret key file {path}")]
     ReadKey {

@@ -94,6 +94,17 @@ impl BinRepository {
         )
     }
 
+    /// Re-signs `channel`'s live repository in place with `signer` (a key rotation): every
+    /// tarball's `.asc` made again over the unchanged tarball, and the index naming the new
+    /// signatures' digests, as one commit under the lock; the stable channel included.
+    pub async fn resign(
+        &self,
+        channel: &dyn Channel,
+        signer: &dyn falco_artifacts_core::Signer,
+    ) -> Result<crate::ResignReport, PublishError> {
+        protocol::resign::resign(&JsonIndex::default(), &self.repo(channel)?, signer).await
+    }
+
     fn stage(
         channel: &dyn Channel,
         artifacts: &[Arc<dyn Artifact>],

@@ -317,6 +317,18 @@ pub enum PublishError {
         #[source]
         source: crate::apt::BadStanza,
     },
+    /// A re-sign found a file the live index names missing from the store.
+    #[error("{key} is named by the live index but is not stored: it cannot be re-signed")]
+    ResignMissing {
+        /// The object key.
+        key: String,
+    },
+    /// A re-sign was asked of a repository built without a signer.
+    #[error("cannot re-sign {repository}: the repository has no signer")]
+    NoSigner {
+        /// The repository's path in the store.
+        repository: String,
+    },
     /// Signing an index failed.
     #[error("cannot sign {what}")]
     Sign {
@@ -375,6 +387,7 @@ impl From<PublishError> for CoreError {
             },
             PublishError::Corrupt { .. }
             | PublishError::MissingBucket { .. }
+            | PublishError::ResignMissing { .. }
             | PublishError::BucketChanged { .. }
             | PublishError::BadIndex { .. }
             | PublishError::BadRepodata { .. }
@@ -403,7 +416,8 @@ impl From<PublishError> for CoreError {
             | PublishError::MissingField { .. }
             | PublishError::InvalidKey { .. }
             | PublishError::DuplicateKey { .. }
-            | PublishError::VersionMoved { .. } => CoreError::InvalidInput {
+            | PublishError::VersionMoved { .. }
+            | PublishError::NoSigner { .. } => CoreError::InvalidInput {
                 context: "publish input".into(),
                 source: Some(Box::new(error)),
             },

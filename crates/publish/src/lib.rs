@@ -139,6 +139,7 @@ pub use index::{
 pub use maintain::ListScope;
 pub use options::RepositoryOptions;
 pub use protocol::lock::{LockOptions, LockState};
+pub use protocol::resign::ResignReport;
 pub use store::{
     CannedAcl, ObjectClass, ObjectHeaders, RepoStore, ServerSideEncryption, StoreOptions,
     UnknownAcl,

@@ -12,6 +12,9 @@
 //!   key_env: FALCO_SIGNING_KEY            # armored secret key in this variable
 //!   passphrase_env: FALCO_SIGNING_PASSPHRASE
 //!   # key_file: /run/secrets/falco.asc    # or in this file
+//!   published_keys: []                    # public keys kept in falcosecurity-packages.asc
+//!                                         # beside the signing key (the old key while
+//!                                         # rotating; drop it from here to retire it)
 //! gate:
 //!   command: [make, test]                 # or: evidence: test-results.json
 //! pass_env: [CCACHE_DIR]                  # more variables the gate and builds may see
@@ -60,6 +63,7 @@
 //! ```
 
 mod channels;
+mod signing;
 
 use std::path::{Path, PathBuf};
 
@@ -292,6 +296,12 @@ pub struct SigningConfig {
     /// An environment variable holding the key's passphrase.
     #[serde(default)]
     pub passphrase_env: Option<String>,
+    /// Armored public key files published in the key bundle
+    /// ([`KEY_BUNDLE`](falco_artifacts_core::KEY_BUNDLE)) next to the key that signs: the
+    /// other channels' keys, and an old key during a rotation until it is retired (removed
+    /// from this list).
+    #[serde(default)]
+    pub published_keys: Vec<PathBuf>,
 }
 
 /// The test gate: a command to run, or an evidence file CI wrote.
@@ -333,7 +343,6 @@ impl PipelineConfig {
         for field in [
             &mut config.manifest,
             &mut config.work_dir,
-            &mut config.signing.key_file,
             &mut config.gate.evidence,
             &mut config.drivers.configs,
             &mut config.drivers.releases,
@@ -349,6 +358,20 @@ impl PipelineConfig {
         for p in config.prebuilt.paths_mut() {
             if p.is_relative() {
                 *p = base.join(&*p);
+            }
+        }
+        // The top-level key and each channel's, and the keys published beside them.
+        let channel_signing = std::iter::once(&mut config.signing)
+            .chain(config.channels.all_mut().filter_map(|c| c.signing.as_mut()));
+        for signing in channel_signing {
+            let files = signing
+                .published_keys
+                .iter_mut()
+                .chain(signing.key_file.as_mut());
+            for p in files {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
             }
         }
         for field in config
@@ -386,40 +409,10 @@ impl PipelineConfig {
         }
     }
 
-    /// Loads the signing key this file names. The key and passphrase are read from the file
-    /// or environment and never printed.
+    /// Loads the signing key this file names (the `signing` section). The key and
+    /// passphrase are read from the file or environment and never printed.
     pub fn signer(&self) -> Result<Option<PgpSigner>, PipelineError> {
-        let passphrase = match &self.signing.passphrase_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| PipelineError::MissingKey {
-                source_name: format!("environment variable {var} (passphrase)"),
-            })?),
-            None => None,
-        };
-        let signer = match (&self.signing.key_file, &self.signing.key_env) {
-            (Some(_), Some(_)) => {
-                return Err(PipelineError::Conflict {
-                    section: "signing",
-                    first: "key_file",
-                    second: "key_env",
-                })
-            }
-            (Some(file), None) => {
-                if !file.exists() {
-                    return Err(PipelineError::MissingKey {
-                        source_name: format!("key file {}", file.display()),
-                    });
-                }
-                PgpSigner::from_armored_file(file, passphrase.as_deref())?
-            }
-            (None, Some(var)) => {
-                let armored = std::env::var(var).map_err(|_| PipelineError::MissingKey {
-                    source_name: format!("environment variable {var}"),
-                })?;
-                PgpSigner::from_armored(&armored, passphrase.as_deref())?
-            }
-            (None, None) => return Ok(None),
-        };
-        Ok(Some(signer))
+        self.signing.signer("signing")
     }
 }
 

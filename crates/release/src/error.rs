@@ -247,6 +247,25 @@ pub enum PipelineError {
         #[source]
         source: Box<falco_artifacts_core::Error>,
     },
+    /// Re-signing a repository failed (the commit protocol leaves it as it was, or as the
+    /// next generation whole).
+    #[error("re-signing packages/{repository} failed")]
+    Resign {
+        /// `deb`, `rpm`, `bin-dev`, …
+        repository: String,
+        /// Why.
+        #[source]
+        source: Box<falco_artifacts_publish::PublishError>,
+    },
+    /// The public key bundle could not be written at the repository root.
+    #[error("writing the public key bundle {key} failed")]
+    KeyBundle {
+        /// Its key under the repository root.
+        key: String,
+        /// Why.
+        #[source]
+        source: Box<falco_artifacts_publish::PublishError>,
+    },
     /// A repository's retention failed.
     #[error("retention of packages/{repository} failed")]
     Retention {

@@ -77,6 +77,7 @@ mod package;
 mod plan;
 mod prebuilt;
 mod report;
+mod resign;
 mod resolve;
 mod run;
 
@@ -103,6 +104,7 @@ pub use prebuilt::{
     RpmSignature,
 };
 pub use report::{FileStatus, OrphansReport, ReportEntry, RunReport};
+pub use resign::ResignRun;
 pub use resolve::{
     shell_command, DriversFlags, EventFlags, JobFlags, PrebuiltFlags, RepoFlags, Settings,
 };

@@ -214,6 +214,7 @@ impl Settings {
         if flags.key_file.is_some() || flags.key_env.is_some() {
             config.signing.key_file = flags.key_file.clone();
             config.signing.key_env = flags.key_env.clone();
+            config.use_one_key();
         }
         config.pass_env.extend(flags.pass_env.iter().cloned());
         Settings::new(config)
@@ -338,10 +339,34 @@ impl Settings {
         })
     }
 
+    /// The key that signs `channel` (`channels.<name>.signing`, else `signing`; a key given
+    /// on the command line signs every channel); required.
+    pub fn channel_signer(&self, channel: &str) -> Result<PgpSigner, PipelineError> {
+        self.config
+            .channel_signer(channel)?
+            .ok_or(PipelineError::Missing {
+                what: "signing key",
+                flag: "--key-file or --key-env",
+                field: "signing",
+            })
+    }
+
+    /// The repositories the configuration names, signing `channel` with its key, and writing
+    /// the public key bundle (that key and every `published_keys` file) at the root after
+    /// each publish and re-sign.
+    pub fn channel_pipeline(&self, channel: &str) -> Result<Pipeline, PipelineError> {
+        let signer = self.channel_signer(channel)?;
+        let bundle = self.config.key_bundle(&signer)?;
+        Ok(self.pipeline_with(signer)?.with_key_bundle(bundle))
+    }
+
     /// The repositories the configuration names, signing indexes with its key at the time
     /// they are made.
     pub fn pipeline(&self) -> Result<Pipeline, PipelineError> {
-        let signer = self.signer()?;
+        self.pipeline_with(self.signer()?)
+    }
+
+    fn pipeline_with(&self, signer: PgpSigner) -> Result<Pipeline, PipelineError> {
         let url = self
             .config
             .repository
@@ -368,8 +393,9 @@ impl Settings {
             fallback_manifest: None,
             ..flags.clone()
         })?;
-        let pipeline = self.pipeline()?;
-        let (source_date, signer) = self.dated_signer(flags)?;
+        let channel = falco_artifacts_core::Channel::name(&release.channel).to_string();
+        let pipeline = self.channel_pipeline(&channel)?;
+        let (source_date, signer) = self.dated_signer(flags, &channel)?;
         let job = ReleaseJob {
             release,
             manifest,
@@ -397,8 +423,9 @@ impl Settings {
     ) -> Result<(PublishJob, Pipeline), PipelineError> {
         let release = self.release(event)?;
         let gate = self.gate(flags)?;
-        let pipeline = self.pipeline()?;
-        let (_, signer) = self.dated_signer(flags)?;
+        let channel = falco_artifacts_core::Channel::name(&release.channel).to_string();
+        let pipeline = self.channel_pipeline(&channel)?;
+        let (_, signer) = self.dated_signer(flags, &channel)?;
         let configured = &self.config.prebuilt;
         let chosen = if files.files().is_empty() {
             configured.files()
@@ -437,16 +464,19 @@ impl Settings {
     }
 
     /// The source date (the flag's, else `SOURCE_DATE_EPOCH`) and the key signing at it.
+    /// The source date of a job and `channel`'s key, signing at that date (so the same
+    /// release gives the same bytes).
     fn dated_signer(
         &self,
         flags: &JobFlags,
+        channel: &str,
     ) -> Result<(SourceDate, Arc<dyn falco_artifacts_core::Signer>), PipelineError> {
         let source_date = match flags.source_date {
             Some(date) => date,
             None => SourceDate::from_env()?,
         };
         let signer = self
-            .signer()?
+            .channel_signer(channel)?
             .with_signature_time(source_date.system_time());
         Ok((source_date, Arc::new(signer)))
     }

@@ -24,11 +24,15 @@ const KINDS: [RepoKind; 3] = [RepoKind::Deb, RepoKind::Rpm, RepoKind::Bin];
 /// what the publisher reports ([`PublishedFile::key`]), so a repository built with its own
 /// layout (another APT suite, a custom publisher) is reported as it is.
 pub struct Pipeline {
-    url: String,
-    store: RepoStore,
+    pub(crate) url: String,
+    pub(crate) store: RepoStore,
     /// The DEB, RPM and tarball publishers, in [`KINDS`] order.
     publishers: [Arc<dyn Publisher>; 3],
     resume: Option<String>,
+    /// The key this crate's repositories sign with (none for publishers of the caller's).
+    pub(crate) signer: Option<Arc<dyn Signer>>,
+    /// The public key bundle written at the root after each publish and re-sign.
+    pub(crate) key_bundle: Option<String>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -82,11 +86,10 @@ impl Pipeline {
         let bin = BinRepository::builder(store.clone())
             .build()
             .map_err(failed)?;
-        Ok(Pipeline::with_publishers(
-            url,
-            store,
-            [Arc::new(apt), Arc::new(yum), Arc::new(bin)],
-        ))
+        let mut pipeline =
+            Pipeline::with_publishers(url, store, [Arc::new(apt), Arc::new(yum), Arc::new(bin)]);
+        pipeline.signer = Some(signer);
+        Ok(pipeline)
     }
 
     /// The same with publishers of the caller's own for DEB, RPM and tarballs (in that
@@ -102,6 +105,8 @@ impl Pipeline {
             store,
             publishers,
             resume: None,
+            signer: None,
+            key_bundle: None,
         }
     }
 
@@ -185,6 +190,7 @@ impl Pipeline {
             live.push(repository);
             report.add(&self.url, &published);
         }
+        self.write_key_bundle().await?;
         let sizes = VerifyOptions {
             check_hashes: false,
         };

@@ -54,6 +54,7 @@ mod moto;
 mod port;
 mod process;
 mod registry;
+mod rpmkeys;
 mod tool;
 pub mod trees;
 
@@ -69,6 +70,7 @@ pub use http::HttpServer;
 pub use moto::MotoS3;
 pub use port::free_port;
 pub use registry::Registry;
+pub use rpmkeys::{RpmCheck, RpmKeyring};
 pub use tool::require_tool;
 
 /// How long a service (other than dockerd) gets to start answering.

@@ -184,6 +184,19 @@ impl AptRepository {
         protocol::publish(self, &files, &staged, &debs, Self::policy(channel)).await
     }
 
+    /// Re-signs `channel`'s live repository in place with this repository's signer (a key
+    /// rotation): every `.deb.asc` made again over the unchanged package, and
+    /// `Release.gpg`/`InRelease`, as one commit under the lock; the stable channel included.
+    pub async fn resign(&self, channel: &dyn Channel) -> Result<crate::ResignReport, PublishError> {
+        let files = self.files(channel)?;
+        let Some(signer) = &self.signer else {
+            return Err(PublishError::NoSigner {
+                repository: files.store.root().to_owned(),
+            });
+        };
+        protocol::resign::resign(self, &files, signer.as_ref()).await
+    }
+
     /// Applies `channel`'s retention now.
     pub async fn prune(&self, channel: &dyn Channel) -> Result<Vec<PublishedFile>, PublishError> {
         let files = self.files(channel)?;

@@ -11,10 +11,13 @@ pub(crate) mod deferred;
 pub(crate) mod fence;
 pub(crate) mod lock;
 pub(crate) mod orphans;
+pub(crate) mod resign;
 pub(crate) mod upload;
 pub(crate) mod verify;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use falco_artifacts_core::Signer;
 use falco_artifacts_core::{Occupant, PublishReport, PublishedFile, Retention};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -139,6 +142,20 @@ pub(crate) trait Format: Send + Sync {
     /// must name; `None` for keys that are not package files of this format (index files,
     /// the lock, other directories).
     fn owner<'k>(&self, key: &'k str) -> Option<&'k str>;
+
+    /// Replaces the embedded signature of the package file `key` (its stored `bytes`) with
+    /// one by `signer`, without touching what it signs, returning the new bytes and the
+    /// package as the next index describes it (the re-sign's merge sees the package through
+    /// that offer only; the protocol writes the bytes); `None` when the format's packages
+    /// carry no signature of their own (a `.deb`, a tarball: only their `.asc` is made again).
+    fn resign_package(
+        &self,
+        _key: &str,
+        _bytes: &Bytes,
+        _signer: &dyn Signer,
+    ) -> Result<Option<(Bytes, Self::Offer)>, PublishError> {
+        Ok(None)
+    }
 
     /// The commit that makes `merged` the generation after `live`.
     fn commit(

@@ -585,6 +585,24 @@ impl RepoStore {
             .map_err(|e| self.err(StoreAction::Overwrite, key, e))
     }
 
+    /// Writes one object of the site outside every repository's protocol (the public key
+    /// bundle at the root), replacing what is there, with the store's headers and ACL like
+    /// every other object: no lock, no generation, and nothing names it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let site = tempfile::tempdir()?;
+    /// let store = falco_artifacts_publish::RepoStore::from_url(&format!("file://{}", site.path().display()))?;
+    /// store.put_site_file("falcosecurity-packages.asc", b"keys".to_vec()).await?;
+    /// assert_eq!(std::fs::read(site.path().join("falcosecurity-packages.asc"))?, b"keys");
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn put_site_file(&self, key: &str, bytes: Vec<u8>) -> Result<(), PublishError> {
+        check_key(key)?;
+        self.overwrite(key, PutPayload::from(bytes)).await
+    }
+
     /// Writes `key`, replacing what is there.
     pub(crate) async fn overwrite(
         &self,

@@ -18,9 +18,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use falco_artifacts_core::{
     Arch, Artifact, Channel, Error as CoreError, PublishReport, PublishedFile, Publisher, RepoKind,
-    Retention, Signer, Version,
+    Retention, Sha256Digest, Signer, Version,
 };
 
 pub use builder::YumRepositoryBuilder;
@@ -189,6 +190,21 @@ impl YumRepository {
         }
     }
 
+    /// Re-signs `channel`'s live repository in place with this repository's signer (a key
+    /// rotation): every package's header signature (header and payload untouched, so the
+    /// package's bytes and `primary.xml` checksum change but not its payload digests), every
+    /// `.asc`, and `repomd.xml.asc`, as one commit under the lock; the stable channel
+    /// included. See [`ResignReport`](crate::ResignReport) for what a reader can see meanwhile.
+    pub async fn resign(&self, channel: &dyn Channel) -> Result<crate::ResignReport, PublishError> {
+        let files = self.files(channel)?;
+        let Some(signer) = &self.signer else {
+            return Err(PublishError::NoSigner {
+                repository: files.store.root().to_owned(),
+            });
+        };
+        protocol::resign::resign(self, &files, signer.as_ref()).await
+    }
+
     /// Reads the repository like dnf does and reports every problem.
     pub async fn verify(
         &self,
@@ -326,6 +342,27 @@ impl Format for YumRepository {
     fn owner<'k>(&self, key: &'k str) -> Option<&'k str> {
         let owner = key.strip_suffix(".asc").unwrap_or(key);
         (!key.contains('/') && owner.ends_with(".rpm")).then_some(owner)
+    }
+
+    fn resign_package(
+        &self,
+        key: &str,
+        bytes: &Bytes,
+        signer: &dyn Signer,
+    ) -> Result<Option<(Bytes, RpmStaged)>, PublishError> {
+        // Header and payload untouched: only the signature header (and so the file's digest,
+        // perhaps its size and header range) changes.
+        let signed = Bytes::from(stage::sign(key, bytes, signer)?);
+        let info = stage::parse(key, &signed)?;
+        let size = u64::try_from(signed.len()).unwrap_or(u64::MAX);
+        let record =
+            Record::new(&info, Sha256Digest::of_bytes(&signed), size, key).map_err(|source| {
+                PublishError::Compress {
+                    what: format!("the repodata entry of {key}"),
+                    source,
+                }
+            })?;
+        Ok(Some((signed, RpmStaged { record })))
     }
 
     fn commit(&self, repo: &FileRepo, live: &Live, merged: Merged) -> Result<Commit, PublishError> {

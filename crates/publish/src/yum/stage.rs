@@ -52,7 +52,7 @@ fn read_bytes(artifact: &dyn Artifact) -> Result<Vec<u8>, PublishError> {
     Ok(bytes)
 }
 
-fn parse(name: &str, bytes: &[u8]) -> Result<RpmInfo, PublishError> {
+pub(super) fn parse(name: &str, bytes: &[u8]) -> Result<RpmInfo, PublishError> {
     RpmInfo::read(bytes).map_err(|source| PublishError::NotAnRpm {
         name: name.to_owned(),
         source: Box::new(source),
@@ -60,7 +60,7 @@ fn parse(name: &str, bytes: &[u8]) -> Result<RpmInfo, PublishError> {
 }
 
 /// Signs the package's header through pkg-rpm, on a private copy of its bytes.
-fn sign(name: &str, bytes: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, PublishError> {
+pub(super) fn sign(name: &str, bytes: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, PublishError> {
     let io_err = |source| PublishError::ReadArtifact {
         name: name.to_owned(),
         source,

@@ -27,6 +27,7 @@ mod lockrace;
 mod maintain;
 mod orphans;
 mod protocol;
+mod resign;
 #[cfg(feature = "s3")]
 mod s3;
 mod scenarios;

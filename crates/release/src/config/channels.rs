@@ -41,6 +41,24 @@ impl TryFrom<BTreeMap<String, ChannelOverride>> for ChannelsConfig {
     }
 }
 
+impl ChannelsConfig {
+    /// The configuration of the channel called `name` (`dev` and `development` are one).
+    pub fn get(&self, name: &str) -> Option<&ChannelOverride> {
+        match name {
+            "stable" => Some(&self.stable),
+            "dev" | "development" => Some(&self.development),
+            other => self.custom.get(other),
+        }
+    }
+
+    /// Every channel's configuration.
+    pub(crate) fn all_mut(&mut self) -> impl Iterator<Item = &mut ChannelOverride> {
+        [&mut self.stable, &mut self.development]
+            .into_iter()
+            .chain(self.custom.values_mut())
+    }
+}
+
 /// What a channel's configuration may set.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +75,10 @@ pub struct ChannelOverride {
     /// `stable`, `development` or `any`.
     #[serde(default)]
     pub accepts: Option<AcceptsName>,
+    /// This channel's own signing key (dev and stable may differ); the top-level `signing`
+    /// key when absent.
+    #[serde(default)]
+    pub signing: Option<super::SigningConfig>,
 }
 
 /// `immutable` or `replace`.
