@@ -13,7 +13,7 @@ use falco_artifacts_publish::{
 
 use crate::aptclient::{named_deb, BuiltDeb};
 use crate::common::shared_signer;
-use crate::faults::explained_by_an_unfinished_publish;
+use crate::faults::unexplained_problems;
 
 /// Packages in the large upload: with their signatures, 180 new files.
 const PACKAGES: usize = 90;
@@ -79,15 +79,7 @@ async fn a_large_upload_on_file_survives_a_failure_anywhere_in_its_batch() {
                 .await;
             faults.set_mode(FailMode::Never);
             let log = faults.log();
-            let report = repo
-                .verify(&channel, RepoKind::Deb, &VerifyOptions::default())
-                .await
-                .unwrap();
-            let broken: Vec<&Problem> = report
-                .problems
-                .iter()
-                .filter(|p| !explained_by_an_unfinished_publish(p))
-                .collect();
+            let broken = unexplained_problems(repo.as_ref(), &channel, RepoKind::Deb).await;
             assert!(
                 broken.is_empty(),
                 "failing request {request} of {total} ({failed:?}): {broken:?}\n{log:#?}"

@@ -37,7 +37,7 @@ pub(crate) struct Subject<'a> {
 /// What verify may report after a failed publish: files uploaded but not yet indexed, the
 /// lock of a publisher that died, and the states core documents as an unfinished publish that
 /// clients do not see (APT's canonical names or signatures behind or ahead of `InRelease`).
-pub(crate) fn explained_by_an_unfinished_publish(problem: &Problem) -> bool {
+fn explained_by_an_unfinished_publish(problem: &Problem) -> bool {
     matches!(
         problem,
         Problem::Unindexed { .. }
@@ -45,6 +45,24 @@ pub(crate) fn explained_by_an_unfinished_publish(problem: &Problem) -> bool {
             | Problem::CanonicalAhead { .. }
             | Problem::SignatureBehind { .. }
     )
+}
+
+/// What verify reports of `repo` that an unfinished publish does not explain: a broken
+/// repository, which a failure must never leave.
+pub(crate) async fn unexplained_problems(
+    repo: &dyn Publisher,
+    channel: &dyn Channel,
+    kind: RepoKind,
+) -> Vec<Problem> {
+    let report = repo
+        .verify(channel, kind, &VerifyOptions::default())
+        .await
+        .unwrap();
+    report
+        .problems
+        .into_iter()
+        .filter(|p| !explained_by_an_unfinished_publish(p))
+        .collect()
 }
 
 /// The names `subject`'s repository lists.
@@ -102,15 +120,7 @@ pub(crate) async fn fail_at_every_request(subject: &Subject<'_>, mode: fn(u64) -
         assert!(outcome.is_err() || transient, "{log:#?}");
 
         // What clients see now: the old or the new state, never a broken index.
-        let report = repo
-            .verify(channel, kind, &VerifyOptions::default())
-            .await
-            .unwrap();
-        let broken: Vec<&Problem> = report
-            .problems
-            .iter()
-            .filter(|p| !explained_by_an_unfinished_publish(p))
-            .collect();
+        let broken = unexplained_problems(repo, channel, kind).await;
         assert!(
             broken.is_empty(),
             "failing request {request}: {broken:?}\n{log:#?}"
